@@ -1,0 +1,58 @@
+"""Who is calling: bearer tokens for users (JWT access tokens or API tokens) and workers."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from ckrv.server.http import HTTPError
+from ckrv.server.services import Services
+from ckrv.server.tokens import (
+    API_AUDIENCE,
+    API_TOKEN_PREFIX,
+    WORKER_AUDIENCE,
+    InvalidToken,
+    api_token_user,
+    token_hash,
+)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPError(401, "unauthorized", "missing bearer token; log in with `ckrv cloud login`")
+    return token.strip()
+
+
+def current_user_id(request: Request) -> str:
+    token = _bearer(request)
+    svc = services(request)
+    try:
+        if token.startswith(API_TOKEN_PREFIX):
+            row = svc.db.read_one("SELECT user_id, revoked_at, expires_at FROM api_tokens"
+                                  " WHERE token_hash = ?", (token_hash(token),))
+            return api_token_user(row)
+        user_id = str(svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"])
+    except InvalidToken as exc:
+        raise HTTPError(401, "invalid_token", str(exc)) from exc
+    return user_id
+
+
+def worker_job_id(request: Request, job_id: str) -> str:
+    """The job a worker token is for; it must be the job in the path."""
+    try:
+        claims = services(request).issuer.verify(_bearer(request), audience=WORKER_AUDIENCE, typ="worker")
+    except InvalidToken as exc:
+        raise HTTPError(401, "invalid_token", str(exc)) from exc
+    if claims["sub"] != job_id:
+        raise HTTPError(404, "not_found", "job not found")
+    return job_id
+
+
+def client_address(request: Request) -> str:
+    # Deliberately the socket's peer, not X-Forwarded-For: a client can forge that header.
+    return request.client.host if request.client else "unknown"

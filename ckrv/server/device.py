@@ -1,0 +1,91 @@
+"""The device authorization grant (RFC 8628): codes, their states, and the polling rules."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from ckrv.server.http import HTTPError
+from ckrv.server.tokens import token_hash
+from ckrv.timeutil import iso, parse_iso, utcnow
+
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+SLOW_DOWN_STEP = 5
+
+
+def new_user_code() -> str:
+    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def normalize_user_code(text: str) -> str:
+    """`wdjb mjht`, `WDJBMJHT` and `WDJB-MJHT` all name the same code."""
+    letters = "".join(ch for ch in text.upper() if ch.isalnum())
+    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
+
+
+def create(conn: sqlite3.Connection, client_id: str, client_addr: str, ttl: float,
+           interval: int) -> dict[str, Any]:
+    device_code = secrets.token_urlsafe(32)  # 256 bits; only its hash is stored
+    now = utcnow()
+    for _attempt in range(10):
+        user_code = new_user_code()
+        if not conn.execute("SELECT 1 FROM device_codes WHERE user_code = ?", (user_code,)).fetchone():
+            break
+    conn.execute(
+        "INSERT INTO device_codes (id, device_code_hash, user_code, client_id, client_addr,"
+        " created_at, expires_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (uuid.uuid4().hex, token_hash(device_code), user_code, client_id, client_addr, iso(now),
+         iso(now + timedelta(seconds=ttl)), interval),
+    )
+    return {"device_code": device_code, "user_code": user_code, "expires_in": int(ttl),
+            "interval": interval}
+
+
+def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
+    """Return the approving user's id once, or raise the RFC 8628 error for this poll."""
+    row = conn.execute("SELECT * FROM device_codes WHERE device_code_hash = ?",
+                       (token_hash(device_code),)).fetchone()
+    if row is None or row["client_id"] != client_id:
+        raise HTTPError(400, "invalid_grant", "unknown device code")
+    now = utcnow()
+    if row["status"] == "consumed":
+        raise HTTPError(400, "invalid_grant", "this device code was already used")
+    if parse_iso(row["expires_at"]) <= now:  # type: ignore[operator]
+        raise HTTPError(400, "expired_token", "the device code has expired; start the login again")
+    if row["status"] == "denied":
+        raise HTTPError(400, "access_denied", "the request was denied in the browser")
+    last = parse_iso(row["last_poll_at"])
+    if row["status"] == "pending" and last is not None and (now - last).total_seconds() < row["interval"]:
+        conn.execute("UPDATE device_codes SET interval = interval + ?, last_poll_at = ? WHERE id = ?",
+                     (SLOW_DOWN_STEP, iso(now), row["id"]))
+        raise HTTPError(400, "slow_down", f"polling too fast; wait {row['interval'] + SLOW_DOWN_STEP} s")
+    conn.execute("UPDATE device_codes SET last_poll_at = ? WHERE id = ?", (iso(now), row["id"]))
+    if row["status"] == "pending":
+        raise HTTPError(400, "authorization_pending", "waiting for the user to approve in the browser")
+    conn.execute("UPDATE device_codes SET status = 'consumed' WHERE id = ?", (row["id"],))
+    return str(row["user_id"])
+
+
+def find_pending_row(row: sqlite3.Row | None) -> sqlite3.Row | None:
+    if row is None or row["status"] != "pending" or parse_iso(row["expires_at"]) <= utcnow():  # type: ignore[operator]
+        return None
+    return row
+
+
+def find_pending(conn: sqlite3.Connection, user_code: str) -> sqlite3.Row | None:
+    row = conn.execute("SELECT * FROM device_codes WHERE user_code = ?",
+                       (normalize_user_code(user_code),)).fetchone()
+    return find_pending_row(row)
+
+
+def decide(conn: sqlite3.Connection, user_code: str, user_id: str, approve: bool) -> bool:
+    row = find_pending(conn, user_code)
+    if row is None:
+        return False
+    conn.execute("UPDATE device_codes SET status = ?, user_id = ? WHERE id = ?",
+                 ("approved" if approve else "denied", user_id, row["id"]))
+    return True

@@ -1,0 +1,91 @@
+"""HTTP plumbing shared by the routes: JSON errors, body parsing, pagination cursors."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+_MAX_JSON_BODY = 2 * 1024 * 1024
+
+
+class HTTPError(Exception):
+    """Raised by a route; rendered as `{"error": code, "message": ...}` with `status`."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def error_response(exc: HTTPError) -> Response:
+    body = {"error": exc.code, "message": exc.message, **exc.extra}
+    if exc.code in {"authorization_pending", "slow_down", "access_denied", "expired_token",
+                    "invalid_grant", "invalid_request", "unsupported_grant_type", "invalid_client"}:
+        body["error_description"] = exc.message  # RFC 6749 §5.2 names it so
+    headers = {"WWW-Authenticate": 'Bearer realm="ckrv"'} if exc.status == 401 else None
+    return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPError)
+    return error_response(exc)
+
+
+async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dict[str, Any]:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, "invalid_request", f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise HTTPError(400, "invalid_request", "request body must be a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], name: str, *, required: bool = True, kind: type = str,
+          default: Any = None) -> Any:
+    value = body.get(name, default)
+    if value is None:
+        if required:
+            raise HTTPError(400, "invalid_request", f"missing field {name!r}")
+        return default
+    if kind is int and isinstance(value, bool):
+        raise HTTPError(400, "invalid_request", f"field {name!r} must be an integer")
+    if not isinstance(value, kind):
+        raise HTTPError(400, "invalid_request", f"field {name!r} must be a {kind.__name__}")
+    return value
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("s"):
+            raise ValueError(text)
+        return int(text[1:])
+    except ValueError as exc:
+        raise HTTPError(400, "invalid_request", "cursor is not one this server issued") from exc
+
+
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPError(400, "invalid_request", f"query parameter {name!r} must be an integer") from None
+    if not lo <= value <= hi:
+        raise HTTPError(400, "invalid_request", f"query parameter {name!r} must be {lo}..{hi}")
+    return value

@@ -1,0 +1,117 @@
+"""The server's key material, kept in the data dir's `keys/` folder, outside the database:
+the Ed25519 key that signs access tokens and the versioned master keys that encrypt secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ckrv.errors import ConfigError
+from ckrv.fileutil import check_private, private_dir, write_private
+
+MASTER_KEY_ENV = "CKRV_MASTER_KEY"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private: Ed25519PrivateKey
+    public: Ed25519PublicKey
+    kid: str
+
+
+@dataclass(frozen=True)
+class MasterKeys:
+    """Versioned 256-bit keys; new ciphertexts use the highest version."""
+
+    keys: dict[int, bytes]
+
+    @property
+    def current_version(self) -> int:
+        return max(self.keys)
+
+    def get(self, version: int) -> bytes:
+        try:
+            return self.keys[version]
+        except KeyError:
+            raise ConfigError(f"master key version {version} is missing from the key file") from None
+
+
+def keys_dir(data_dir: Path) -> Path:
+    return data_dir / "keys"
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data dir (0700) and any missing key file (0600); refuse exposed key files."""
+    private_dir(data_dir)
+    private_dir(keys_dir(data_dir))
+    private_dir(data_dir / "artifacts")
+    signing = keys_dir(data_dir) / "jwt-ed25519.pem"
+    if not signing.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_private(signing, pem, exclusive=True)
+    master = keys_dir(data_dir) / "master.keys"
+    if not master.exists() and MASTER_KEY_ENV not in os.environ:
+        write_private(master, _master_line(1, secrets.token_bytes(32)), exclusive=True)
+    for path in (signing, master):
+        if path.exists():
+            check_private(path)
+
+
+def load_signing_key(data_dir: Path) -> SigningKey:
+    path = keys_dir(data_dir) / "jwt-ed25519.pem"
+    check_private(path)
+    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 private key")
+    public = private.public_key()
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return SigningKey(private, public, hashlib.sha256(raw).hexdigest()[:16])
+
+
+def _master_line(version: int, key: bytes) -> bytes:
+    return f"{version}:{base64.b64encode(key).decode()}\n".encode()
+
+
+def _parse_master(text: str, origin: str) -> dict[int, bytes]:
+    keys: dict[int, bytes] = {}
+    for line in text.split():
+        version, _, encoded = line.partition(":")
+        if not encoded:  # a bare key (environment variable form) is version 1
+            version, encoded = "1", line
+        try:
+            key = base64.b64decode(encoded, validate=True)
+            number = int(version)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: malformed master key line") from exc
+        if len(key) != 32:
+            raise ConfigError(f"{origin}: master key version {number} is not 32 bytes")
+        keys[number] = key
+    if not keys:
+        raise ConfigError(f"{origin}: no master key found")
+    return keys
+
+
+def load_master_keys(data_dir: Path) -> MasterKeys:
+    if MASTER_KEY_ENV in os.environ:
+        return MasterKeys(_parse_master(os.environ[MASTER_KEY_ENV], MASTER_KEY_ENV))
+    path = keys_dir(data_dir) / "master.keys"
+    check_private(path)
+    return MasterKeys(_parse_master(path.read_text(), str(path)))
+
+
+def save_master_keys(data_dir: Path, keys: MasterKeys) -> None:
+    if MASTER_KEY_ENV in os.environ:
+        raise ConfigError(f"the master key comes from {MASTER_KEY_ENV}; rotate it there")
+    lines = b"".join(_master_line(v, k) for v, k in sorted(keys.keys.items()))
+    write_private(keys_dir(data_dir) / "master.keys", lines)

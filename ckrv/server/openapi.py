@@ -1,0 +1,103 @@
+"""The server's own OpenAPI document. Each routes module declares `openapi_paths` next to its
+routes; this module adds the shared schemas. A test checks every route appears here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ckrv import __version__
+
+S = dict[str, Any]
+
+
+def ref(name: str) -> S:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema: S) -> S:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def ok(schema: S, description: str = "OK") -> S:
+    return {"description": description, **json_content(schema)}
+
+
+ERROR = ok(ref("Error"), "Error")
+AUTH_ERRORS = {"401": {"description": "Missing, expired or invalid token", **json_content(ref("Error"))}}
+
+
+def body(schema: S) -> S:
+    return {"required": True, **json_content(schema)}
+
+
+def path_param(name: str, description: str = "") -> S:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+            "description": description}
+
+
+_NULLABLE_STR = {"type": ["string", "null"]}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: S = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                       "error_description": {"type": "string"}},
+    },
+    "DeviceCodeResponse": {
+        "type": "object",
+        "required": ["device_code", "user_code", "verification_uri", "expires_in", "interval"],
+        "properties": {
+            "device_code": {"type": "string"}, "user_code": {"type": "string"},
+            "verification_uri": {"type": "string", "format": "uri"},
+            "verification_uri_complete": {"type": "string", "format": "uri"},
+            "expires_in": {"type": "integer"}, "interval": {"type": "integer"},
+        },
+    },
+    "TokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in"],
+        "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
+                       "token_type": {"type": "string", "enum": ["Bearer"]},
+                       "expires_in": {"type": "integer"}},
+    },
+    "TokenErrorResponse": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "enum": [
+                "authorization_pending", "slow_down", "access_denied", "expired_token",
+                "invalid_grant", "invalid_request", "unsupported_grant_type"]},
+            "error_description": {"type": "string"}, "message": {"type": "string"},
+        },
+    },
+    "User": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"}, "email": {"type": "string"},
+            "name": {"type": "string"},
+            "subscription_tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
+            "job_quota_remaining": {"type": "integer"}, "jobs_used": {"type": "integer"},
+            "billing_cycle_end": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+
+def build_document(server_url: str, paths: S, extra_schemas: S) -> S:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ckrv API", "version": __version__,
+                 "description": "Self-hosted ckrv server: device-flow login, jobs, logs, "
+                                "credentials and secrets. Compatible with the Chakravarti "
+                                "Cloud API contract."},
+        "servers": [{"url": server_url}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"}},
+            "schemas": {**SCHEMAS, **extra_schemas},
+        },
+    }

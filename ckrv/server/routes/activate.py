@@ -1,0 +1,152 @@
+"""The device-flow activation page: sign in, enter or confirm the code, then approve or deny.
+Every POST carries a CSRF token (double-submit cookie before sign-in, the session's token
+after); `?user_code=` only pre-fills the form; wrong codes and passwords are throttled."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ckrv.server import device
+from ckrv.server.auth import client_address, services
+from ckrv.server.tokens import token_hash
+from ckrv.server.users import check_password
+from ckrv.timeutil import iso, utcnow
+
+SESSION_COOKIE = "ckrv_session"
+CSRF_COOKIE = "ckrv_csrf"
+_SESSION_TTL = timedelta(hours=1)
+
+
+def _templates(request: Request) -> Environment:
+    svc = services(request)
+    env = svc.extras.get("jinja")
+    if env is None:
+        env = Environment(loader=PackageLoader("ckrv.server", "templates"),
+                          autoescape=select_autoescape(default=True))
+        svc.extras["jinja"] = env
+    return env  # type: ignore[no-any-return]
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _templates(request).get_template(name).render(action="/activate", **context)
+    headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                          "form-action 'self'; frame-ancestors 'none'"}
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _cookie_args(request: Request) -> dict[str, Any]:
+    secure = services(request).settings.base_url.startswith("https://")
+    return {"httponly": True, "samesite": "strict", "secure": secure, "path": "/activate"}
+
+
+def _session(request: Request) -> tuple[Any, str] | None:
+    """(user row, csrf token) of the signed-in browser, if any."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    db = services(request).db
+    row = db.read_one("SELECT * FROM web_sessions WHERE session_hash = ? AND expires_at > ?",
+                      (token_hash(raw), iso(utcnow())))
+    if row is None:
+        return None
+    user = db.read_one("SELECT * FROM users WHERE id = ?", (row["user_id"],))
+    return (user, row["csrf_token"]) if user else None
+
+
+async def show(request: Request) -> Response:
+    code = device.normalize_user_code(request.query_params.get("user_code", ""))[:9]
+    session = _session(request)
+    if session:
+        return _render(request, "activate.html", user_email=session[0]["email"], csrf_token=session[1],
+                       user_code=code)
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = _render(request, "activate.html", csrf_token=csrf, user_code=code, email="")
+    response.set_cookie(CSRF_COOKIE, csrf, **_cookie_args(request))
+    return response
+
+
+def _csrf_ok(form_token: str, expected: str | None) -> bool:
+    return bool(expected) and hmac.compare_digest(form_token.encode(), str(expected).encode())
+
+
+async def submit(request: Request) -> Response:
+    form = await request.form()
+    svc = services(request)
+    code = device.normalize_user_code(str(form.get("user_code", "")))
+    session = _session(request)
+    expected = session[1] if session else request.cookies.get(CSRF_COOKIE)
+    if not _csrf_ok(str(form.get("csrf_token", "")), expected):
+        return _render(request, "done.html", 403, heading="Request refused", approved=False,
+                       message="The form's security token is missing or stale. Reload the page and try again.")
+    email = session[0]["email"] if session else str(form.get("email", "")).strip()
+    addr = client_address(request)
+    keys = (f"ip:{addr}", f"acct:{email.lower()}", f"form:{expected}")
+    retry = {"csrf_token": expected, "user_code": code, "email": email,
+             "user_email": session[0]["email"] if session else None}
+    if svc.code_throttle.blocked(*keys) or svc.login_throttle.blocked(*keys[:2]):
+        return _render(request, "activate.html", 429, error="Too many failed attempts. Wait 15 minutes "
+                       "and try again.", **retry)
+    user = session[0] if session else None
+    new_session: str | None = None
+    if user is None:
+        password = str(form.get("password", ""))
+        user = await svc.db.write(lambda c: check_password(c, email, password))
+        if user is None:
+            svc.login_throttle.fail(*keys[:2])
+            return _render(request, "activate.html", 401, error="Email or password is wrong.", **retry)
+        new_session = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        user_id = user["id"]
+        await svc.db.write(lambda c: c.execute(
+            "INSERT INTO web_sessions (session_hash, user_id, csrf_token, expires_at) VALUES (?, ?, ?, ?)",
+            (token_hash(new_session), user_id, csrf, iso(utcnow() + _SESSION_TTL))))
+        retry.update(csrf_token=csrf, user_email=user["email"])
+    grant = svc.db.read_one("SELECT * FROM device_codes WHERE user_code = ?", (code,))
+    if grant is None or device.find_pending_row(grant) is None:
+        svc.code_throttle.fail(*keys)
+        response = _render(request, "activate.html", 400, error="That code is not valid or has "
+                           "expired. Check the code in your terminal, or start the login again.", **retry)
+    else:
+        response = _render(request, "confirm.html", user_email=user["email"], grant=grant,
+                           csrf_token=retry["csrf_token"], action_decide="/activate/decide")
+    if new_session:
+        response.set_cookie(SESSION_COOKIE, new_session, max_age=int(_SESSION_TTL.total_seconds()),
+                            **_cookie_args(request))
+    return response
+
+
+async def decide(request: Request) -> Response:
+    form = await request.form()
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/activate", status_code=303)
+    if not _csrf_ok(str(form.get("csrf_token", "")), session[1]):
+        return _render(request, "done.html", 403, heading="Request refused", approved=False,
+                       message="The form's security token is missing or stale. Reload the page and try again.")
+    approve = form.get("decision") == "approve"
+    code, user_id = str(form.get("user_code", "")), session[0]["id"]
+    changed = await services(request).db.write(lambda c: device.decide(c, code, user_id, approve))
+    if not changed:
+        return _render(request, "done.html", 400, heading="Code expired", approved=False,
+                       message="That code is no longer waiting for approval. Start the login again.")
+    if approve:
+        return _render(request, "done.html", heading="Device approved", approved=True,
+                       message="Your terminal is now signed in. Return to it to continue.")
+    return _render(request, "done.html", heading="Request denied", approved=False,
+                   message="The device was not signed in.")
+
+
+routes = [
+    Route("/activate", show, methods=["GET"]),
+    Route("/activate", submit, methods=["POST"]),
+    Route("/activate/decide", decide, methods=["POST"]),
+]

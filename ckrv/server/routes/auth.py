@@ -1,0 +1,125 @@
+"""Device flow and token endpoints (RFC 8628, RFC 6749 §5.2 errors, RFC 7009 revoke)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ckrv.server import device
+from ckrv.server.auth import client_address, current_user_id, services
+from ckrv.server.http import HTTPError, field, json_body
+from ckrv.server.tokens import InvalidToken, new_refresh_token, revoke_refresh_token, rotate_refresh_token
+from ckrv.server.users import profile
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def _token_response(access: str, refresh: str, ttl: float) -> JSONResponse:
+    return JSONResponse(
+        {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+         "expires_in": int(ttl)},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def start_device_flow(request: Request) -> Response:
+    body = await json_body(request)
+    client_id = field(body, "client_id")
+    if not 0 < len(client_id) <= 100:
+        raise HTTPError(400, "invalid_request", "client_id must be 1 to 100 characters")
+    svc = services(request)
+    settings = svc.settings
+    addr = client_address(request)
+    grant = await svc.db.write(lambda c: device.create(c, client_id, addr, settings.device_code_ttl,
+                                                       settings.device_poll_interval))
+    activate = f"{settings.base_url}/activate"
+    grant["verification_uri"] = activate
+    grant["verification_uri_complete"] = f"{activate}?user_code={grant['user_code']}"
+    return JSONResponse(grant, headers={"Cache-Control": "no-store"})
+
+
+async def exchange_device_code(request: Request) -> Response:
+    body = await json_body(request)
+    if field(body, "grant_type") != DEVICE_GRANT:
+        raise HTTPError(400, "unsupported_grant_type", f"grant_type must be {DEVICE_GRANT}")
+    device_code, client_id = field(body, "device_code"), field(body, "client_id")
+    svc = services(request)
+    ttl = svc.settings.refresh_token_ttl
+
+    def redeem(conn):  # type: ignore[no-untyped-def]
+        user_id = device.poll(conn, device_code, client_id)
+        return user_id, new_refresh_token(conn, user_id, client_id, ttl)
+
+    user_id, refresh = await svc.db.write(redeem)
+    return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
+
+
+async def refresh_tokens(request: Request) -> Response:
+    body = await json_body(request)
+    if field(body, "grant_type") != "refresh_token":
+        raise HTTPError(400, "unsupported_grant_type", "grant_type must be refresh_token")
+    token = field(body, "refresh_token")
+    svc = services(request)
+    try:
+        user_id, refresh = await svc.db.write(
+            lambda c: rotate_refresh_token(c, token, svc.settings.refresh_token_ttl))
+    except InvalidToken as exc:
+        raise HTTPError(400, "invalid_grant", str(exc)) from exc
+    return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
+
+
+async def revoke_token(request: Request) -> Response:
+    body = await json_body(request)
+    token = field(body, "token")
+    await services(request).db.write(lambda c: revoke_refresh_token(c, token))
+    return JSONResponse({"revoked": True})  # RFC 7009: same answer for unknown tokens
+
+
+async def me(request: Request) -> Response:
+    user_id = current_user_id(request)
+    row = services(request).db.read_one("SELECT * FROM users WHERE id = ?", (user_id,))
+    if row is None:
+        raise HTTPError(401, "invalid_token", "the user of this token no longer exists")
+    return JSONResponse(profile(row))
+
+
+routes = [
+    Route("/auth/device", start_device_flow, methods=["POST"]),
+    Route("/auth/token", exchange_device_code, methods=["POST"]),
+    Route("/auth/refresh", refresh_tokens, methods=["POST"]),
+    Route("/auth/revoke", revoke_token, methods=["POST"]),
+    Route("/users/me", me, methods=["GET"]),
+]
+
+# --- OpenAPI ---
+from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
+
+_TOKEN_ERRORS = {"400": ok(ref("TokenErrorResponse"), "Pending, denied, expired or invalid")}
+openapi_paths = {
+    "/auth/device": {"post": {
+        "tags": ["Auth"], "summary": "Start the device authorization flow (RFC 8628)", "security": [],
+        "requestBody": body({"type": "object", "required": ["client_id"],
+                             "properties": {"client_id": {"type": "string", "minLength": 1, "maxLength": 100}}}),
+        "responses": {"200": ok(ref("DeviceCodeResponse")), "400": ERROR}}},
+    "/auth/token": {"post": {
+        "tags": ["Auth"], "summary": "Exchange an approved device code for tokens", "security": [],
+        "requestBody": body({"type": "object", "required": ["client_id", "device_code", "grant_type"],
+                             "properties": {"client_id": {"type": "string"}, "device_code": {"type": "string"},
+                                            "grant_type": {"type": "string", "enum": [DEVICE_GRANT]}}}),
+        "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS}}},
+    "/auth/refresh": {"post": {
+        "tags": ["Auth"], "summary": "Rotate a refresh token for new tokens", "security": [],
+        "requestBody": body({"type": "object", "required": ["refresh_token", "grant_type"],
+                             "properties": {"refresh_token": {"type": "string"},
+                                            "grant_type": {"type": "string", "enum": ["refresh_token"]}}}),
+        "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS}}},
+    "/auth/revoke": {"post": {
+        "tags": ["Auth"], "summary": "Revoke a refresh token and its whole login (RFC 7009)", "security": [],
+        "requestBody": body({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}),
+        "responses": {"200": ok({"type": "object", "properties": {"revoked": {"type": "boolean"}}}),
+                      "400": ERROR}}},
+    "/users/me": {"get": {
+        "tags": ["Users"], "summary": "The current user's profile and quota",
+        "responses": {"200": ok(ref("User")), **AUTH_ERRORS}}},
+}

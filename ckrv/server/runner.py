@@ -1,0 +1,68 @@
+"""Starts the server: settings, data dir, a bound socket, uvicorn. SIGTERM and SIGINT shut it
+down cleanly (uvicorn's handlers, then our lifespan stops the components)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ckrv.errors import ConfigError
+from ckrv.settings import Settings, load_settings
+
+
+@dataclass
+class ServeOptions:
+    data_dir: Path
+    config: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    public_url: str | None = None
+    executor: str | None = None
+
+
+def resolve_settings(options: ServeOptions) -> Settings:
+    settings = load_settings(options.data_dir, options.config)
+    settings = settings.with_overrides(host=options.host, port=options.port,
+                                       public_url=options.public_url, executor=options.executor)
+    if settings.executor not in {"local", "kubernetes"}:
+        raise ConfigError(f"unknown executor {settings.executor!r}: use local or kubernetes")
+    return settings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                          hint="pick another --port, or stop what is using it") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(options: ServeOptions) -> None:
+    import uvicorn
+
+    from ckrv.server.app import create_app
+
+    settings = resolve_settings(options)
+    sock = bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    settings = settings.with_overrides(port=port)
+    app = create_app(settings)
+    print(f"ckrv server listening on http://{settings.host}:{port}", flush=True)
+    print(f"  API:     {settings.api_url}", flush=True)
+    print(f"  data:    {settings.data_dir}", flush=True)
+    print(f"  executor: {settings.executor}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(1)

@@ -1,0 +1,157 @@
+"""Tokens. Access and worker tokens are short-lived EdDSA JWTs: the algorithm is pinned here and
+never read from the header, and `iss`, `aud`, `exp` and `typ` are checked (RFC 8725). Refresh
+and API tokens are opaque random strings stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from ckrv.server.keys import SigningKey
+from ckrv.timeutil import iso, parse_iso, utcnow
+
+ALGORITHM = "EdDSA"
+API_AUDIENCE = "ckrv-api"
+WORKER_AUDIENCE = "ckrv-worker"
+REFRESH_PREFIX = "ckrv_rt_"
+API_TOKEN_PREFIX = "ckrv_pat_"
+_CACHE_SIZE = 4096
+
+
+class InvalidToken(Exception):
+    """A bearer or refresh token that must not be honoured; the message says why."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class TokenIssuer:
+    key: SigningKey
+    issuer: str
+    access_ttl: float
+
+    def __post_init__(self) -> None:
+        # Verified tokens are remembered (until they expire) so a busy CLI does not pay an
+        # Ed25519 verification on every request.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def _sign(self, claims: dict[str, Any], ttl: float) -> str:
+        now = int(time.time())
+        claims = {"iss": self.issuer, "iat": now, "exp": now + int(ttl), **claims}
+        return jwt.encode(claims, self.key.private, algorithm=ALGORITHM, headers={"kid": self.key.kid})
+
+    def access_token(self, user_id: str) -> str:
+        return self._sign({"sub": user_id, "aud": API_AUDIENCE, "typ": "access",
+                           "jti": uuid.uuid4().hex}, self.access_ttl)
+
+    def worker_token(self, job_id: str, ttl: float) -> str:
+        return self._sign({"sub": job_id, "aud": WORKER_AUDIENCE, "typ": "worker"}, ttl)
+
+    def verify(self, token: str, *, audience: str, typ: str) -> dict[str, Any]:
+        cached = self._verified.get(token)
+        if cached is not None and cached["exp"] > time.time():
+            if cached["aud"] != audience or cached["typ"] != typ:
+                raise InvalidToken("token is not valid for this use")
+            return cached
+        claims = self._decode(token, audience)
+        if claims.get("typ") != typ:
+            raise InvalidToken("token is not valid for this use")
+        self._verified[token] = claims
+        if len(self._verified) > _CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _decode(self, token: str, audience: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("kid") != self.key.kid:
+                raise InvalidToken("token was signed by an unknown key")
+            claims: dict[str, Any] = jwt.decode(
+                token, self.key.public, algorithms=[ALGORITHM], audience=audience,
+                issuer=self.issuer, options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"token rejected: {exc}") from exc
+        return claims
+
+
+# --- refresh tokens: rotated on every use, a replayed one revokes its family (RFC 9700) ---
+
+def new_refresh_token(conn: sqlite3.Connection, user_id: str, client_id: str, ttl: float,
+                      family: tuple[str, str] | None = None) -> str:
+    token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    family_id, family_expires = family or (uuid.uuid4().hex, iso(utcnow() + timedelta(seconds=ttl)))
+    conn.execute(
+        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, client_id, created_at,"
+        " family_expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (token_hash(token), user_id, family_id, client_id, iso(utcnow()), family_expires),
+    )
+    return token
+
+
+def rotate_refresh_token(conn: sqlite3.Connection, token: str, ttl: float) -> tuple[str, str]:
+    """Spend `token` and return (user_id, new refresh token). Runs in the writer's transaction,
+    so two concurrent refreshes of one token cannot both succeed."""
+    row = conn.execute("SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)).fetchone()
+    if row is None:
+        raise InvalidToken("unknown refresh token")
+    if row["revoked_at"] is not None:
+        raise InvalidToken("refresh token was revoked; log in again")
+    if row["used_at"] is not None:
+        revoke_family(conn, row["family_id"])
+        raise InvalidToken("refresh token was already used; every token of this login is now revoked")
+    if parse_iso(row["family_expires_at"]) <= utcnow():  # type: ignore[operator]
+        raise InvalidToken("login has expired; log in again")
+    conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", (iso(utcnow()), row["token_hash"]))
+    new = new_refresh_token(conn, row["user_id"], row["client_id"], ttl,
+                            family=(row["family_id"], row["family_expires_at"]))
+    return row["user_id"], new
+
+
+def revoke_family(conn: sqlite3.Connection, family_id: str) -> None:
+    conn.execute("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+                 (iso(utcnow()), family_id))
+
+
+def revoke_refresh_token(conn: sqlite3.Connection, token: str) -> bool:
+    row = conn.execute("SELECT family_id FROM refresh_tokens WHERE token_hash = ?",
+                       (token_hash(token),)).fetchone()
+    if row is None:
+        return False
+    revoke_family(conn, row["family_id"])
+    return True
+
+
+# --- API tokens: long-lived, for CI (`ckrv admin token create`) ---
+
+def create_api_token(conn: sqlite3.Connection, user_id: str, ttl: float | None) -> tuple[str, str]:
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = uuid.uuid4().hex[:12]
+    expires = iso(utcnow() + timedelta(seconds=ttl)) if ttl else None
+    conn.execute(
+        "INSERT INTO api_tokens (id, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (token_id, token_hash(token), user_id, iso(utcnow()), expires),
+    )
+    return token_id, token
+
+
+def api_token_user(row: sqlite3.Row | None) -> str:
+    if row is None or row["revoked_at"] is not None:
+        raise InvalidToken("unknown or revoked API token")
+    expires = parse_iso(row["expires_at"])
+    if expires is not None and expires <= utcnow():
+        raise InvalidToken("API token has expired")
+    return str(row["user_id"])

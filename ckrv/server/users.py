@@ -1,0 +1,137 @@
+"""Users, tiers and the monthly job quota. Functions take a connection so the server's writer
+and the `ckrv admin` commands share them."""
+
+from __future__ import annotations
+
+import calendar
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ckrv.errors import NotFound, QuotaExceeded, UsageError
+from ckrv.timeutil import iso, parse_iso, utcnow
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    jobs_per_cycle: int
+    overage_allowed: bool
+
+
+TIERS = {
+    "free": Tier("free", 10, False),
+    "pro": Tier("pro", 100, True),
+    "enterprise": Tier("enterprise", 1000, True),
+}
+_hasher = PasswordHasher()  # argon2id with argon2-cffi's defaults
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def cycle_bounds(created_at: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The billing cycle containing `now`, renewing monthly from the user's start date."""
+    months = (now.year - created_at.year) * 12 + now.month - created_at.month
+    start = add_months(created_at, max(months, 0))
+    if start > now:
+        start = add_months(created_at, max(months - 1, 0))
+    return start, add_months(start, 1)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(conn: sqlite3.Connection, email: str, password: str) -> sqlite3.Row | None:
+    """The user row when the password matches; rehashes when argon2 parameters have changed."""
+    row = conn.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
+    if row is None or not row["password_hash"]:
+        _hasher.hash(password)  # same cost whether or not the account exists
+        return None
+    try:
+        _hasher.verify(row["password_hash"], password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hash_password(password), row["id"]))
+    return row
+
+
+def add_user(conn: sqlite3.Connection, email: str, name: str, tier: str, password: str | None) -> str:
+    if tier not in TIERS:
+        raise UsageError(f"unknown tier {tier!r}: use one of {', '.join(TIERS)}")
+    if "@" not in email or len(email) > 254 or email != email.strip():
+        raise UsageError(f"{email!r} is not an email address")
+    if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
+        raise UsageError(f"a user with email {email} already exists")
+    user_id = str(uuid.uuid4())
+    now = iso(utcnow())
+    conn.execute(
+        "INSERT INTO users (id, email, name, password_hash, tier, created_at, cycle_start)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (user_id, email, name, hash_password(password) if password else None, tier, now, now),
+    )
+    return user_id
+
+
+def get_user(conn: sqlite3.Connection, email: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
+    if row is None:
+        raise NotFound(f"no user with email {email}", hint="list users with: ckrv admin user list")
+    return row  # type: ignore[no-any-return]
+
+
+def set_tier(conn: sqlite3.Connection, email: str, tier: str) -> None:
+    if tier not in TIERS:
+        raise UsageError(f"unknown tier {tier!r}: use one of {', '.join(TIERS)}")
+    get_user(conn, email)
+    conn.execute("UPDATE users SET tier = ? WHERE email = ?", (tier, email))
+
+
+def _current_usage(row: sqlite3.Row, now: datetime) -> tuple[int, datetime, datetime]:
+    """Jobs used in the current cycle, and its bounds (a past cycle's usage counts as 0)."""
+    start, end = cycle_bounds(parse_iso(row["created_at"]), now)  # type: ignore[arg-type]
+    stored_start = parse_iso(row["cycle_start"])
+    used = row["jobs_used"] if stored_start is not None and stored_start >= start else 0
+    return used, start, end
+
+
+def profile(row: sqlite3.Row) -> dict[str, Any]:
+    used, _start, end = _current_usage(row, utcnow())
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "name": row["name"],
+        "subscription_tier": row["tier"],
+        "job_quota_remaining": max(TIERS[row["tier"]].jobs_per_cycle - used, 0),
+        "jobs_used": used,
+        "billing_cycle_end": iso(end),
+    }
+
+
+def spend_quota(conn: sqlite3.Connection, user_id: str, upgrade_url: str) -> None:
+    """Count one job against the user's cycle; raise QuotaExceeded on a spent free tier.
+    Called inside the job insert's transaction so the check and the decrement are atomic."""
+    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    now = utcnow()
+    used, start, end = _current_usage(row, now)
+    tier = TIERS[row["tier"]]
+    if used >= tier.jobs_per_cycle and not tier.overage_allowed:
+        error = QuotaExceeded(
+            f"job quota of the {tier.name} tier ({tier.jobs_per_cycle} jobs per month) is used up;"
+            f" it resets at {iso(end)}",
+        )
+        error.resets_at = iso(end)  # type: ignore[attr-defined]
+        error.upgrade_url = upgrade_url  # type: ignore[attr-defined]
+        raise error
+    conn.execute("UPDATE users SET jobs_used = ?, cycle_start = ? WHERE id = ?", (used + 1, iso(start), user_id))

@@ -1,0 +1,196 @@
+"""Server settings: one table (name, type, default, doc) that the config loader, `ckrv serve`
+flags and the README's config reference all read, so they cannot drift apart."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ckrv.errors import ConfigError
+from ckrv.timeutil import parse_duration
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """An agent: the argv to run (with `{spec_file}` and `{prompt}` replaced), the environment
+    variable names passed through from the server, its own timeout and an optional verify step."""
+
+    name: str
+    command: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    timeout: float | None = None
+    verify: tuple[str, ...] = ()
+    install_hint: str = ""
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+# (section, key, converter, default, doc). Durations accept 90s, 15m, 1h, 7d.
+SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
+    ("server", "host", str, "127.0.0.1", "Address to listen on."),
+    ("server", "port", int, 8420, "TCP port to listen on."),
+    ("server", "public_url", str, "", "Base URL users reach the server at (links, device flow, "
+     "token issuer). Default: http://HOST:PORT."),
+    ("server", "executor", str, "local", "Where jobs run: `local` (worker subprocesses) or "
+     "`kubernetes`."),
+    ("server", "max_concurrent_jobs", int, os.cpu_count() or 2, "Jobs running at once, across "
+     "all users. Default: the CPU count."),
+    ("server", "default_agent", str, "claude-code", "Agent used when a job names none."),
+    ("server", "job_timeout", _duration, 3600.0, "Default time a job may run before it ends "
+     "`timeout`."),
+    ("server", "max_job_timeout", _duration, 6 * 3600.0, "Largest timeout a job may ask for."),
+    ("server", "artifact_retention", _duration, 7 * 86400.0, "How long diffs and archived logs "
+     "are kept."),
+    ("server", "max_diff_bytes", int, 50 * 1024 * 1024, "Largest diff a worker may upload."),
+    ("server", "max_log_bytes", int, 100 * 1024 * 1024, "Log volume kept per job; past it lines "
+     "are dropped and counted."),
+    ("server", "allow_local_repositories", bool, False, "Allow file:// URLs and local paths as "
+     "job repositories. For development and tests only: it lets any user read this machine's "
+     "repositories."),
+    ("server", "refuse_private_hosts", bool, False, "Refuse repository hosts that resolve to "
+     "loopback, private or link-local addresses."),
+    ("server", "allow_ssh_repositories", bool, True, "Accept ssh:// and git@host:path URLs."),
+    ("server", "ssh_known_hosts", str, "accept-new", "known_hosts policy for deploy keys: "
+     "`accept-new`, `yes` (strict, uses the server's known_hosts) or `no`."),
+    ("server", "upgrade_url", str, "", "Link shown when a user's quota is spent."),
+    ("server", "access_token_ttl", _duration, 900.0, "Lifetime of an access token (JWT)."),
+    ("server", "refresh_token_ttl", _duration, 30 * 86400.0, "Absolute lifetime of a refresh "
+     "token chain; the user logs in again after it."),
+    ("server", "device_code_ttl", _duration, 900.0, "How long a device-flow code stays valid."),
+    ("server", "device_poll_interval", int, 5, "Seconds a CLI must wait between token polls."),
+    ("kubernetes", "namespace", str, "ckrv-jobs", "Namespace jobs run in."),
+    ("kubernetes", "kubeconfig", str, "", "Path to a kubeconfig; empty means in-cluster config."),
+    ("kubernetes", "context", str, "", "kubeconfig context to use (default: the current one)."),
+    ("kubernetes", "worker_image", str, "ckrv-worker:latest", "Image of the worker container."),
+    ("kubernetes", "server_url", str, "", "URL workers use to reach the server from inside the "
+     "cluster. Default: the public URL."),
+    ("kubernetes", "cpu", str, "1", "CPU request and limit of a job's pod."),
+    ("kubernetes", "memory", str, "2Gi", "Memory request and limit of a job's pod."),
+    ("kubernetes", "ttl_after_finished", int, 3600, "Seconds Kubernetes keeps a finished Job."),
+    ("kubernetes", "pending_grace", _duration, 120.0, "How long a pod may stay Pending with an "
+     "image or scheduling error before the job fails."),
+    ("kubernetes", "runtime_class", str, "", "RuntimeClass of job pods (e.g. gvisor)."),
+    ("kubernetes", "job_template", str, "", "Path of a Job template to use instead of the "
+     "built-in k8s/job-template.yaml."),
+    ("kubernetes", "extra_labels", dict, {}, "Labels added to every Job and pod."),
+]
+
+
+def _attr(section: str, key: str) -> str:
+    return key if section == "server" else f"{section}_{key}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8420
+    public_url: str = ""
+    executor: str = "local"
+    max_concurrent_jobs: int = os.cpu_count() or 2
+    default_agent: str = "claude-code"
+    job_timeout: float = 3600.0
+    max_job_timeout: float = 6 * 3600.0
+    artifact_retention: float = 7 * 86400.0
+    max_diff_bytes: int = 50 * 1024 * 1024
+    max_log_bytes: int = 100 * 1024 * 1024
+    allow_local_repositories: bool = False
+    refuse_private_hosts: bool = False
+    allow_ssh_repositories: bool = True
+    ssh_known_hosts: str = "accept-new"
+    upgrade_url: str = ""
+    access_token_ttl: float = 900.0
+    refresh_token_ttl: float = 30 * 86400.0
+    device_code_ttl: float = 900.0
+    device_poll_interval: int = 5
+    kubernetes_namespace: str = "ckrv-jobs"
+    kubernetes_kubeconfig: str = ""
+    kubernetes_context: str = ""
+    kubernetes_worker_image: str = "ckrv-worker:latest"
+    kubernetes_server_url: str = ""
+    kubernetes_cpu: str = "1"
+    kubernetes_memory: str = "2Gi"
+    kubernetes_ttl_after_finished: int = 3600
+    kubernetes_pending_grace: float = 120.0
+    kubernetes_runtime_class: str = ""
+    kubernetes_job_template: str = ""
+    kubernetes_extra_labels: dict[str, str] = field(default_factory=dict)
+    agents: dict[str, AgentConfig] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _convert(section: str, key: str, value: Any) -> Any:
+    for sec, name, converter, _default, _doc in SETTINGS_TABLE:
+        if (sec, name) == (section, key):
+            try:
+                if converter is bool and not isinstance(value, bool):
+                    raise ValueError("expected true or false")
+                if converter is dict and not isinstance(value, dict):
+                    raise ValueError("expected a table")
+                return converter(value)
+            except (ValueError, TypeError, ConfigError) as exc:
+                raise ConfigError(f"config: [{section}] {key} = {value!r}: {exc}") from exc
+    known = ", ".join(n for s, n, *_ in SETTINGS_TABLE if s == section)
+    raise ConfigError(f"config: unknown key {key!r} in [{section}]. Known keys: {known}")
+
+
+def _agent(name: str, table: Any) -> AgentConfig:
+    if not isinstance(table, dict) or not isinstance(table.get("command"), list):
+        raise ConfigError(f"config: [agents.{name}] needs `command = [\"prog\", \"arg\", ...]`")
+    unknown = set(table) - {"command", "env", "timeout", "verify"}
+    if unknown:
+        raise ConfigError(f"config: unknown keys in [agents.{name}]: {', '.join(sorted(unknown))}")
+    timeout = table.get("timeout")
+    return AgentConfig(
+        name=name,
+        command=tuple(str(a) for a in table["command"]),
+        env=tuple(str(e) for e in table.get("env", [])),
+        timeout=parse_duration(timeout) if timeout is not None else None,
+        verify=tuple(str(a) for a in table.get("verify", [])),
+    )
+
+
+def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
+    """Settings from defaults, then the TOML file. Unknown sections and keys are errors."""
+    values: dict[str, Any] = {}
+    agents: dict[str, AgentConfig] = {}
+    if config_file is not None:
+        try:
+            document = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from exc
+        for section, table in document.items():
+            if section == "agents" and isinstance(table, dict):
+                agents = {name: _agent(name, spec) for name, spec in table.items()}
+            elif section in {"server", "kubernetes"} and isinstance(table, dict):
+                for key, value in table.items():
+                    values[_attr(section, key)] = _convert(section, key, value)
+            else:
+                raise ConfigError(
+                    f"config: unknown section [{section}]. Known: [server], [kubernetes], "
+                    "[agents.NAME]"
+                )
+    return Settings(data_dir=data_dir, agents=agents, **values)
+
+
+def setting_names() -> list[str]:
+    """Attribute names of every table setting (used by the docs test)."""
+    names = {f.name for f in fields(Settings)}
+    return [_attr(s, k) for s, k, *_ in SETTINGS_TABLE if _attr(s, k) in names]

@@ -1,0 +1,59 @@
+"""The scripted agent tests use in place of a model. It reads the spec and follows simple
+instructions, one per line, so every test can say exactly what the agent should do:
+
+    write PATH CONTENT     write CONTENT (\\n for newlines) to PATH
+    append PATH CONTENT    append a line to PATH
+    delete PATH            remove PATH
+    print TEXT             print TEXT to stdout
+    stderr TEXT            print TEXT to stderr
+    lines N [RATE]         print N numbered lines (RATE per second when given)
+    sleep SECONDS          sleep
+    env NAME               print NAME=<value of the environment variable>
+    exit CODE              exit with CODE
+Lines that match none of these are ignored (a spec's prose)."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    spec = Path(sys.argv[1]).read_text()
+    for raw in spec.splitlines():
+        words = raw.strip().split(" ", 2)
+        op, args = words[0], words[1:]
+        if op == "write" and len(args) == 2:
+            Path(args[0]).parent.mkdir(parents=True, exist_ok=True)
+            Path(args[0]).write_text(args[1].replace("\\n", "\n"))
+        elif op == "append" and len(args) == 2:
+            with open(args[0], "a") as handle:
+                handle.write(args[1] + "\n")
+        elif op == "delete" and args:
+            Path(args[0]).unlink()
+        elif op == "print":
+            print(" ".join(args), flush=True)
+        elif op == "stderr":
+            print(" ".join(args), file=sys.stderr, flush=True)
+        elif op == "lines" and args:
+            count = int(args[0])
+            rate = float(args[1]) if len(args) > 1 else 0.0
+            start = time.monotonic()
+            for i in range(count):
+                if rate:
+                    delay = start + i / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                print(f"line {i}", flush=bool(rate))
+            sys.stdout.flush()
+        elif op == "sleep" and args:
+            time.sleep(float(args[0]))
+        elif op == "env" and args:
+            print(f"{args[0]}={os.environ.get(args[0], '')}", flush=True)
+        elif op == "exit" and args:
+            return int(args[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

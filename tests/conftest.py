@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Cli, Server
+
+LOCAL_CONFIG = """
+[server]
+allow_local_repositories = true
+max_concurrent_jobs = 4
+default_agent = "scripted"
+
+[agents.scripted]
+command = ["{python}", "{agent}", "{{spec_file}}"]
+"""
+
+
+def write_config(directory: Path, extra: str = "") -> Path:
+    import sys
+
+    agent = Path(__file__).parent / "agents" / "scripted_agent.py"
+    path = directory / "ckrv.toml"
+    path.write_text(LOCAL_CONFIG.format(python=sys.executable, agent=agent) + extra)
+    return path
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "config"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def server(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
+    """A running server allowing local repositories, with the scripted agent as default."""
+    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=write_config(tmp_path))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def cli(server: Server, config_dir: Path) -> Cli:
+    return Cli(config_dir=config_dir, api_url=server.api_url)
