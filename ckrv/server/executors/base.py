@@ -1,0 +1,55 @@
+"""The executor interface. An executor starts one worker per job and tells the engine when a
+worker has gone without reporting; it never changes job rows itself. Both executors run the
+same `ckrv worker` code, which talks to the server over HTTP with a token for its one job."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+WorkerLost = Callable[[str, str], Awaitable[None]]
+"""Called with (job_id, reason) when a job's worker ended or vanished. The engine fails the job
+with that reason unless the worker already reported a terminal result."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything a worker is entitled to, handed over in its environment.
+
+    `env` holds CKRV_API_URL, CKRV_JOB_ID, CKRV_JOB_TOKEN, and when the job has them
+    CKRV_GIT_CREDENTIAL (JSON: provider, credential_type, value, username) and
+    CKRV_AGENT_SECRETS (JSON object NAME -> value), plus the agent's pass-through variables.
+    The kubernetes executor puts all of it in the job's Secret, never in the Job object.
+    """
+
+    job_id: str
+    env: dict[str, str]
+    timeout_seconds: float
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    job_id: str
+    executor_ref: str | None
+
+
+class Executor(Protocol):
+    name: str
+
+    async def start(self, lost: WorkerLost) -> None:
+        """Begin tracking workers; `lost` is called for each one that goes without a result."""
+
+    async def launch(self, launch: Launch) -> str:
+        """Start the worker; return a reference stored on the job (pid, Job name...)."""
+
+    async def reconcile(self, running: list[RunningJob]) -> dict[str, str]:
+        """After a server start: for each running job whose worker is gone, the reason.
+        Jobs not in the answer carry on and stay tracked."""
+
+    async def terminate(self, job_id: str, executor_ref: str | None) -> None:
+        """Stop the worker now (cancel or timeout); its whole process tree / Job goes."""
+
+    async def stop(self) -> None:
+        """Server shutdown: stop tracking. Workers keep running (they outlive restarts)."""
