@@ -34,49 +34,117 @@ def _duration(value: Any) -> float:
 SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     ("server", "host", str, "127.0.0.1", "Address to listen on."),
     ("server", "port", int, 8420, "TCP port to listen on."),
-    ("server", "public_url", str, "", "Base URL users reach the server at (links, device flow, "
-     "token issuer). Default: http://HOST:PORT."),
-    ("server", "executor", str, "local", "Where jobs run: `local` (worker subprocesses) or "
-     "`kubernetes`."),
-    ("server", "max_concurrent_jobs", int, os.cpu_count() or 2, "Jobs running at once, across "
-     "all users. Default: the CPU count."),
+    (
+        "server",
+        "public_url",
+        str,
+        "",
+        "Base URL users reach the server at (links, device flow, "
+        "token issuer). Default: http://HOST:PORT.",
+    ),
+    (
+        "server",
+        "executor",
+        str,
+        "local",
+        "Where jobs run: `local` (worker subprocesses) or `kubernetes`.",
+    ),
+    (
+        "server",
+        "max_concurrent_jobs",
+        int,
+        os.cpu_count() or 2,
+        "Jobs running at once, across all users. Default: the CPU count.",
+    ),
     ("server", "default_agent", str, "claude-code", "Agent used when a job names none."),
-    ("server", "job_timeout", _duration, 3600.0, "Default time a job may run before it ends "
-     "`timeout`."),
+    (
+        "server",
+        "job_timeout",
+        _duration,
+        3600.0,
+        "Default time a job may run before it ends `timeout`.",
+    ),
     ("server", "max_job_timeout", _duration, 6 * 3600.0, "Largest timeout a job may ask for."),
-    ("server", "artifact_retention", _duration, 7 * 86400.0, "How long diffs and archived logs "
-     "are kept."),
+    (
+        "server",
+        "artifact_retention",
+        _duration,
+        7 * 86400.0,
+        "How long diffs and archived logs are kept.",
+    ),
     ("server", "max_diff_bytes", int, 50 * 1024 * 1024, "Largest diff a worker may upload."),
-    ("server", "max_log_bytes", int, 100 * 1024 * 1024, "Log volume kept per job; past it lines "
-     "are dropped and counted."),
-    ("server", "allow_local_repositories", bool, False, "Allow file:// URLs and local paths as "
-     "job repositories. For development and tests only: it lets any user read this machine's "
-     "repositories."),
-    ("server", "refuse_private_hosts", bool, False, "Refuse repository hosts that resolve to "
-     "loopback, private or link-local addresses."),
+    (
+        "server",
+        "max_log_bytes",
+        int,
+        100 * 1024 * 1024,
+        "Log volume kept per job; past it lines are dropped and counted.",
+    ),
+    (
+        "server",
+        "allow_local_repositories",
+        bool,
+        False,
+        "Allow file:// URLs and local paths as "
+        "job repositories. For development and tests only: it lets any user read this machine's "
+        "repositories.",
+    ),
+    (
+        "server",
+        "refuse_private_hosts",
+        bool,
+        False,
+        "Refuse repository hosts that resolve to loopback, private or link-local addresses.",
+    ),
     ("server", "allow_ssh_repositories", bool, True, "Accept ssh:// and git@host:path URLs."),
-    ("server", "ssh_known_hosts", str, "accept-new", "known_hosts policy for deploy keys: "
-     "`accept-new`, `yes` (strict, uses the server's known_hosts) or `no`."),
+    (
+        "server",
+        "ssh_known_hosts",
+        str,
+        "accept-new",
+        "known_hosts policy for deploy keys: "
+        "`accept-new`, `yes` (strict, uses the server's known_hosts) or `no`.",
+    ),
     ("server", "upgrade_url", str, "", "Link shown when a user's quota is spent."),
     ("server", "access_token_ttl", _duration, 900.0, "Lifetime of an access token (JWT)."),
-    ("server", "refresh_token_ttl", _duration, 30 * 86400.0, "Absolute lifetime of a refresh "
-     "token chain; the user logs in again after it."),
+    (
+        "server",
+        "refresh_token_ttl",
+        _duration,
+        30 * 86400.0,
+        "Absolute lifetime of a refresh token chain; the user logs in again after it.",
+    ),
     ("server", "device_code_ttl", _duration, 900.0, "How long a device-flow code stays valid."),
     ("server", "device_poll_interval", int, 5, "Seconds a CLI must wait between token polls."),
     ("kubernetes", "namespace", str, "ckrv-jobs", "Namespace jobs run in."),
     ("kubernetes", "kubeconfig", str, "", "Path to a kubeconfig; empty means in-cluster config."),
     ("kubernetes", "context", str, "", "kubeconfig context to use (default: the current one)."),
     ("kubernetes", "worker_image", str, "ckrv-worker:latest", "Image of the worker container."),
-    ("kubernetes", "server_url", str, "", "URL workers use to reach the server from inside the "
-     "cluster. Default: the public URL."),
+    (
+        "kubernetes",
+        "server_url",
+        str,
+        "",
+        "URL workers use to reach the server from inside the cluster. Default: the public URL.",
+    ),
     ("kubernetes", "cpu", str, "1", "CPU request and limit of a job's pod."),
     ("kubernetes", "memory", str, "2Gi", "Memory request and limit of a job's pod."),
     ("kubernetes", "ttl_after_finished", int, 3600, "Seconds Kubernetes keeps a finished Job."),
-    ("kubernetes", "pending_grace", _duration, 120.0, "How long a pod may stay Pending with an "
-     "image or scheduling error before the job fails."),
+    (
+        "kubernetes",
+        "pending_grace",
+        _duration,
+        120.0,
+        "How long a pod may stay Pending with an image or scheduling error before the job fails.",
+    ),
     ("kubernetes", "runtime_class", str, "", "RuntimeClass of job pods (e.g. gvisor)."),
-    ("kubernetes", "job_template", str, "", "Path of a Job template to use instead of the "
-     "built-in k8s/job-template.yaml."),
+    (
+        "kubernetes",
+        "job_template",
+        str,
+        "",
+        "Path of a Job template to use instead of the built-in k8s/job-template.yaml.",
+    ),
     ("kubernetes", "extra_labels", dict, {}, "Labels added to every Job and pod."),
 ]
 
@@ -151,7 +219,7 @@ def _convert(section: str, key: str, value: Any) -> Any:
 
 def _agent(name: str, table: Any) -> AgentConfig:
     if not isinstance(table, dict) or not isinstance(table.get("command"), list):
-        raise ConfigError(f"config: [agents.{name}] needs `command = [\"prog\", \"arg\", ...]`")
+        raise ConfigError(f'config: [agents.{name}] needs `command = ["prog", "arg", ...]`')
     unknown = set(table) - {"command", "env", "timeout", "verify"}
     if unknown:
         raise ConfigError(f"config: unknown keys in [agents.{name}]: {', '.join(sorted(unknown))}")

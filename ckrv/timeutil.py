@@ -33,14 +33,16 @@ def parse_duration(value: str | int | float) -> float:
         return float(value)
     match = _DURATION.match(value)
     if not match:
-        raise UsageError(f"invalid duration {value!r}: use a number with s, m, h, d or w (e.g. 30m)")
+        raise UsageError(
+            f"invalid duration {value!r}: use a number with s, m, h, d or w (e.g. 30m)"
+        )
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, secs = divmod(seconds, 60)

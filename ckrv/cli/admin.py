@@ -17,8 +17,12 @@ def _data_dir(ctx: click.Context) -> Path:
 
 
 @click.group()
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="CKRV_DATA_DIR",
-              help="The server's data dir [env CKRV_DATA_DIR].")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="CKRV_DATA_DIR",
+    help="The server's data dir [env CKRV_DATA_DIR].",
+)
 @click.pass_context
 def admin(ctx: click.Context, data_dir: Path | None) -> None:
     """Manage users, API tokens and keys directly in a server's data dir.
@@ -50,7 +54,9 @@ def _read_password(from_stdin: bool) -> str:
 @user.command("add")
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
-@click.option("--tier", type=click.Choice(["free", "pro", "enterprise"]), default="free", show_default=True)
+@click.option(
+    "--tier", type=click.Choice(["free", "pro", "enterprise"]), default="free", show_default=True
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_context
 def user_add(ctx: click.Context, email: str, name: str, tier: str, password_stdin: bool) -> None:
@@ -83,8 +89,16 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(users)
         return
-    rows = [[u["email"], u["name"], u["subscription_tier"], str(u["job_quota_remaining"]),
-             u["billing_cycle_end"][:10]] for u in users]
+    rows = [
+        [
+            u["email"],
+            u["name"],
+            u["subscription_tier"],
+            str(u["job_quota_remaining"]),
+            u["billing_cycle_end"][:10],
+        ]
+        for u in users
+    ]
     click.echo(table(rows, ["email", "name", "tier", "jobs left", "cycle ends"]))
 
 
@@ -134,7 +148,9 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("email")
-@click.option("--expires", default="90d", show_default=True, help="Lifetime, e.g. 30d; `never` for none.")
+@click.option(
+    "--expires", default="90d", show_default=True, help="Lifetime, e.g. 30d; `never` for none."
+)
 @click.pass_context
 def token_create(ctx: click.Context, email: str, expires: str) -> None:
     """Print a new API token for EMAIL (the token alone on stdout). Use it as CKRV_TOKEN.
@@ -168,8 +184,16 @@ def token_list(ctx: click.Context, email: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(tokens)
         return
-    rows = [[t["id"], t["email"], t["created_at"][:19], (t["expires_at"] or "never")[:19],
-             "revoked" if t["revoked_at"] else "active"] for t in tokens]
+    rows = [
+        [
+            t["id"],
+            t["email"],
+            t["created_at"][:19],
+            (t["expires_at"] or "never")[:19],
+            "revoked" if t["revoked_at"] else "active",
+        ]
+        for t in tokens
+    ]
     click.echo(table(rows, ["id", "email", "created", "expires", "state"]))
 
 

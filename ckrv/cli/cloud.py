@@ -17,7 +17,10 @@ SUBGROUPS = {
     "login": ("ckrv.cli.cloud:login", "Log in to the server with the device flow."),
     "logout": ("ckrv.cli.cloud:logout", "Revoke this machine's login and forget its tokens."),
     "whoami": ("ckrv.cli.cloud:whoami", "Show who you are logged in as, and your quota."),
-    "credentials": ("ckrv.cli.credentials:credentials", "Git credentials for private repositories."),
+    "credentials": (
+        "ckrv.cli.credentials:credentials",
+        "Git credentials for private repositories.",
+    ),
     "secrets": ("ckrv.cli.secrets:secrets", "Secrets (e.g. API keys) given to your jobs' agents."),
 }
 
@@ -38,7 +41,9 @@ def _api_url() -> str:
 
 
 def _can_open_browser() -> bool:
-    return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return sys.platform == "darwin" or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
 
 
 @click.command()
@@ -57,8 +62,10 @@ def login(no_browser: bool) -> None:
     api_url = _api_url()
     with Api(api_url) as api:
         grant = device_login.start(api)
-        click.echo(f"Open {paint(grant.verification_uri, 'cyan')} and enter the code "
-                   f"{paint(grant.user_code, 'green', bold=True)}")
+        click.echo(
+            f"Open {paint(grant.verification_uri, 'cyan')} and enter the code "
+            f"{paint(grant.user_code, 'green', bold=True)}"
+        )
         click.echo(f"(or go straight to {grant.verification_uri_complete})")
         if not no_browser and _can_open_browser():
             import webbrowser
@@ -78,8 +85,10 @@ def login(no_browser: bool) -> None:
     session.store.save(api_url, tokens)
     with session.api() as api:
         profile = api.get("/users/me")
-    click.echo(f"Logged in to {api_url} as {profile['email']} ({profile['subscription_tier']} tier, "
-               f"{profile['job_quota_remaining']} jobs left this cycle)")
+    click.echo(
+        f"Logged in to {api_url} as {profile['email']} ({profile['subscription_tier']} tier, "
+        f"{profile['job_quota_remaining']} jobs left this cycle)"
+    )
 
 
 @click.command()
@@ -104,8 +113,9 @@ def logout() -> None:
             api.post("/auth/revoke", {"token": tokens.refresh_token})
     except CkrvError as exc:
         store.delete(api_url)
-        raise CkrvError(f"forgot the local tokens, but the server did not confirm the revocation: "
-                        f"{exc.message}") from exc
+        raise CkrvError(
+            f"forgot the local tokens, but the server did not confirm the revocation: {exc.message}"
+        ) from exc
     store.delete(api_url)
     click.echo(f"logged out of {api_url}")
 

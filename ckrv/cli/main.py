@@ -31,8 +31,12 @@ COMMANDS = {
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ckrv", message="%(prog)s %(version)s")
-@click.option("--api-url", envvar="CHAKRAVARTI_API_URL", metavar="URL",
-              help="Server API URL [env CHAKRAVARTI_API_URL; default http://127.0.0.1:8420/v1].")
+@click.option(
+    "--api-url",
+    envvar="CHAKRAVARTI_API_URL",
+    metavar="URL",
+    help="Server API URL [env CHAKRAVARTI_API_URL; default http://127.0.0.1:8420/v1].",
+)
 @click.pass_context
 def cli(ctx: click.Context, api_url: str | None) -> None:
     """ckrv runs AI coding-agent jobs on your own server and brings the result back as a diff.
@@ -50,8 +54,9 @@ def cli(ctx: click.Context, api_url: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="ckrv",
-                          standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="ckrv", standalone_mode=False
+        )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

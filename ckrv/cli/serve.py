@@ -12,22 +12,45 @@ from ckrv.paths import default_data_dir
 @click.command()
 @click.option("--host", help="Address to listen on [default 127.0.0.1].")
 @click.option("--port", type=int, help="Port to listen on; 0 picks a free one [default 8420].")
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="CKRV_DATA_DIR",
-              help="Where the database, keys and artifacts live [env CKRV_DATA_DIR; default the "
-                   "XDG data dir].")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="CKRV_DATA_DIR",
+    help="Where the database, keys and artifacts live [env CKRV_DATA_DIR; default the "
+    "XDG data dir].",
+)
 @click.option("--public-url", help="URL users reach this server at [default http://HOST:PORT].")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="TOML config file; unknown keys are an error.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="TOML config file; unknown keys are an error.",
+)
 @click.option("--executor", type=click.Choice(["local", "kubernetes"]), help="Where jobs run.")
-def serve(host: str | None, port: int | None, data_dir: Path | None, public_url: str | None,
-          config_file: Path | None, executor: str | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    public_url: str | None,
+    config_file: Path | None,
+    executor: str | None,
+) -> None:
     """Run the ckrv server: API, activation page, dispatcher and workers, in one process.
 
     \b
     Example:
       ckrv serve --data-dir /srv/ckrv --public-url https://ckrv.example.com
     """
-    from ckrv.server.runner import ServeOptions, serve as run
+    from ckrv.server.runner import ServeOptions
+    from ckrv.server.runner import serve as run
 
-    run(ServeOptions(data_dir=data_dir or default_data_dir(), config=config_file, host=host,
-                     port=port, public_url=public_url, executor=executor))
+    run(
+        ServeOptions(
+            data_dir=data_dir or default_data_dir(),
+            config=config_file,
+            host=host,
+            port=port,
+            public_url=public_url,
+            executor=executor,
+        )
+    )

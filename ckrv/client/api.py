@@ -30,30 +30,41 @@ def _message(response: httpx.Response) -> tuple[str, str | None, dict[str, Any]]
         return response.text.strip()[:500] or response.reason_phrase, None, {}
     if not isinstance(body, dict):
         return str(body)[:500], None, {}
-    return str(body.get("message") or body.get("error_description") or body.get("error")), body.get("error"), body
+    return (
+        str(body.get("message") or body.get("error_description") or body.get("error")),
+        body.get("error"),
+        body,
+    )
 
 
 def translate(response: httpx.Response) -> CkrvError:
     message, code, body = _message(response)
     status = response.status_code
     if status == 401:
-        return NotAuthenticated(f"not logged in to {response.request.url.host}: {message}",
-                                hint="run `ckrv cloud login` (or set CKRV_TOKEN)")
+        return NotAuthenticated(
+            f"not logged in to {response.request.url.host}: {message}",
+            hint="run `ckrv cloud login` (or set CKRV_TOKEN)",
+        )
     if status in (404, 410):
         return NotFound(message)
     if status == 402:
-        error = QuotaExceeded(message, hint=f"upgrade: {body['upgrade_url']}" if body.get("upgrade_url") else None)
+        error = QuotaExceeded(
+            message, hint=f"upgrade: {body['upgrade_url']}" if body.get("upgrade_url") else None
+        )
         error.body = body  # type: ignore[attr-defined]
         return error
     return ApiError(message, status=status, code=code)
 
 
 class Api:
-    def __init__(self, api_url: str, token: TokenSource | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, api_url: str, token: TokenSource | None = None, *, timeout: float = 30.0
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
-        self._http = httpx.Client(base_url=self.api_url, timeout=timeout,
-                                  headers={"User-Agent": f"ckrv/{__version__}"})
+        self._http = httpx.Client(
+            base_url=self.api_url, timeout=timeout, headers={"User-Agent": f"ckrv/{__version__}"}
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -77,8 +88,9 @@ class Api:
             hint="check that `ckrv serve` is running there, and --api-url or CHAKRAVARTI_API_URL",
         )
 
-    def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-             **kwargs: Any) -> httpx.Response:
+    def send(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """Send a request; error statuses raise. A 401 is retried once with a refreshed token."""
         response = self.raw(method, path, self._headers(False, headers), **kwargs)
         if response.status_code == 401 and self._token is not None:

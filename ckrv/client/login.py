@@ -28,13 +28,23 @@ class DeviceGrant:
 
 def start(api: Api) -> DeviceGrant:
     body = api.post("/auth/device", {"client_id": CLIENT_ID})
-    return DeviceGrant(body["device_code"], body["user_code"], body["verification_uri"],
-                       body.get("verification_uri_complete", body["verification_uri"]),
-                       int(body["expires_in"]), int(body["interval"]))
+    return DeviceGrant(
+        body["device_code"],
+        body["user_code"],
+        body["verification_uri"],
+        body.get("verification_uri_complete", body["verification_uri"]),
+        int(body["expires_in"]),
+        int(body["interval"]),
+    )
 
 
-def wait_for_tokens(api: Api, grant: DeviceGrant, *, sleep: Callable[[float], None] = time.sleep,
-                    tick: Callable[[], None] | None = None) -> StoredTokens:
+def wait_for_tokens(
+    api: Api,
+    grant: DeviceGrant,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    tick: Callable[[], None] | None = None,
+) -> StoredTokens:
     interval = float(grant.interval)
     deadline = time.monotonic() + grant.expires_in
     while time.monotonic() < deadline:
@@ -45,8 +55,16 @@ def wait_for_tokens(api: Api, grant: DeviceGrant, *, sleep: Callable[[float], No
             waited += step
             if tick:
                 tick()
-        response = api.raw("POST", "/auth/token", {}, json={
-            "grant_type": DEVICE_GRANT, "device_code": grant.device_code, "client_id": CLIENT_ID})
+        response = api.raw(
+            "POST",
+            "/auth/token",
+            {},
+            json={
+                "grant_type": DEVICE_GRANT,
+                "device_code": grant.device_code,
+                "client_id": CLIENT_ID,
+            },
+        )
         if response.status_code == 200:
             return tokens_from_response(response)
         error = translate(response)
@@ -59,6 +77,8 @@ def wait_for_tokens(api: Api, grant: DeviceGrant, *, sleep: Callable[[float], No
         if code == "access_denied":
             raise CkrvError("the login was denied in the browser")
         if code == "expired_token":
-            raise CkrvError("the code expired before it was approved", hint="run `ckrv cloud login` again")
+            raise CkrvError(
+                "the code expired before it was approved", hint="run `ckrv cloud login` again"
+            )
         raise error
     raise CkrvError("the code expired before it was approved", hint="run `ckrv cloud login` again")

@@ -19,7 +19,9 @@ REFRESH_MARGIN = 60.0
 
 
 def login_hint(api_url: str) -> NotAuthenticated:
-    return NotAuthenticated(f"not logged in to {api_url}", hint="run `ckrv cloud login` (or set CKRV_TOKEN)")
+    return NotAuthenticated(
+        f"not logged in to {api_url}", hint="run `ckrv cloud login` (or set CKRV_TOKEN)"
+    )
 
 
 class Session:
@@ -52,7 +54,10 @@ class Session:
             current = self.store.load(self.api_url)
             if current is None:
                 raise login_hint(self.api_url)
-            if current.refresh_token != seen.refresh_token and current.expires_at - time.time() > REFRESH_MARGIN:
+            if (
+                current.refresh_token != seen.refresh_token
+                and current.expires_at - time.time() > REFRESH_MARGIN
+            ):
                 return current  # another process refreshed while we waited for the lock
             fresh = self._exchange(current.refresh_token)
             self.store.save(self.api_url, fresh)
@@ -61,14 +66,20 @@ class Session:
     def _exchange(self, refresh_token: str) -> StoredTokens:
         api = Api(self.api_url)
         try:
-            response = api.raw("POST", "/auth/refresh", {},
-                                 json={"grant_type": "refresh_token", "refresh_token": refresh_token})
+            response = api.raw(
+                "POST",
+                "/auth/refresh",
+                {},
+                json={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            )
         finally:
             api.close()
         if response.status_code == 400:
             self.store.delete(self.api_url)
-            raise NotAuthenticated(f"your login to {self.api_url} has ended ({translate(response).message})",
-                                   hint="run `ckrv cloud login` again")
+            raise NotAuthenticated(
+                f"your login to {self.api_url} has ended ({translate(response).message})",
+                hint="run `ckrv cloud login` again",
+            )
         if response.status_code >= 400:
             raise translate(response)
         return tokens_from_response(response)
@@ -76,5 +87,8 @@ class Session:
 
 def tokens_from_response(response: httpx.Response) -> StoredTokens:
     body = response.json()
-    return StoredTokens(body["access_token"], body.get("refresh_token", ""),
-                        time.time() + float(body.get("expires_in", 900)))
+    return StoredTokens(
+        body["access_token"],
+        body.get("refresh_token", ""),
+        time.time() + float(body.get("expires_in", 900)),
+    )

@@ -5,6 +5,7 @@ costs tens of milliseconds at every start)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -61,7 +62,9 @@ class TokenStore:
         if not isinstance(raw, dict):
             return None
         try:
-            return StoredTokens(str(raw["access_token"]), str(raw["refresh_token"]), float(raw["expires_at"]))
+            return StoredTokens(
+                str(raw["access_token"]), str(raw["refresh_token"]), float(raw["expires_at"])
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -70,9 +73,13 @@ class TokenStore:
             return
         if not self._uses_file():
             private_dir(self.directory)
-            write_private(self._file_marker, b"the OS keyring was unavailable; tokens.json holds tokens\n")
-            print(f"note: no OS keyring is available; tokens are kept in {self.file} (mode 0600)",
-                  file=sys.stderr)
+            write_private(
+                self._file_marker, b"the OS keyring was unavailable; tokens.json holds tokens\n"
+            )
+            print(
+                f"note: no OS keyring is available; tokens are kept in {self.file} (mode 0600)",
+                file=sys.stderr,
+            )
         data = self._read_file()
         data[api_url] = asdict(tokens)
         self._write_file(data)
@@ -91,7 +98,7 @@ def _keyring_get(api_url: str) -> str | None:
     from keyring.errors import KeyringError
 
     try:
-        return keyring.get_password(SERVICE, api_url)  # type: ignore[no-any-return]
+        return keyring.get_password(SERVICE, api_url)
     except (KeyringError, RuntimeError, OSError):
         return None
 
@@ -113,7 +120,5 @@ def _keyring_delete(api_url: str) -> None:
     import keyring
     from keyring.errors import KeyringError
 
-    try:
+    with contextlib.suppress(KeyringError, RuntimeError, OSError):
         keyring.delete_password(SERVICE, api_url)
-    except (KeyringError, RuntimeError, OSError):
-        pass

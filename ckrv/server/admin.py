@@ -47,34 +47,50 @@ def set_tier(data_dir: Path, email: str, tier: str) -> None:
 
 def approve_device(data_dir: Path, user_code: str, email: str) -> None:
     with open_db(data_dir) as conn:
+
         def approve(c: sqlite3.Connection) -> None:
             user = users.get_user(c, email)
             if not device.decide(c, user_code, user["id"], True):
-                raise NotFound(f"no pending login with code {device.normalize_user_code(user_code)}",
-                               hint="codes expire after 15 minutes; start `ckrv cloud login` again")
+                raise NotFound(
+                    f"no pending login with code {device.normalize_user_code(user_code)}",
+                    hint="codes expire after 15 minutes; start `ckrv cloud login` again",
+                )
+
         run_in_transaction(conn, approve)
 
 
 def create_token(data_dir: Path, email: str, ttl: float | None) -> tuple[str, str]:
     with open_db(data_dir) as conn:
-        return run_in_transaction(conn, lambda c: create_api_token(c, users.get_user(c, email)["id"], ttl))
+        return run_in_transaction(
+            conn, lambda c: create_api_token(c, users.get_user(c, email)["id"], ttl)
+        )
 
 
 def list_tokens(data_dir: Path, email: str | None) -> list[dict[str, Any]]:
     with open_db(data_dir) as conn:
-        sql = ("SELECT t.id, u.email, t.created_at, t.expires_at, t.revoked_at, t.last_used_at"
-               " FROM api_tokens t JOIN users u ON u.id = t.user_id")
-        rows = conn.execute(sql + (" WHERE u.email = ?" if email else "") + " ORDER BY t.created_at",
-                            (email,) if email else ()).fetchall()
+        sql = (
+            "SELECT t.id, u.email, t.created_at, t.expires_at, t.revoked_at, t.last_used_at"
+            " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        )
+        rows = conn.execute(
+            sql + (" WHERE u.email = ?" if email else "") + " ORDER BY t.created_at",
+            (email,) if email else (),
+        ).fetchall()
         return [dict(r) for r in rows]
 
 
 def revoke_token(data_dir: Path, token_id: str) -> None:
     with open_db(data_dir) as conn:
+
         def revoke(c: sqlite3.Connection) -> None:
-            cur = c.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                            (iso(utcnow()), token_id))
+            cur = c.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (iso(utcnow()), token_id),
+            )
             if cur.rowcount == 0:
-                raise NotFound(f"no active API token with id {token_id}",
-                               hint="list them with: ckrv admin token list")
+                raise NotFound(
+                    f"no active API token with id {token_id}",
+                    hint="list them with: ckrv admin token list",
+                )
+
         run_in_transaction(conn, revoke)

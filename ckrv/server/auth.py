@@ -33,8 +33,10 @@ def current_user_id(request: Request) -> str:
     svc = services(request)
     try:
         if token.startswith(API_TOKEN_PREFIX):
-            row = svc.db.read_one("SELECT user_id, revoked_at, expires_at FROM api_tokens"
-                                  " WHERE token_hash = ?", (token_hash(token),))
+            row = svc.db.read_one(
+                "SELECT user_id, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
+                (token_hash(token),),
+            )
             return api_token_user(row)
         user_id = str(svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"])
     except InvalidToken as exc:
@@ -45,7 +47,9 @@ def current_user_id(request: Request) -> str:
 def worker_job_id(request: Request, job_id: str) -> str:
     """The job a worker token is for; it must be the job in the path."""
     try:
-        claims = services(request).issuer.verify(_bearer(request), audience=WORKER_AUDIENCE, typ="worker")
+        claims = services(request).issuer.verify(
+            _bearer(request), audience=WORKER_AUDIENCE, typ="worker"
+        )
     except InvalidToken as exc:
         raise HTTPError(401, "invalid_token", str(exc)) from exc
     if claims["sub"] != job_id:

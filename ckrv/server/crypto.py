@@ -16,14 +16,20 @@ def _aad(user_id: str, row_id: str, kind: str) -> bytes:
     return f"ckrv:{kind}:{user_id}:{row_id}".encode()
 
 
-def seal(keys: MasterKeys, plaintext: str, *, user_id: str, row_id: str, kind: str) -> tuple[bytes, int]:
+def seal(
+    keys: MasterKeys, plaintext: str, *, user_id: str, row_id: str, kind: str
+) -> tuple[bytes, int]:
     version = keys.current_version
     nonce = os.urandom(12)
-    sealed = AESGCM(keys.get(version)).encrypt(nonce, plaintext.encode(), _aad(user_id, row_id, kind))
+    sealed = AESGCM(keys.get(version)).encrypt(
+        nonce, plaintext.encode(), _aad(user_id, row_id, kind)
+    )
     return nonce + sealed, version
 
 
-def unseal(keys: MasterKeys, blob: bytes, version: int, *, user_id: str, row_id: str, kind: str) -> str:
+def unseal(
+    keys: MasterKeys, blob: bytes, version: int, *, user_id: str, row_id: str, kind: str
+) -> str:
     try:
         plain = AESGCM(keys.get(version)).decrypt(blob[:12], blob[12:], _aad(user_id, row_id, kind))
     except InvalidTag as exc:

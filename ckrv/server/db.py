@@ -10,6 +10,7 @@ wait for the writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -132,7 +133,9 @@ class Database:
         assert self._reader is not None, "database not open"
         return self._reader.execute(sql, params).fetchall()
 
-    def read_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    def read_one(
+        self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
         rows = self.read(sql, params)
         return rows[0] if rows else None
 
@@ -186,7 +189,6 @@ class Database:
                 conn.execute("ROLLBACK")
             outcomes = [(None, exc)] * len(batch)
         for request, (result, error) in zip(batch, outcomes, strict=True):
-            try:
+            # RuntimeError: the caller's loop has closed; nobody is waiting any more
+            with contextlib.suppress(RuntimeError):
                 request.loop.call_soon_threadsafe(_settle, request.future, result, error)
-            except RuntimeError:
-                pass  # the caller's loop has closed; nobody is waiting any more

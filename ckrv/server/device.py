@@ -27,28 +27,44 @@ def normalize_user_code(text: str) -> str:
     return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
 
 
-def create(conn: sqlite3.Connection, client_id: str, client_addr: str, ttl: float,
-           interval: int) -> dict[str, Any]:
+def create(
+    conn: sqlite3.Connection, client_id: str, client_addr: str, ttl: float, interval: int
+) -> dict[str, Any]:
     device_code = secrets.token_urlsafe(32)  # 256 bits; only its hash is stored
     now = utcnow()
     for _attempt in range(10):
         user_code = new_user_code()
-        if not conn.execute("SELECT 1 FROM device_codes WHERE user_code = ?", (user_code,)).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM device_codes WHERE user_code = ?", (user_code,)
+        ).fetchone():
             break
     conn.execute(
         "INSERT INTO device_codes (id, device_code_hash, user_code, client_id, client_addr,"
         " created_at, expires_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (uuid.uuid4().hex, token_hash(device_code), user_code, client_id, client_addr, iso(now),
-         iso(now + timedelta(seconds=ttl)), interval),
+        (
+            uuid.uuid4().hex,
+            token_hash(device_code),
+            user_code,
+            client_id,
+            client_addr,
+            iso(now),
+            iso(now + timedelta(seconds=ttl)),
+            interval,
+        ),
     )
-    return {"device_code": device_code, "user_code": user_code, "expires_in": int(ttl),
-            "interval": interval}
+    return {
+        "device_code": device_code,
+        "user_code": user_code,
+        "expires_in": int(ttl),
+        "interval": interval,
+    }
 
 
 def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
     """Return the approving user's id once, or raise the RFC 8628 error for this poll."""
-    row = conn.execute("SELECT * FROM device_codes WHERE device_code_hash = ?",
-                       (token_hash(device_code),)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM device_codes WHERE device_code_hash = ?", (token_hash(device_code),)
+    ).fetchone()
     if row is None or row["client_id"] != client_id:
         raise HTTPError(400, "invalid_grant", "unknown device code")
     now = utcnow()
@@ -59,13 +75,23 @@ def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
     if row["status"] == "denied":
         raise HTTPError(400, "access_denied", "the request was denied in the browser")
     last = parse_iso(row["last_poll_at"])
-    if row["status"] == "pending" and last is not None and (now - last).total_seconds() < row["interval"]:
-        conn.execute("UPDATE device_codes SET interval = interval + ?, last_poll_at = ? WHERE id = ?",
-                     (SLOW_DOWN_STEP, iso(now), row["id"]))
-        raise HTTPError(400, "slow_down", f"polling too fast; wait {row['interval'] + SLOW_DOWN_STEP} s")
+    if (
+        row["status"] == "pending"
+        and last is not None
+        and (now - last).total_seconds() < row["interval"]
+    ):
+        conn.execute(
+            "UPDATE device_codes SET interval = interval + ?, last_poll_at = ? WHERE id = ?",
+            (SLOW_DOWN_STEP, iso(now), row["id"]),
+        )
+        raise HTTPError(
+            400, "slow_down", f"polling too fast; wait {row['interval'] + SLOW_DOWN_STEP} s"
+        )
     conn.execute("UPDATE device_codes SET last_poll_at = ? WHERE id = ?", (iso(now), row["id"]))
     if row["status"] == "pending":
-        raise HTTPError(400, "authorization_pending", "waiting for the user to approve in the browser")
+        raise HTTPError(
+            400, "authorization_pending", "waiting for the user to approve in the browser"
+        )
     conn.execute("UPDATE device_codes SET status = 'consumed' WHERE id = ?", (row["id"],))
     return str(row["user_id"])
 
@@ -77,8 +103,9 @@ def find_pending_row(row: sqlite3.Row | None) -> sqlite3.Row | None:
 
 
 def find_pending(conn: sqlite3.Connection, user_code: str) -> sqlite3.Row | None:
-    row = conn.execute("SELECT * FROM device_codes WHERE user_code = ?",
-                       (normalize_user_code(user_code),)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM device_codes WHERE user_code = ?", (normalize_user_code(user_code),)
+    ).fetchone()
     return find_pending_row(row)
 
 
@@ -86,6 +113,8 @@ def decide(conn: sqlite3.Connection, user_code: str, user_id: str, approve: bool
     row = find_pending(conn, user_code)
     if row is None:
         return False
-    conn.execute("UPDATE device_codes SET status = ?, user_id = ? WHERE id = ?",
-                 ("approved" if approve else "denied", user_id, row["id"]))
+    conn.execute(
+        "UPDATE device_codes SET status = ?, user_id = ? WHERE id = ?",
+        ("approved" if approve else "denied", user_id, row["id"]),
+    )
     return True

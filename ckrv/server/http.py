@@ -22,8 +22,16 @@ class HTTPError(Exception):
 
 def error_response(exc: HTTPError) -> Response:
     body = {"error": exc.code, "message": exc.message, **exc.extra}
-    if exc.code in {"authorization_pending", "slow_down", "access_denied", "expired_token",
-                    "invalid_grant", "invalid_request", "unsupported_grant_type", "invalid_client"}:
+    if exc.code in {
+        "authorization_pending",
+        "slow_down",
+        "access_denied",
+        "expired_token",
+        "invalid_grant",
+        "invalid_request",
+        "unsupported_grant_type",
+        "invalid_client",
+    }:
         body["error_description"] = exc.message  # RFC 6749 §5.2 names it so
     headers = {"WWW-Authenticate": 'Bearer realm="ckrv"'} if exc.status == 401 else None
     return JSONResponse(body, status_code=exc.status, headers=headers)
@@ -50,8 +58,9 @@ async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dic
     return body
 
 
-def field(body: dict[str, Any], name: str, *, required: bool = True, kind: type = str,
-          default: Any = None) -> Any:
+def field(
+    body: dict[str, Any], name: str, *, required: bool = True, kind: type = str, default: Any = None
+) -> Any:
     value = body.get(name, default)
     if value is None:
         if required:
@@ -85,7 +94,9 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     try:
         value = int(raw)
     except ValueError:
-        raise HTTPError(400, "invalid_request", f"query parameter {name!r} must be an integer") from None
+        raise HTTPError(
+            400, "invalid_request", f"query parameter {name!r} must be an integer"
+        ) from None
     if not lo <= value <= hi:
         raise HTTPError(400, "invalid_request", f"query parameter {name!r} must be {lo}..{hi}")
     return value

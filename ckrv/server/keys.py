@@ -40,7 +40,9 @@ class MasterKeys:
         try:
             return self.keys[version]
         except KeyError:
-            raise ConfigError(f"master key version {version} is missing from the key file") from None
+            raise ConfigError(
+                f"master key version {version} is missing from the key file"
+            ) from None
 
 
 def keys_dir(data_dir: Path) -> Path:

@@ -23,7 +23,9 @@ def ok(schema: S, description: str = "OK") -> S:
 
 
 ERROR = ok(ref("Error"), "Error")
-AUTH_ERRORS = {"401": {"description": "Missing, expired or invalid token", **json_content(ref("Error"))}}
+AUTH_ERRORS = {
+    "401": {"description": "Missing, expired or invalid token", **json_content(ref("Error"))}
+}
 
 
 def body(schema: S) -> S:
@@ -31,8 +33,13 @@ def body(schema: S) -> S:
 
 
 def path_param(name: str, description: str = "") -> S:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-            "description": description}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
 
 
 _NULLABLE_STR = {"type": ["string", "null"]}
@@ -42,43 +49,63 @@ SCHEMAS: S = {
     "Error": {
         "type": "object",
         "required": ["error", "message"],
-        "properties": {"error": {"type": "string"}, "message": {"type": "string"},
-                       "error_description": {"type": "string"}},
+        "properties": {
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "error_description": {"type": "string"},
+        },
     },
     "DeviceCodeResponse": {
         "type": "object",
         "required": ["device_code", "user_code", "verification_uri", "expires_in", "interval"],
         "properties": {
-            "device_code": {"type": "string"}, "user_code": {"type": "string"},
+            "device_code": {"type": "string"},
+            "user_code": {"type": "string"},
             "verification_uri": {"type": "string", "format": "uri"},
             "verification_uri_complete": {"type": "string", "format": "uri"},
-            "expires_in": {"type": "integer"}, "interval": {"type": "integer"},
+            "expires_in": {"type": "integer"},
+            "interval": {"type": "integer"},
         },
     },
     "TokenResponse": {
         "type": "object",
         "required": ["access_token", "token_type", "expires_in"],
-        "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
-                       "token_type": {"type": "string", "enum": ["Bearer"]},
-                       "expires_in": {"type": "integer"}},
+        "properties": {
+            "access_token": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+        },
     },
     "TokenErrorResponse": {
         "type": "object",
         "required": ["error"],
         "properties": {
-            "error": {"type": "string", "enum": [
-                "authorization_pending", "slow_down", "access_denied", "expired_token",
-                "invalid_grant", "invalid_request", "unsupported_grant_type"]},
-            "error_description": {"type": "string"}, "message": {"type": "string"},
+            "error": {
+                "type": "string",
+                "enum": [
+                    "authorization_pending",
+                    "slow_down",
+                    "access_denied",
+                    "expired_token",
+                    "invalid_grant",
+                    "invalid_request",
+                    "unsupported_grant_type",
+                ],
+            },
+            "error_description": {"type": "string"},
+            "message": {"type": "string"},
         },
     },
     "User": {
         "type": "object",
         "properties": {
-            "id": {"type": "string", "format": "uuid"}, "email": {"type": "string"},
+            "id": {"type": "string", "format": "uuid"},
+            "email": {"type": "string"},
             "name": {"type": "string"},
             "subscription_tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
-            "job_quota_remaining": {"type": "integer"}, "jobs_used": {"type": "integer"},
+            "job_quota_remaining": {"type": "integer"},
+            "jobs_used": {"type": "integer"},
             "billing_cycle_end": {"type": "string", "format": "date-time"},
         },
     },
@@ -88,16 +115,20 @@ SCHEMAS: S = {
 def build_document(server_url: str, paths: S, extra_schemas: S) -> S:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "ckrv API", "version": __version__,
-                 "description": "Self-hosted ckrv server: device-flow login, jobs, logs, "
-                                "credentials and secrets. Compatible with the Chakravarti "
-                                "Cloud API contract."},
+        "info": {
+            "title": "ckrv API",
+            "version": __version__,
+            "description": "Self-hosted ckrv server: device-flow login, jobs, logs, "
+            "credentials and secrets. Compatible with the Chakravarti "
+            "Cloud API contract.",
+        },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                               "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
             "schemas": {**SCHEMAS, **extra_schemas},
         },
     }

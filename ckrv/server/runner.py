@@ -24,8 +24,12 @@ class ServeOptions:
 
 def resolve_settings(options: ServeOptions) -> Settings:
     settings = load_settings(options.data_dir, options.config)
-    settings = settings.with_overrides(host=options.host, port=options.port,
-                                       public_url=options.public_url, executor=options.executor)
+    settings = settings.with_overrides(
+        host=options.host,
+        port=options.port,
+        public_url=options.public_url,
+        executor=options.executor,
+    )
     if settings.executor not in {"local", "kubernetes"}:
         raise ConfigError(f"unknown executor {settings.executor!r}: use local or kubernetes")
     return settings
@@ -39,8 +43,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                          hint="pick another --port, or stop what is using it") from exc
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="pick another --port, or stop what is using it",
+        ) from exc
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -60,8 +66,9 @@ def serve(options: ServeOptions) -> None:
     print(f"  API:     {settings.api_url}", flush=True)
     print(f"  data:    {settings.data_dir}", flush=True)
     print(f"  executor: {settings.executor}", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     if not server.started:

@@ -35,8 +35,9 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         prepare_data_dir(settings.data_dir)
         db = Database(settings.data_dir / "ckrv.db")
-        issuer = TokenIssuer(load_signing_key(settings.data_dir), settings.base_url,
-                             settings.access_token_ttl)
+        issuer = TokenIssuer(
+            load_signing_key(settings.data_dir), settings.base_url, settings.access_token_ttl
+        )
         return cls(settings, db, issuer, load_master_keys(settings.data_dir))
 
     async def start(self) -> None:

@@ -49,11 +49,15 @@ class TokenIssuer:
     def _sign(self, claims: dict[str, Any], ttl: float) -> str:
         now = int(time.time())
         claims = {"iss": self.issuer, "iat": now, "exp": now + int(ttl), **claims}
-        return jwt.encode(claims, self.key.private, algorithm=ALGORITHM, headers={"kid": self.key.kid})
+        return jwt.encode(
+            claims, self.key.private, algorithm=ALGORITHM, headers={"kid": self.key.kid}
+        )
 
     def access_token(self, user_id: str) -> str:
-        return self._sign({"sub": user_id, "aud": API_AUDIENCE, "typ": "access",
-                           "jti": uuid.uuid4().hex}, self.access_ttl)
+        return self._sign(
+            {"sub": user_id, "aud": API_AUDIENCE, "typ": "access", "jti": uuid.uuid4().hex},
+            self.access_ttl,
+        )
 
     def worker_token(self, job_id: str, ttl: float) -> str:
         return self._sign({"sub": job_id, "aud": WORKER_AUDIENCE, "typ": "worker"}, ttl)
@@ -78,8 +82,12 @@ class TokenIssuer:
             if header.get("kid") != self.key.kid:
                 raise InvalidToken("token was signed by an unknown key")
             claims: dict[str, Any] = jwt.decode(
-                token, self.key.public, algorithms=[ALGORITHM], audience=audience,
-                issuer=self.issuer, options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                token,
+                self.key.public,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token has expired") from exc
@@ -90,8 +98,14 @@ class TokenIssuer:
 
 # --- refresh tokens: rotated on every use, a replayed one revokes its family (RFC 9700) ---
 
-def new_refresh_token(conn: sqlite3.Connection, user_id: str, client_id: str, ttl: float,
-                      family: tuple[str, str] | None = None) -> str:
+
+def new_refresh_token(
+    conn: sqlite3.Connection,
+    user_id: str,
+    client_id: str,
+    ttl: float,
+    family: tuple[str, str] | None = None,
+) -> str:
     token = REFRESH_PREFIX + secrets.token_urlsafe(32)
     family_id, family_expires = family or (uuid.uuid4().hex, iso(utcnow() + timedelta(seconds=ttl)))
     conn.execute(
@@ -105,30 +119,45 @@ def new_refresh_token(conn: sqlite3.Connection, user_id: str, client_id: str, tt
 def rotate_refresh_token(conn: sqlite3.Connection, token: str, ttl: float) -> tuple[str, str]:
     """Spend `token` and return (user_id, new refresh token). Runs in the writer's transaction,
     so two concurrent refreshes of one token cannot both succeed."""
-    row = conn.execute("SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
+    ).fetchone()
     if row is None:
         raise InvalidToken("unknown refresh token")
     if row["revoked_at"] is not None:
         raise InvalidToken("refresh token was revoked; log in again")
     if row["used_at"] is not None:
         revoke_family(conn, row["family_id"])
-        raise InvalidToken("refresh token was already used; every token of this login is now revoked")
+        raise InvalidToken(
+            "refresh token was already used; every token of this login is now revoked"
+        )
     if parse_iso(row["family_expires_at"]) <= utcnow():  # type: ignore[operator]
         raise InvalidToken("login has expired; log in again")
-    conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", (iso(utcnow()), row["token_hash"]))
-    new = new_refresh_token(conn, row["user_id"], row["client_id"], ttl,
-                            family=(row["family_id"], row["family_expires_at"]))
+    conn.execute(
+        "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",
+        (iso(utcnow()), row["token_hash"]),
+    )
+    new = new_refresh_token(
+        conn,
+        row["user_id"],
+        row["client_id"],
+        ttl,
+        family=(row["family_id"], row["family_expires_at"]),
+    )
     return row["user_id"], new
 
 
 def revoke_family(conn: sqlite3.Connection, family_id: str) -> None:
-    conn.execute("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-                 (iso(utcnow()), family_id))
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+        (iso(utcnow()), family_id),
+    )
 
 
 def revoke_refresh_token(conn: sqlite3.Connection, token: str) -> bool:
-    row = conn.execute("SELECT family_id FROM refresh_tokens WHERE token_hash = ?",
-                       (token_hash(token),)).fetchone()
+    row = conn.execute(
+        "SELECT family_id FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
+    ).fetchone()
     if row is None:
         return False
     revoke_family(conn, row["family_id"])
@@ -137,12 +166,14 @@ def revoke_refresh_token(conn: sqlite3.Connection, token: str) -> bool:
 
 # --- API tokens: long-lived, for CI (`ckrv admin token create`) ---
 
+
 def create_api_token(conn: sqlite3.Connection, user_id: str, ttl: float | None) -> tuple[str, str]:
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = uuid.uuid4().hex[:12]
     expires = iso(utcnow() + timedelta(seconds=ttl)) if ttl else None
     conn.execute(
-        "INSERT INTO api_tokens (id, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens (id, token_hash, user_id, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
         (token_id, token_hash(token), user_id, iso(utcnow()), expires),
     )
     return token_id, token

@@ -54,7 +54,9 @@ def hash_password(password: str) -> str:
 
 def check_password(conn: sqlite3.Connection, email: str, password: str) -> sqlite3.Row | None:
     """The user row when the password matches; rehashes when argon2 parameters have changed."""
-    row = conn.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM users WHERE email = ?", (email.strip(),)
+    ).fetchone()
     if row is None or not row["password_hash"]:
         _hasher.hash(password)  # same cost whether or not the account exists
         return None
@@ -63,11 +65,15 @@ def check_password(conn: sqlite3.Connection, email: str, password: str) -> sqlit
     except (VerificationError, InvalidHashError):
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
-        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hash_password(password), row["id"]))
+        conn.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?", (hash_password(password), row["id"])
+        )
     return row
 
 
-def add_user(conn: sqlite3.Connection, email: str, name: str, tier: str, password: str | None) -> str:
+def add_user(
+    conn: sqlite3.Connection, email: str, name: str, tier: str, password: str | None
+) -> str:
     if tier not in TIERS:
         raise UsageError(f"unknown tier {tier!r}: use one of {', '.join(TIERS)}")
     if "@" not in email or len(email) > 254 or email != email.strip():
@@ -134,4 +140,7 @@ def spend_quota(conn: sqlite3.Connection, user_id: str, upgrade_url: str) -> Non
         error.resets_at = iso(end)  # type: ignore[attr-defined]
         error.upgrade_url = upgrade_url  # type: ignore[attr-defined]
         raise error
-    conn.execute("UPDATE users SET jobs_used = ?, cycle_start = ? WHERE id = ?", (used + 1, iso(start), user_id))
+    conn.execute(
+        "UPDATE users SET jobs_used = ?, cycle_start = ? WHERE id = ?",
+        (used + 1, iso(start), user_id),
+    )

@@ -29,17 +29,22 @@ def _templates(request: Request) -> Environment:
     svc = services(request)
     env = svc.extras.get("jinja")
     if env is None:
-        env = Environment(loader=PackageLoader("ckrv.server", "templates"),
-                          autoescape=select_autoescape(default=True))
+        env = Environment(
+            loader=PackageLoader("ckrv.server", "templates"),
+            autoescape=select_autoescape(default=True),
+        )
         svc.extras["jinja"] = env
-    return env  # type: ignore[no-any-return]
+    return env
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = _templates(request).get_template(name).render(action="/activate", **context)
-    headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                          "form-action 'self'; frame-ancestors 'none'"}
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    }
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -54,8 +59,10 @@ def _session(request: Request) -> tuple[Any, str] | None:
     if not raw:
         return None
     db = services(request).db
-    row = db.read_one("SELECT * FROM web_sessions WHERE session_hash = ? AND expires_at > ?",
-                      (token_hash(raw), iso(utcnow())))
+    row = db.read_one(
+        "SELECT * FROM web_sessions WHERE session_hash = ? AND expires_at > ?",
+        (token_hash(raw), iso(utcnow())),
+    )
     if row is None:
         return None
     user = db.read_one("SELECT * FROM users WHERE id = ?", (row["user_id"],))
@@ -66,8 +73,13 @@ async def show(request: Request) -> Response:
     code = device.normalize_user_code(request.query_params.get("user_code", ""))[:9]
     session = _session(request)
     if session:
-        return _render(request, "activate.html", user_email=session[0]["email"], csrf_token=session[1],
-                       user_code=code)
+        return _render(
+            request,
+            "activate.html",
+            user_email=session[0]["email"],
+            csrf_token=session[1],
+            user_code=code,
+        )
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = _render(request, "activate.html", csrf_token=csrf, user_code=code, email="")
     response.set_cookie(CSRF_COOKIE, csrf, **_cookie_args(request))
@@ -85,16 +97,31 @@ async def submit(request: Request) -> Response:
     session = _session(request)
     expected = session[1] if session else request.cookies.get(CSRF_COOKIE)
     if not _csrf_ok(str(form.get("csrf_token", "")), expected):
-        return _render(request, "done.html", 403, heading="Request refused", approved=False,
-                       message="The form's security token is missing or stale. Reload the page and try again.")
+        return _render(
+            request,
+            "done.html",
+            403,
+            heading="Request refused",
+            approved=False,
+            message="The form's security token is missing or stale. Reload the page and try again.",
+        )
     email = session[0]["email"] if session else str(form.get("email", "")).strip()
     addr = client_address(request)
     keys = (f"ip:{addr}", f"acct:{email.lower()}", f"form:{expected}")
-    retry = {"csrf_token": expected, "user_code": code, "email": email,
-             "user_email": session[0]["email"] if session else None}
+    retry = {
+        "csrf_token": expected,
+        "user_code": code,
+        "email": email,
+        "user_email": session[0]["email"] if session else None,
+    }
     if svc.code_throttle.blocked(*keys) or svc.login_throttle.blocked(*keys[:2]):
-        return _render(request, "activate.html", 429, error="Too many failed attempts. Wait 15 minutes "
-                       "and try again.", **retry)
+        return _render(
+            request,
+            "activate.html",
+            429,
+            error="Too many failed attempts. Wait 15 minutes and try again.",
+            **retry,
+        )
     user = session[0] if session else None
     new_session: str | None = None
     if user is None:
@@ -102,25 +129,47 @@ async def submit(request: Request) -> Response:
         user = await svc.db.write(lambda c: check_password(c, email, password))
         if user is None:
             svc.login_throttle.fail(*keys[:2])
-            return _render(request, "activate.html", 401, error="Email or password is wrong.", **retry)
+            return _render(
+                request, "activate.html", 401, error="Email or password is wrong.", **retry
+            )
         new_session = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
         user_id = user["id"]
-        await svc.db.write(lambda c: c.execute(
-            "INSERT INTO web_sessions (session_hash, user_id, csrf_token, expires_at) VALUES (?, ?, ?, ?)",
-            (token_hash(new_session), user_id, csrf, iso(utcnow() + _SESSION_TTL))))
+        await svc.db.write(
+            lambda c: c.execute(
+                "INSERT INTO web_sessions (session_hash, user_id, csrf_token, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (token_hash(new_session), user_id, csrf, iso(utcnow() + _SESSION_TTL)),
+            )
+        )
         retry.update(csrf_token=csrf, user_email=user["email"])
     grant = svc.db.read_one("SELECT * FROM device_codes WHERE user_code = ?", (code,))
     if grant is None or device.find_pending_row(grant) is None:
         svc.code_throttle.fail(*keys)
-        response = _render(request, "activate.html", 400, error="That code is not valid or has "
-                           "expired. Check the code in your terminal, or start the login again.", **retry)
+        response = _render(
+            request,
+            "activate.html",
+            400,
+            error="That code is not valid or has "
+            "expired. Check the code in your terminal, or start the login again.",
+            **retry,
+        )
     else:
-        response = _render(request, "confirm.html", user_email=user["email"], grant=grant,
-                           csrf_token=retry["csrf_token"], action_decide="/activate/decide")
+        response = _render(
+            request,
+            "confirm.html",
+            user_email=user["email"],
+            grant=grant,
+            csrf_token=retry["csrf_token"],
+            action_decide="/activate/decide",
+        )
     if new_session:
-        response.set_cookie(SESSION_COOKIE, new_session, max_age=int(_SESSION_TTL.total_seconds()),
-                            **_cookie_args(request))
+        response.set_cookie(
+            SESSION_COOKIE,
+            new_session,
+            max_age=int(_SESSION_TTL.total_seconds()),
+            **_cookie_args(request),
+        )
     return response
 
 
@@ -130,19 +179,41 @@ async def decide(request: Request) -> Response:
     if session is None:
         return RedirectResponse("/activate", status_code=303)
     if not _csrf_ok(str(form.get("csrf_token", "")), session[1]):
-        return _render(request, "done.html", 403, heading="Request refused", approved=False,
-                       message="The form's security token is missing or stale. Reload the page and try again.")
+        return _render(
+            request,
+            "done.html",
+            403,
+            heading="Request refused",
+            approved=False,
+            message="The form's security token is missing or stale. Reload the page and try again.",
+        )
     approve = form.get("decision") == "approve"
     code, user_id = str(form.get("user_code", "")), session[0]["id"]
     changed = await services(request).db.write(lambda c: device.decide(c, code, user_id, approve))
     if not changed:
-        return _render(request, "done.html", 400, heading="Code expired", approved=False,
-                       message="That code is no longer waiting for approval. Start the login again.")
+        return _render(
+            request,
+            "done.html",
+            400,
+            heading="Code expired",
+            approved=False,
+            message="That code is no longer waiting for approval. Start the login again.",
+        )
     if approve:
-        return _render(request, "done.html", heading="Device approved", approved=True,
-                       message="Your terminal is now signed in. Return to it to continue.")
-    return _render(request, "done.html", heading="Request denied", approved=False,
-                   message="The device was not signed in.")
+        return _render(
+            request,
+            "done.html",
+            heading="Device approved",
+            approved=True,
+            message="Your terminal is now signed in. Return to it to continue.",
+        )
+    return _render(
+        request,
+        "done.html",
+        heading="Request denied",
+        approved=False,
+        message="The device was not signed in.",
+    )
 
 
 routes = [

@@ -9,7 +9,12 @@ from starlette.routing import Route
 from ckrv.server import device
 from ckrv.server.auth import client_address, current_user_id, services
 from ckrv.server.http import HTTPError, field, json_body
-from ckrv.server.tokens import InvalidToken, new_refresh_token, revoke_refresh_token, rotate_refresh_token
+from ckrv.server.tokens import (
+    InvalidToken,
+    new_refresh_token,
+    revoke_refresh_token,
+    rotate_refresh_token,
+)
 from ckrv.server.users import profile
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -17,8 +22,12 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 def _token_response(access: str, refresh: str, ttl: float) -> JSONResponse:
     return JSONResponse(
-        {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-         "expires_in": int(ttl)},
+        {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_in": int(ttl),
+        },
         headers={"Cache-Control": "no-store"},
     )
 
@@ -31,8 +40,11 @@ async def start_device_flow(request: Request) -> Response:
     svc = services(request)
     settings = svc.settings
     addr = client_address(request)
-    grant = await svc.db.write(lambda c: device.create(c, client_id, addr, settings.device_code_ttl,
-                                                       settings.device_poll_interval))
+    grant = await svc.db.write(
+        lambda c: device.create(
+            c, client_id, addr, settings.device_code_ttl, settings.device_poll_interval
+        )
+    )
     activate = f"{settings.base_url}/activate"
     grant["verification_uri"] = activate
     grant["verification_uri_complete"] = f"{activate}?user_code={grant['user_code']}"
@@ -63,7 +75,8 @@ async def refresh_tokens(request: Request) -> Response:
     svc = services(request)
     try:
         user_id, refresh = await svc.db.write(
-            lambda c: rotate_refresh_token(c, token, svc.settings.refresh_token_ttl))
+            lambda c: rotate_refresh_token(c, token, svc.settings.refresh_token_ttl)
+        )
     except InvalidToken as exc:
         raise HTTPError(400, "invalid_grant", str(exc)) from exc
     return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
@@ -97,29 +110,83 @@ from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
 
 _TOKEN_ERRORS = {"400": ok(ref("TokenErrorResponse"), "Pending, denied, expired or invalid")}
 openapi_paths = {
-    "/auth/device": {"post": {
-        "tags": ["Auth"], "summary": "Start the device authorization flow (RFC 8628)", "security": [],
-        "requestBody": body({"type": "object", "required": ["client_id"],
-                             "properties": {"client_id": {"type": "string", "minLength": 1, "maxLength": 100}}}),
-        "responses": {"200": ok(ref("DeviceCodeResponse")), "400": ERROR}}},
-    "/auth/token": {"post": {
-        "tags": ["Auth"], "summary": "Exchange an approved device code for tokens", "security": [],
-        "requestBody": body({"type": "object", "required": ["client_id", "device_code", "grant_type"],
-                             "properties": {"client_id": {"type": "string"}, "device_code": {"type": "string"},
-                                            "grant_type": {"type": "string", "enum": [DEVICE_GRANT]}}}),
-        "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS}}},
-    "/auth/refresh": {"post": {
-        "tags": ["Auth"], "summary": "Rotate a refresh token for new tokens", "security": [],
-        "requestBody": body({"type": "object", "required": ["refresh_token", "grant_type"],
-                             "properties": {"refresh_token": {"type": "string"},
-                                            "grant_type": {"type": "string", "enum": ["refresh_token"]}}}),
-        "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS}}},
-    "/auth/revoke": {"post": {
-        "tags": ["Auth"], "summary": "Revoke a refresh token and its whole login (RFC 7009)", "security": [],
-        "requestBody": body({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}),
-        "responses": {"200": ok({"type": "object", "properties": {"revoked": {"type": "boolean"}}}),
-                      "400": ERROR}}},
-    "/users/me": {"get": {
-        "tags": ["Users"], "summary": "The current user's profile and quota",
-        "responses": {"200": ok(ref("User")), **AUTH_ERRORS}}},
+    "/auth/device": {
+        "post": {
+            "tags": ["Auth"],
+            "summary": "Start the device authorization flow (RFC 8628)",
+            "security": [],
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["client_id"],
+                    "properties": {
+                        "client_id": {"type": "string", "minLength": 1, "maxLength": 100}
+                    },
+                }
+            ),
+            "responses": {"200": ok(ref("DeviceCodeResponse")), "400": ERROR},
+        }
+    },
+    "/auth/token": {
+        "post": {
+            "tags": ["Auth"],
+            "summary": "Exchange an approved device code for tokens",
+            "security": [],
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["client_id", "device_code", "grant_type"],
+                    "properties": {
+                        "client_id": {"type": "string"},
+                        "device_code": {"type": "string"},
+                        "grant_type": {"type": "string", "enum": [DEVICE_GRANT]},
+                    },
+                }
+            ),
+            "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS},
+        }
+    },
+    "/auth/refresh": {
+        "post": {
+            "tags": ["Auth"],
+            "summary": "Rotate a refresh token for new tokens",
+            "security": [],
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["refresh_token", "grant_type"],
+                    "properties": {
+                        "refresh_token": {"type": "string"},
+                        "grant_type": {"type": "string", "enum": ["refresh_token"]},
+                    },
+                }
+            ),
+            "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS},
+        }
+    },
+    "/auth/revoke": {
+        "post": {
+            "tags": ["Auth"],
+            "summary": "Revoke a refresh token and its whole login (RFC 7009)",
+            "security": [],
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {"token": {"type": "string"}},
+                }
+            ),
+            "responses": {
+                "200": ok({"type": "object", "properties": {"revoked": {"type": "boolean"}}}),
+                "400": ERROR,
+            },
+        }
+    },
+    "/users/me": {
+        "get": {
+            "tags": ["Users"],
+            "summary": "The current user's profile and quota",
+            "responses": {"200": ok(ref("User")), **AUTH_ERRORS},
+        }
+    },
 }

@@ -28,10 +28,21 @@ def api_modules() -> list[ModuleType]:
 
 
 def document(server_url: str) -> dict[str, Any]:
-    paths: dict[str, Any] = {"/openapi.json": {"get": {
-        "summary": "This document", "security": [], "tags": ["Meta"],
-        "responses": {"200": {"description": "OpenAPI 3.1 document",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}}}}}
+    paths: dict[str, Any] = {
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "tags": ["Meta"],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1 document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        }
+    }
     schemas: dict[str, Any] = {}
     for module in api_modules():
         for path, operations in getattr(module, "openapi_paths", {}).items():
