@@ -139,6 +139,11 @@ class Database:
         rows = self.read(sql, params)
         return rows[0] if rows else None
 
+    def read_with(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a small read function inline on the read connection."""
+        assert self._reader is not None, "database not open"
+        return fn(self._reader)
+
     async def read_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._pool is not None, "database not open"
         loop = asyncio.get_running_loop()

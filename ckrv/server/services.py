@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ckrv.server.db import Database
+from ckrv.server.db import Database, migrate
 from ckrv.server.keys import MasterKeys, load_master_keys, load_signing_key, prepare_data_dir
+from ckrv.server.logs import LogService
 from ckrv.server.throttle import Throttle
 from ckrv.server.tokens import TokenIssuer
 from ckrv.settings import Settings
@@ -26,6 +27,7 @@ class Services:
     db: Database
     issuer: TokenIssuer
     master_keys: MasterKeys
+    logs: LogService
     code_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     login_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     components: list[Component] = field(default_factory=list)
@@ -35,17 +37,21 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         prepare_data_dir(settings.data_dir)
         db = Database(settings.data_dir / "ckrv.db")
+        migrate(db.path)  # here, not in the lifespan: a newer schema is refused before serving
         issuer = TokenIssuer(
             load_signing_key(settings.data_dir), settings.base_url, settings.access_token_ttl
         )
-        return cls(settings, db, issuer, load_master_keys(settings.data_dir))
+        logs = LogService(db, settings.data_dir, settings.max_log_bytes)
+        return cls(settings, db, issuer, load_master_keys(settings.data_dir), logs)
 
     async def start(self) -> None:
         self.db.open()
+        await self.logs.start()
         for component in self.components:
             await component.start()
 
     async def stop(self) -> None:
         for component in reversed(self.components):
             await component.stop()
+        await self.logs.stop()
         self.db.close()
