@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ckrv.errors import ConfigError
+from ckrv.errors import CkrvError, ConfigError
 from ckrv.timeutil import parse_duration
 
 
@@ -211,7 +211,7 @@ def _convert(section: str, key: str, value: Any) -> Any:
                 if converter is dict and not isinstance(value, dict):
                     raise ValueError("expected a table")
                 return converter(value)
-            except (ValueError, TypeError, ConfigError) as exc:
+            except (ValueError, TypeError, CkrvError) as exc:
                 raise ConfigError(f"config: [{section}] {key} = {value!r}: {exc}") from exc
     known = ", ".join(n for s, n, *_ in SETTINGS_TABLE if s == section)
     raise ConfigError(f"config: unknown key {key!r} in [{section}]. Known keys: {known}")

@@ -3,6 +3,7 @@ down cleanly (uvicorn's handlers, then our lifespan stops the components)."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(options: ServeOptions) -> None:
     import uvicorn
 
@@ -70,6 +75,10 @@ def serve(options: ServeOptions) -> None:
         app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers, then
+    # re-raises the signal; make those handlers a clean exit so a stop ends with status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(1)
