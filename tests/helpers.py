@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,40 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05, what
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+# --- in-process level: the ASGI app under starlette's TestClient, on a tmp data dir ---
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+PASSWORD = "correct-horse-1"
+
+
+@contextmanager
+def app_client(data_dir: Path, **overrides: Any) -> Iterator[Any]:
+    """A TestClient (lifespan started) over `create_app` with `overrides` applied to Settings."""
+    from starlette.testclient import TestClient
+
+    from ckrv.server.app import create_app
+    from ckrv.settings import Settings
+
+    settings = Settings(data_dir=data_dir, **overrides)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8420") as client:
+        yield client
+
+
+def add_user_direct(data_dir: Path, email: str, tier: str = "free", password: str = PASSWORD) -> str:
+    from ckrv.server.admin import add_user
+
+    return add_user(data_dir, email, email.split("@")[0], tier, password)
+
+
+def device_login(client: Any, data_dir: Path, email: str, client_id: str = "ckrv-cli") -> dict[str, Any]:
+    """Run the device flow in-process, approving with `ckrv admin device approve`'s code path."""
+    from ckrv.server.admin import approve_device
+
+    grant = client.post("/v1/auth/device", json={"client_id": client_id}).json()
+    approve_device(data_dir, grant["user_code"], email)
+    response = client.post("/v1/auth/token", json={
+        "grant_type": DEVICE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
