@@ -60,8 +60,17 @@ def create(
     }
 
 
-def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
-    """Return the approving user's id once, or raise the RFC 8628 error for this poll."""
+def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str | HTTPError:
+    """The approving user's id (once), or the RFC 8628 error for this poll. The error is
+    returned, not raised: the writer rolls back a call that raises, and a poll's bookkeeping (its
+    time, a raised interval) must be committed whatever the poll answers."""
+    try:
+        return _poll(conn, device_code, client_id)
+    except HTTPError as exc:
+        return exc
+
+
+def _poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
     row = conn.execute(
         "SELECT * FROM device_codes WHERE device_code_hash = ?", (token_hash(device_code),)
     ).fetchone()

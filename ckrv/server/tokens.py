@@ -116,9 +116,20 @@ def new_refresh_token(
     return token
 
 
-def rotate_refresh_token(conn: sqlite3.Connection, token: str, ttl: float) -> tuple[str, str]:
+def rotate_refresh_token(
+    conn: sqlite3.Connection, token: str, ttl: float
+) -> tuple[str, str] | InvalidToken:
     """Spend `token` and return (user_id, new refresh token). Runs in the writer's transaction,
-    so two concurrent refreshes of one token cannot both succeed."""
+    so two concurrent refreshes of one token cannot both succeed. A refusal is returned, not
+    raised: the writer rolls back a call that raises, and a replay's family revocation must be
+    committed."""
+    try:
+        return _rotate(conn, token, ttl)
+    except InvalidToken as exc:
+        return exc
+
+
+def _rotate(conn: sqlite3.Connection, token: str, ttl: float) -> tuple[str, str]:
     row = conn.execute(
         "SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
     ).fetchone()

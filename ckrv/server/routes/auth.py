@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -59,11 +61,16 @@ async def exchange_device_code(request: Request) -> Response:
     svc = services(request)
     ttl = svc.settings.refresh_token_ttl
 
-    def redeem(conn):  # type: ignore[no-untyped-def]
+    def redeem(conn: sqlite3.Connection) -> tuple[str, str] | HTTPError:
         user_id = device.poll(conn, device_code, client_id)
+        if isinstance(user_id, HTTPError):
+            return user_id
         return user_id, new_refresh_token(conn, user_id, client_id, ttl)
 
-    user_id, refresh = await svc.db.write(redeem)
+    outcome = await svc.db.write(redeem)
+    if isinstance(outcome, HTTPError):
+        raise outcome
+    user_id, refresh = outcome
     return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
 
 
@@ -73,12 +80,12 @@ async def refresh_tokens(request: Request) -> Response:
         raise HTTPError(400, "unsupported_grant_type", "grant_type must be refresh_token")
     token = field(body, "refresh_token")
     svc = services(request)
-    try:
-        user_id, refresh = await svc.db.write(
-            lambda c: rotate_refresh_token(c, token, svc.settings.refresh_token_ttl)
-        )
-    except InvalidToken as exc:
-        raise HTTPError(400, "invalid_grant", str(exc)) from exc
+    outcome = await svc.db.write(
+        lambda c: rotate_refresh_token(c, token, svc.settings.refresh_token_ttl)
+    )
+    if isinstance(outcome, InvalidToken):
+        raise HTTPError(400, "invalid_grant", str(outcome)) from outcome
+    user_id, refresh = outcome
     return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
 
 
