@@ -1,9 +1,124 @@
-"""Wires the job engine's long-running components into the server (dispatcher, sweeper...)."""
+"""The job engine: every status move goes through here, so followers hear of it, artifacts of
+unsuccessful jobs are dropped, and the dispatcher wakes when capacity frees up."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from typing import Any
+
+from ckrv.server import jobs
+from ckrv.server.artifacts import ArtifactStore
+from ckrv.server.executors.base import Executor
+from ckrv.server.logs import LogService
 from ckrv.server.services import Services
+
+TIMEOUT_PREFIX = "timeout:"
+
+
+def make_executor(services: Services) -> Executor:
+    settings = services.settings
+    if settings.executor == "kubernetes":
+        from ckrv.server.executors.kubernetes import KubernetesExecutor
+
+        return KubernetesExecutor(settings)  # type: ignore[no-any-return]
+    from ckrv.server.executors.local import LocalExecutor
+
+    return LocalExecutor(settings.data_dir / "workspaces")
+
+
+class Engine:
+    def __init__(self, services: Services, executor: Executor) -> None:
+        self.services = services
+        self.db = services.db
+        self.executor = executor
+        self.logs: LogService = services.logs
+        self.artifacts = ArtifactStore(services.settings.data_dir / "artifacts")
+        self.wakeup = asyncio.Event()
+        self._eta: dict[str, float | None] = {}
+
+    def wake(self) -> None:
+        self.wakeup.set()
+
+    def row(self, job_id: str) -> sqlite3.Row | None:
+        return self.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    def eta_median(self, agent: str) -> float | None:
+        if agent not in self._eta:
+            self._eta[agent] = _median(self.db, agent)
+        return self._eta[agent]
+
+    def public(self, row: sqlite3.Row) -> dict[str, Any]:
+        return jobs.public(row, self.eta_median(row["agent"]))
+
+    def _announce(self, job_id: str) -> sqlite3.Row | None:
+        row = self.row(job_id)
+        if row is not None:
+            self.logs.status_changed(self.public(row))
+        return row
+
+    async def mark_running(self, job_id: str) -> None:
+        await self.db.write(lambda c: jobs.mark_running(c, job_id))
+        self._announce(job_id)
+
+    async def progress(self, job_id: str, fields: dict[str, Any]) -> None:
+        await self.db.write(lambda c: jobs.update_progress(c, job_id, fields))
+        self._announce(job_id)
+
+    async def finish(self, job_id: str, status: str, **result: Any) -> bool:
+        """Move the job to a terminal status once; afterwards archive its log."""
+        changed = await self.db.write(lambda c: jobs.finish(c, job_id, status, **result))
+        if not changed:
+            return False
+        if status != "succeeded":
+            self.artifacts.delete(job_id, "diff.patch")  # no partial diff is kept
+        row = self._announce(job_id)
+        if status == "succeeded" and row is not None:
+            self._eta.pop(row["agent"], None)
+        await self.logs.job_ended(job_id)
+        self.wake()
+        return True
+
+    async def fail_with_line(self, job_id: str, status: str, message: str) -> bool:
+        """End a job for a reason only the server knows, and say so at the end of its log."""
+        row = self.row(job_id)
+        if row is None or row["status"] in jobs.TERMINAL:
+            return False
+        await self.logs.server_line(job_id, message, "warn" if status == "cancelled" else "error")
+        return await self.finish(job_id, status, error=message)
+
+    async def worker_lost(self, job_id: str, reason: str) -> None:
+        if reason.startswith(TIMEOUT_PREFIX):
+            await self.fail_with_line(job_id, "timeout", reason[len(TIMEOUT_PREFIX):].strip())
+        else:
+            await self.fail_with_line(job_id, "failed", reason)
+
+    async def cancel(self, job_id: str) -> bool:
+        row = self.row(job_id)
+        if row is None or row["status"] in jobs.TERMINAL:
+            return False
+        await self.db.write(lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,)))
+        ended = await self.fail_with_line(job_id, "cancelled", "job cancelled by its owner")
+        if row["attempt"] is not None:
+            await self.executor.terminate(job_id, row["executor_ref"])
+        return ended
+
+    async def time_out(self, row: sqlite3.Row) -> None:
+        limit = row["timeout_seconds"]
+        await self.fail_with_line(row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped")
+        await self.executor.terminate(row["id"], row["executor_ref"])
+
+
+def _median(db: Any, agent: str) -> float | None:
+    return db.read_with(lambda conn: jobs.median_duration(conn, agent))  # type: ignore[no-any-return]
 
 
 def install_components(services: Services) -> None:
-    """Attach the components the job engine needs; none yet in the foundation."""
+    """Attach the engine, the dispatcher and the retention sweeper to the server."""
+    from ckrv.server.dispatcher import Dispatcher
+    from ckrv.server.sweeper import Sweeper
+
+    engine = Engine(services, make_executor(services))
+    services.extras["engine"] = engine
+    services.components.append(Dispatcher(engine))
+    services.components.append(Sweeper(engine))

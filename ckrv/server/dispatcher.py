@@ -1,0 +1,128 @@
+"""The dispatcher: the database is the queue. Pending jobs start in creation order within the
+global capacity, taking users in turn; running jobs past their deadline are stopped. On start it
+reconciles: workers that outlived a server restart carry on, lost ones end their job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import traceback
+import uuid
+
+from ckrv.server import jobs
+from ckrv.server.agents import available_agents
+from ckrv.server.engine import Engine
+from ckrv.server.entitlements import job_environment
+from ckrv.server.executors.base import Launch, RunningJob
+from ckrv.timeutil import parse_iso, utcnow
+
+_ACTIVE = "(status = 'running' OR (status = 'pending' AND attempt IS NOT NULL))"
+_TOKEN_GRACE = 3600.0  # a worker may keep reporting this long past its timeout (buffered logs)
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings = engine.services.settings
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.engine.executor.start(self.engine.worker_lost)
+        await self.reconcile()
+        self._task = asyncio.create_task(self._run(), name="ckrv-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.engine.executor.stop()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.engine.wakeup.wait(), timeout=1.0)
+            self.engine.wakeup.clear()
+            try:
+                await self.dispatch()
+                await self.enforce_deadlines()
+            except Exception:  # keep dispatching; one bad job must not stop the queue
+                traceback.print_exc(file=sys.stderr)
+
+    async def reconcile(self) -> None:
+        rows = self.engine.db.read(f"SELECT id, status, executor_ref FROM jobs WHERE {_ACTIVE}")
+        gone = await self.engine.executor.reconcile([RunningJob(r["id"], r["executor_ref"]) for r in rows])
+        for row in rows:
+            reason = gone.get(row["id"])
+            if reason is None:
+                continue
+            if row["status"] == "pending":  # never reported running: safe to start again
+                await self.engine.db.write(lambda c, job_id=row["id"]: jobs.undispatch(c, job_id))
+            else:
+                await self.engine.worker_lost(row["id"], reason)
+        self.engine.wake()
+
+    def _pick(self, free: int) -> list[str]:
+        """Up to `free` job ids, oldest first, always from the user with the fewest active jobs."""
+        db = self.engine.db
+        active = {r["user_id"]: r["n"] for r in db.read(
+            f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id")}
+        queued = db.read(
+            "SELECT id, user_id, seq FROM (SELECT id, user_id, seq, ROW_NUMBER() OVER"
+            " (PARTITION BY user_id ORDER BY seq) AS rank FROM jobs WHERE status = 'pending'"
+            " AND attempt IS NULL AND cancel_requested = 0) WHERE rank <= ? ORDER BY seq", (free,))
+        per_user: dict[str, list[tuple[int, str]]] = {}
+        for row in queued:
+            per_user.setdefault(row["user_id"], []).append((row["seq"], row["id"]))
+        picks: list[str] = []
+        while len(picks) < free and per_user:
+            user = min(per_user, key=lambda u: (active.get(u, 0), per_user[u][0][0]))
+            picks.append(per_user[user].pop(0)[1])
+            active[user] = active.get(user, 0) + 1
+            if not per_user[user]:
+                del per_user[user]
+        return picks
+
+    async def dispatch(self) -> None:
+        capacity = self.settings.max_concurrent_jobs
+        row = self.engine.db.read_one(f"SELECT COUNT(*) AS n FROM jobs WHERE {_ACTIVE}")
+        free = capacity - (row["n"] if row else 0)
+        if free > 0:
+            for job_id in self._pick(free):
+                await self.launch(job_id)
+
+    def _environment(self, job_id: str, attempt: str) -> Launch:
+        engine, settings = self.engine, self.settings
+        row = engine.row(job_id)
+        assert row is not None
+        keys = engine.services.master_keys
+        env, secret_values = engine.db.read_with(lambda c: job_environment(c, keys, row))
+        agent = available_agents(settings).get(row["agent"])
+        for name in agent.env if agent else ():
+            if name in os.environ:
+                env.setdefault(name, os.environ[name])
+        token = engine.services.issuer.worker_token(job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt)
+        env.update(CKRV_API_URL=settings.api_url, CKRV_JOB_ID=job_id, CKRV_JOB_TOKEN=token)
+        return Launch(job_id, env, row["timeout_seconds"], frozenset(secret_values))
+
+    async def launch(self, job_id: str) -> None:
+        engine = self.engine
+        attempt = uuid.uuid4().hex
+        executor_name = engine.executor.name
+        if not await engine.db.write(lambda c: jobs.mark_dispatched(c, job_id, attempt, executor_name)):
+            return
+        try:
+            ref = await engine.executor.launch(self._environment(job_id, attempt))
+        except Exception as exc:
+            await engine.fail_with_line(job_id, "failed", f"could not start the worker: {exc}")
+            return
+        await engine.db.write(lambda c: jobs.set_executor_ref(c, job_id, attempt, ref))
+
+    async def enforce_deadlines(self) -> None:
+        now = utcnow()
+        for row in self.engine.db.read(f"SELECT * FROM jobs WHERE {_ACTIVE}"):
+            began = parse_iso(row["started_at"]) or parse_iso(row["dispatched_at"])
+            if began is not None and (now - began).total_seconds() > row["timeout_seconds"]:
+                await self.engine.time_out(row)

@@ -1,0 +1,144 @@
+"""The local executor: one `ckrv worker` subprocess per job, in its own session and process
+group, with a scrubbed environment and a workspace under the data dir. Workers outlive a server
+restart; they are identified by pid plus the kernel's process start time, so a reused pid is
+never taken for a live worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from ckrv.server.executors.base import Launch, RunningJob, WorkerLost
+
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_POLL_SECONDS = 0.5
+_KILL_GRACE = 2.0
+
+
+def worker_command() -> list[str]:
+    """The same interpreter and the same ckrv (from a zipapp too: its sys.path is passed on)."""
+    return [sys.executable, "-m", "ckrv", "worker"]
+
+
+def _python_path() -> str:
+    return os.pathsep.join(p for p in sys.path if p and os.path.exists(p))
+
+
+def process_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks); None when gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def parse_ref(ref: str | None) -> tuple[int, str] | None:
+    if not ref or ":" not in ref:
+        return None
+    pid, start = ref.split(":", 1)
+    return (int(pid), start) if pid.isdigit() else None
+
+
+def alive(ref: str | None) -> bool:
+    parsed = parse_ref(ref)
+    return parsed is not None and process_start_time(parsed[0]) == parsed[1]
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, workspaces: Path) -> None:
+        self.workspaces = workspaces
+        self._lost: WorkerLost | None = None
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self, lost: WorkerLost) -> None:
+        self._lost = lost
+        self.workspaces.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def _environment(self, launch: Launch, workspace: Path) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+        env.update(HOME=str(workspace), TMPDIR=str(workspace / "tmp"), PYTHONPATH=_python_path(),
+                   CKRV_WORKSPACE=str(workspace), PYTHONUNBUFFERED="1")
+        env.update(launch.env)
+        return env
+
+    async def launch(self, launch: Launch) -> str:
+        workspace = self.workspaces / launch.job_id
+        shutil.rmtree(workspace, ignore_errors=True)
+        (workspace / "tmp").mkdir(mode=0o700, parents=True)
+        with open(workspace / "worker.log", "wb") as log:  # not a pipe: the worker outlives us
+            proc = await asyncio.create_subprocess_exec(
+                *worker_command(), cwd=workspace, env=self._environment(launch, workspace),
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        start = process_start_time(proc.pid) or "0"
+        self._watchers[launch.job_id] = asyncio.create_task(self._wait_child(launch.job_id, proc))
+        return f"{proc.pid}:{start}"
+
+    async def _wait_child(self, job_id: str, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        self._kill_group(proc.pid, signal.SIGKILL)  # whatever the agent left running goes too
+        reason = f"the worker exited (code {code}) without reporting a result"
+        tail = self._worker_output_tail(job_id)
+        await self._ended(job_id, f"{reason}; its last output:\n{tail}" if tail else reason)
+
+    def _worker_output_tail(self, job_id: str, lines: int = 8) -> str:
+        """The end of the worker's own stderr (a crash's traceback), for the job's error."""
+        try:
+            text = (self.workspaces / job_id / "worker.log").read_bytes()[-4096:]
+        except OSError:
+            return ""
+        return "\n".join(text.decode("utf-8", "replace").strip().splitlines()[-lines:])
+
+    async def _poll_adopted(self, job_id: str, ref: str) -> None:
+        while alive(ref):
+            await asyncio.sleep(_POLL_SECONDS)
+        parsed = parse_ref(ref)
+        if parsed:
+            self._kill_group(parsed[0], signal.SIGKILL)
+        await self._ended(job_id, "the worker process ended without reporting a result")
+
+    async def _ended(self, job_id: str, reason: str) -> None:
+        self._watchers.pop(job_id, None)
+        shutil.rmtree(self.workspaces / job_id, ignore_errors=True)
+        if self._lost is not None:
+            await self._lost(job_id, reason)
+
+    async def reconcile(self, running: list[RunningJob]) -> dict[str, str]:
+        gone: dict[str, str] = {}
+        for job in running:
+            if job.executor_ref and alive(job.executor_ref):
+                self._watchers[job.job_id] = asyncio.create_task(self._poll_adopted(job.job_id, job.executor_ref))
+            else:
+                gone[job.job_id] = "the worker process was gone when the server restarted"
+        return gone
+
+    @staticmethod
+    def _kill_group(pgid: int, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+
+    async def terminate(self, job_id: str, executor_ref: str | None) -> None:
+        parsed = parse_ref(executor_ref)
+        if parsed is None or not alive(executor_ref):
+            return
+        self._kill_group(parsed[0], signal.SIGTERM)
+        deadline = asyncio.get_running_loop().time() + _KILL_GRACE
+        while alive(executor_ref) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        self._kill_group(parsed[0], signal.SIGKILL)
+
+    async def stop(self) -> None:
+        for task in list(self._watchers.values()):
+            task.cancel()
+        for task in list(self._watchers.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._watchers.clear()

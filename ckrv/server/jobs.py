@@ -1,0 +1,164 @@
+"""Job rows: creation (with the quota spent in the same transaction), the public JSON shape,
+listing, and the status moves of DESIGN.md §3. Every move is a guarded UPDATE, so a terminal
+status never changes and `started_at`/`completed_at` are set once."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import statistics
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ckrv.server.users import spend_quota
+from ckrv.timeutil import iso, parse_iso, utcnow
+
+TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
+STATUSES = ("pending", "running", *TERMINAL)
+PHASES = ("cloning", "setup", "executing", "verifying", "uploading")
+_NOT_TERMINAL = "status IN ('pending', 'running')"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    user_id: str
+    spec_content: str
+    git_repo_url: str
+    git_base_branch: str
+    agent: str
+    timeout_seconds: float
+    setup: str | None = None
+    credential_id: str | None = None
+    credential_name: str | None = None
+    push: bool = False
+
+
+def spec_title(spec: str) -> str:
+    """The spec's first heading, or its first non-empty line."""
+    lines = [line.strip() for line in spec.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("#"):
+            return line.lstrip("#").strip()[:200]
+    return lines[0][:200] if lines else "job"
+
+
+def feature_branch(title: str, job_id: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "job"
+    return f"ckrv/{slug}-{job_id[:8]}"
+
+
+def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> str:
+    spend_quota(conn, job.user_id, upgrade_url)
+    job_id = str(uuid.uuid4())
+    title = spec_title(job.spec_content)
+    conn.execute(
+        "INSERT INTO jobs (id, user_id, status, agent, spec_content, spec_title, git_repo_url,"
+        " git_base_branch, credential_id, credential_name, setup, push, timeout_seconds,"
+        " feature_branch_name, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (job_id, job.user_id, job.agent, job.spec_content, title, job.git_repo_url,
+         job.git_base_branch, job.credential_id, job.credential_name, job.setup, int(job.push),
+         job.timeout_seconds, feature_branch(title, job_id), iso(utcnow())),
+    )
+    return job_id
+
+
+def duration(row: sqlite3.Row) -> float | None:
+    started = parse_iso(row["started_at"])
+    if started is None:
+        return None
+    end = parse_iso(row["completed_at"]) or utcnow()
+    return max((end - started).total_seconds(), 0.0)
+
+
+def public(row: sqlite3.Row, eta_median: float | None = None) -> dict[str, Any]:
+    """The Job object of the API contract, plus ckrv's additions."""
+    status = row["status"]
+    elapsed = duration(row)
+    eta = None
+    if eta_median is not None and status in ("pending", "running"):
+        eta = max(eta_median - (elapsed or 0.0), 0.0)
+    return {
+        "id": row["id"],
+        "status": status,
+        "phase": row["phase"] if status == "running" else None,
+        "agent": row["agent"],
+        "spec_title": row["spec_title"],
+        "git_repo_url": row["git_repo_url"],
+        "git_base_branch": row["git_base_branch"],
+        "git_credential_name": row["credential_name"],
+        "base_commit": row["base_commit"],
+        "feature_branch_name": row["feature_branch_name"],
+        "pushed_branch": row["pushed_branch"],
+        "setup": row["setup"],
+        "push": bool(row["push"]),
+        "timeout_seconds": row["timeout_seconds"],
+        "created_at": row["created_at"],
+        "started_at": row["started_at"],
+        "completed_at": row["completed_at"],
+        "result_status": status if status in TERMINAL else None,
+        "result_summary": row["result_summary"],
+        "error_message": row["error_message"],
+        "diff_stats": json.loads(row["diff_stats"]) if row["diff_stats"] else None,
+        "duration_seconds": round(elapsed, 3) if elapsed is not None else None,
+        "eta_seconds": round(eta, 1) if eta is not None else None,
+    }
+
+
+def median_duration(conn: sqlite3.Connection, agent: str, sample: int = 20) -> float | None:
+    """Median duration of this server's recent successful jobs with `agent`; None below 3."""
+    rows = conn.execute(
+        "SELECT started_at, completed_at FROM jobs WHERE status = 'succeeded' AND agent = ?"
+        " ORDER BY seq DESC LIMIT ?", (agent, sample)).fetchall()
+    durations = [d for d in (duration(r) for r in rows) if d is not None]
+    return statistics.median(durations) if len(durations) >= 3 else None
+
+
+# --- status moves ---
+
+def mark_dispatched(conn: sqlite3.Connection, job_id: str, attempt: str, executor: str) -> bool:
+    cur = conn.execute(
+        "UPDATE jobs SET attempt = ?, executor = ?, dispatched_at = ? WHERE id = ? AND status = 'pending'"
+        " AND attempt IS NULL AND cancel_requested = 0", (attempt, executor, iso(utcnow()), job_id))
+    return cur.rowcount == 1
+
+
+def set_executor_ref(conn: sqlite3.Connection, job_id: str, attempt: str, ref: str) -> None:
+    conn.execute("UPDATE jobs SET executor_ref = ? WHERE id = ? AND attempt = ?", (ref, job_id, attempt))
+
+
+def undispatch(conn: sqlite3.Connection, job_id: str) -> None:
+    """Put a dispatched job whose worker never reported back in the queue again."""
+    conn.execute("UPDATE jobs SET attempt = NULL, executor_ref = NULL, dispatched_at = NULL"
+                 " WHERE id = ? AND status = 'pending'", (job_id,))
+
+
+def mark_running(conn: sqlite3.Connection, job_id: str) -> None:
+    conn.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?)"
+                 " WHERE id = ? AND status = 'pending'", (iso(utcnow()), job_id))
+
+
+def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
+    allowed = {"phase", "base_commit", "feature_branch_name", "pushed_branch"}
+    sets = {k: v for k, v in fields.items() if k in allowed and v is not None}
+    if sets:
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ? AND status = 'running'",
+                     (*sets.values(), job_id))
+
+
+def finish(conn: sqlite3.Connection, job_id: str, status: str, *, summary: str | None = None,
+           error: str | None = None, diff_stats: dict[str, int] | None = None,
+           diff_artifact: str | None = None, agent_exit_code: int | None = None) -> bool:
+    """Move a job to a terminal status; False when it already was terminal."""
+    assert status in TERMINAL
+    now = iso(utcnow())
+    cur = conn.execute(
+        f"UPDATE jobs SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?),"
+        f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
+        f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code)"
+        f" WHERE id = ? AND {_NOT_TERMINAL}",
+        (status, now, now if status != "cancelled" else None, summary, error,
+         json.dumps(diff_stats) if diff_stats is not None else None, diff_artifact, agent_exit_code, job_id))
+    return cur.rowcount == 1

@@ -1,0 +1,184 @@
+"""The jobs API: create (quota spent atomically), list (cursor, status, id prefix), get,
+cancel, and the diff artifact. Another user's job is a 404 on every route."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ckrv.errors import QuotaExceeded
+from ckrv.server import jobs
+from ckrv.server.agents import available_agents
+from ckrv.server.auth import current_user_id, services
+from ckrv.server.engine import Engine
+from ckrv.server.http import HTTPError, decode_cursor, encode_cursor, field, json_body, query_int
+from ckrv.server.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
+
+_MAX_SETUP = 16 * 1024
+_ID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")
+
+
+def engine(request: Request) -> Engine:
+    return services(request).extras["engine"]  # type: ignore[no-any-return]
+
+
+def owned_job(request: Request, user_id: str) -> sqlite3.Row:
+    job_id = request.path_params["job_id"]
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise HTTPError(404, "not_found", f"no job {job_id}") from None
+    row = services(request).db.read_one("SELECT * FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id))
+    if row is None:
+        raise HTTPError(404, "not_found", f"no job {job_id}")
+    return row
+
+
+def _credential(request: Request, user_id: str, name: str | None, repo_url: str) -> tuple[str | None, str | None]:
+    if name is None:
+        return None, None
+    db = services(request).db
+    row = db.read_one("SELECT id, credential_type FROM credentials WHERE user_id = ? AND name = ?", (user_id, name))
+    if row is None:
+        names = [r["name"] for r in db.read("SELECT name FROM credentials WHERE user_id = ? ORDER BY name", (user_id,))]
+        listing = ", ".join(names) if names else "none yet; add one with `ckrv cloud credentials add`"
+        raise HTTPError(404, "credential_not_found", f"no git credential named {name!r}; yours: {listing}",
+                        credentials=names)
+    try:
+        from ckrv.server.credential_rules import check_credential_fits
+    except ImportError:  # pragma: no cover - credentials work not installed yet
+        pass
+    else:
+        check_credential_fits(row["credential_type"], repo_url)
+    return row["id"], name
+
+
+def _timeout(request: Request, body: dict[str, Any]) -> float:
+    settings = services(request).settings
+    raw = body.get("timeout_seconds")
+    if raw is None:
+        return settings.job_timeout
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+        raise HTTPError(400, "invalid_request", "timeout_seconds must be a positive number")
+    return float(min(raw, settings.max_job_timeout))
+
+
+def parse_new_job(request: Request, user_id: str, body: dict[str, Any]) -> jobs.NewJob:
+    settings = services(request).settings
+    spec = field(body, "spec_content")
+    check_spec(spec)
+    repo = field(body, "git_repo_url")
+    check_repo_url(repo, settings)
+    branch = field(body, "git_base_branch", required=False, default="main")
+    check_branch(branch)
+    agent = field(body, "agent", required=False) or settings.default_agent
+    known = available_agents(settings)
+    if agent not in known:
+        raise HTTPError(400, "invalid_request", f"unknown agent {agent!r}; this server knows: {', '.join(sorted(known))}")
+    setup = field(body, "setup", required=False)
+    if setup is not None and (len(setup) > _MAX_SETUP or not setup.strip()):
+        raise HTTPError(400, "invalid_request", f"setup must be a non-empty command of at most {_MAX_SETUP} bytes")
+    push = field(body, "push", required=False, kind=bool, default=False)
+    credential_id, credential_name = _credential(
+        request, user_id, field(body, "git_credential_name", required=False), repo)
+    return jobs.NewJob(user_id, spec, repo, branch, agent, _timeout(request, body), setup,
+                       credential_id, credential_name, push)
+
+
+async def create_job(request: Request) -> Response:
+    user_id = current_user_id(request)
+    body = await json_body(request, max_bytes=MAX_SPEC_BYTES * 6 + 65536)
+    new_job = parse_new_job(request, user_id, body)
+    svc = services(request)
+    try:
+        job_id = await svc.db.write(lambda c: jobs.insert_job(c, new_job, svc.settings.upgrade_url))
+    except QuotaExceeded as exc:
+        raise HTTPError(402, "quota_exceeded", exc.message, quota_resets_at=getattr(exc, "resets_at", None),
+                        upgrade_url=svc.settings.upgrade_url or None) from exc
+    eng = engine(request)
+    eng.wake()
+    row = eng.row(job_id)
+    assert row is not None
+    return JSONResponse(eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{job_id}"})
+
+
+async def list_jobs(request: Request) -> Response:
+    user_id = current_user_id(request)
+    limit = query_int(request, "limit", 20, 1, 100)
+    where, params = ["user_id = ?"], [user_id]
+    status = request.query_params.get("status")
+    if status is not None:
+        if status not in jobs.STATUSES:
+            raise HTTPError(400, "invalid_request", f"status must be one of {', '.join(jobs.STATUSES)}")
+        where.append("status = ?")
+        params.append(status)
+    prefix = request.query_params.get("id_prefix")
+    if prefix is not None:
+        if not _ID_PREFIX.match(prefix.lower()):
+            raise HTTPError(400, "invalid_request", "id_prefix must be hexadecimal digits and dashes")
+        where.append("id LIKE ?")
+        params.append(prefix.lower() + "%")
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        where.append("seq < ?")
+        params.append(str(decode_cursor(cursor)))
+    rows = services(request).db.read(
+        f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+        (*params, limit + 1))
+    eng = engine(request)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]["seq"]) if len(rows) > limit else None
+    return JSONResponse({"jobs": [eng.public(r) for r in page], "next_cursor": next_cursor})
+
+
+async def get_job(request: Request) -> Response:
+    row = owned_job(request, current_user_id(request))
+    return JSONResponse(engine(request).public(row))
+
+
+async def cancel_job(request: Request) -> Response:
+    row = owned_job(request, current_user_id(request))
+    eng = engine(request)
+    if row["status"] in jobs.TERMINAL:
+        raise HTTPError(409, "conflict", f"job {row['id']} already ended ({row['status']}); nothing to cancel")
+    await eng.cancel(row["id"])
+    fresh = eng.row(row["id"])
+    assert fresh is not None
+    return JSONResponse(eng.public(fresh))
+
+
+def _no_diff_reason(row: sqlite3.Row) -> HTTPError:
+    status = row["status"]
+    if row["artifacts_expired"]:
+        return HTTPError(410, "artifact_expired", "the diff has expired and was deleted (artifact retention)")
+    if status in ("pending", "running"):
+        return HTTPError(404, "not_finished", f"job is {status}; its diff exists once it succeeds")
+    detail = f": {row['error_message']}" if row["error_message"] else ""
+    return HTTPError(404, "no_diff", f"job ended {status}{detail}; it has no diff")
+
+
+async def get_diff(request: Request) -> Response:
+    row = owned_job(request, current_user_id(request))
+    if row["status"] != "succeeded" or row["artifacts_expired"]:
+        raise _no_diff_reason(row)
+    path = engine(request).artifacts.path(row["id"], "diff.patch")
+    if not path.exists():
+        raise HTTPError(404, "no_diff", "the diff artifact is missing on the server")
+    return FileResponse(path, media_type="text/plain; charset=utf-8")
+
+
+routes = [
+    Route("/jobs", create_job, methods=["POST"]),
+    Route("/jobs", list_jobs, methods=["GET"]),
+    Route("/jobs/{job_id}", get_job, methods=["GET"]),
+    Route("/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
+    Route("/jobs/{job_id}/artifacts/diff", get_diff, methods=["GET"]),
+]
+
+from ckrv.server.routes.jobs_openapi import openapi_paths, openapi_schemas  # noqa: E402,F401

@@ -1,0 +1,145 @@
+"""The worker API: a worker, holding a token for one dispatch attempt of one job, fetches its
+job, reports status and phases, sends logs, uploads the diff and reports the result. A token of
+a superseded attempt, or for a job that already ended, gets 409 and the worker stops."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ckrv.server import jobs
+from ckrv.server.agents import agent_description, available_agents
+from ckrv.server.artifacts import ArtifactTooLarge
+from ckrv.server.auth import services
+from ckrv.server.http import HTTPError, field, json_body
+from ckrv.server.logs import LEVELS
+from ckrv.server.routes.jobs import engine
+from ckrv.server.tokens import WORKER_AUDIENCE, InvalidToken
+
+_MAX_LOG_BATCH = 16 * 1024 * 1024
+
+
+def worker_job(request: Request, *, allow_ended: bool = False) -> sqlite3.Row:
+    job_id = request.path_params["job_id"]
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    svc = services(request)
+    try:
+        if scheme.lower() != "bearer":
+            raise InvalidToken("missing worker token")
+        claims = svc.issuer.verify(token.strip(), audience=WORKER_AUDIENCE, typ="worker")
+    except InvalidToken as exc:
+        raise HTTPError(401, "invalid_token", str(exc)) from exc
+    row = svc.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    if claims["sub"] != job_id or row is None:
+        raise HTTPError(404, "not_found", "job not found")
+    if row["attempt"] != claims.get("jti"):
+        raise HTTPError(409, "superseded", "this worker's dispatch was superseded; stop")
+    if row["status"] in jobs.TERMINAL and not allow_ended:
+        raise HTTPError(409, "job_ended", f"job already ended ({row['status']}); stop")
+    return row
+
+
+async def describe(request: Request) -> Response:
+    row = worker_job(request)
+    settings = services(request).settings
+    agent = available_agents(settings)[row["agent"]]
+    credential = None
+    if row["credential_id"]:
+        cred = services(request).db.read_one(
+            "SELECT name, provider, credential_type FROM credentials WHERE id = ?", (row["credential_id"],))
+        credential = dict(cred) if cred else None
+    return JSONResponse({
+        "id": row["id"], "spec_content": row["spec_content"], "spec_title": row["spec_title"],
+        "git_repo_url": row["git_repo_url"], "git_base_branch": row["git_base_branch"],
+        "feature_branch_name": row["feature_branch_name"], "setup": row["setup"],
+        "push": bool(row["push"]), "timeout_seconds": row["timeout_seconds"],
+        "agent": agent_description(agent), "credential": credential,
+        "max_diff_bytes": settings.max_diff_bytes,
+        "allow_local_repositories": settings.allow_local_repositories,
+        "ssh_known_hosts": settings.ssh_known_hosts,
+    })
+
+
+async def report_event(request: Request) -> Response:
+    row = worker_job(request)
+    body = await json_body(request)
+    eng = engine(request)
+    if body.get("status") == "running":
+        await eng.mark_running(row["id"])
+    phase = field(body, "phase", required=False)
+    if phase is not None and phase not in jobs.PHASES:
+        raise HTTPError(400, "invalid_request", f"phase must be one of {', '.join(jobs.PHASES)}")
+    progress = {k: field(body, k, required=False) for k in ("phase", "base_commit", "feature_branch_name")}
+    if any(v is not None for v in progress.values()):
+        await eng.progress(row["id"], progress)
+    return JSONResponse({"ok": True})
+
+
+def _entries(body: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = body.get("entries")
+    if not isinstance(entries, list):
+        raise HTTPError(400, "invalid_request", "entries must be a list")
+    for entry in entries:
+        if not (isinstance(entry, dict) and isinstance(entry.get("seq"), int) and entry["seq"] > 0
+                and isinstance(entry.get("message"), str) and isinstance(entry.get("source"), str)
+                and isinstance(entry.get("timestamp"), str) and entry.get("level") in LEVELS):
+            raise HTTPError(400, "invalid_request", "each entry needs seq > 0, timestamp, level, source, message")
+    return entries
+
+
+async def ingest_logs(request: Request) -> Response:
+    row = worker_job(request)
+    entries = _entries(await json_body(request, max_bytes=_MAX_LOG_BATCH))
+    accepted = await services(request).logs.ingest(row["id"], entries)
+    return JSONResponse({"accepted": accepted})
+
+
+async def upload_diff(request: Request) -> Response:
+    row = worker_job(request)
+    svc = services(request)
+    try:
+        size = await engine(request).artifacts.write_stream(row["id"], "diff.patch", request.stream(),
+                                                            svc.settings.max_diff_bytes)
+    except ArtifactTooLarge as exc:
+        raise HTTPError(413, "payload_too_large", exc.message) from exc
+    return JSONResponse({"bytes": size})
+
+
+async def report_result(request: Request) -> Response:
+    row = worker_job(request)
+    body = await json_body(request)
+    status = field(body, "status")
+    if status not in ("succeeded", "failed"):
+        raise HTTPError(400, "invalid_request", "status must be succeeded or failed")
+    eng = engine(request)
+    if status == "succeeded" and not eng.artifacts.path(row["id"], "diff.patch").exists():
+        raise HTTPError(400, "invalid_request", "upload the diff before reporting success")
+    stats = body.get("diff_stats")
+    if stats is not None and not (isinstance(stats, dict) and all(isinstance(v, int) for v in stats.values())):
+        raise HTTPError(400, "invalid_request", "diff_stats must map names to integers")
+    pushed = field(body, "pushed_branch", required=False)
+    if pushed:
+        await eng.progress(row["id"], {"pushed_branch": pushed})
+    exit_code = body.get("agent_exit_code")
+    await eng.finish(
+        row["id"], status, summary=field(body, "summary", required=False),
+        error=field(body, "error_message", required=False) if status == "failed" else None,
+        diff_stats=stats, diff_artifact="diff.patch" if status == "succeeded" else None,
+        agent_exit_code=exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None)
+    return JSONResponse({"ok": True})
+
+
+routes = [
+    Route("/worker/jobs/{job_id}", describe, methods=["GET"]),
+    Route("/worker/jobs/{job_id}/events", report_event, methods=["POST"]),
+    Route("/worker/jobs/{job_id}/logs", ingest_logs, methods=["POST"]),
+    Route("/worker/jobs/{job_id}/diff", upload_diff, methods=["PUT"]),
+    Route("/worker/jobs/{job_id}/result", report_result, methods=["POST"]),
+]
+
+from ckrv.server.routes.worker_openapi import openapi_paths  # noqa: E402,F401

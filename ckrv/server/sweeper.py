@@ -1,0 +1,60 @@
+"""Retention: artifacts (diffs, archived logs) of jobs that ended longer ago than
+`artifact_retention` are deleted; the job record stays and its artifact routes answer 410.
+Expired device codes and browser sessions are removed on the same pass."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import traceback
+from datetime import timedelta
+
+from ckrv.server.engine import Engine
+from ckrv.timeutil import iso, utcnow
+
+
+class Sweeper:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        retention = engine.services.settings.artifact_retention
+        self.retention = retention
+        self.interval = max(min(retention / 4, 60.0), 0.5)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ckrv-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+            await asyncio.sleep(self.interval)
+
+    async def sweep(self) -> int:
+        cutoff = iso(utcnow() - timedelta(seconds=self.retention))
+        rows = self.engine.db.read(
+            "SELECT id FROM jobs WHERE artifacts_expired = 0 AND completed_at IS NOT NULL"
+            " AND completed_at < ?", (cutoff,))
+        for row in rows:
+            self.engine.artifacts.delete_job(row["id"])
+        ids = [r["id"] for r in rows]
+        now = iso(utcnow())
+
+        def expire(conn):  # type: ignore[no-untyped-def]
+            conn.executemany("UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
+                             " log_artifact = NULL WHERE id = ?", [(i,) for i in ids])
+            conn.execute("DELETE FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE artifacts_expired = 1)")
+            conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
+            conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
+
+        await self.engine.db.write(expire)
+        return len(ids)

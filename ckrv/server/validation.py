@@ -1,0 +1,100 @@
+"""Validation of job requests: repository URLs (SECURITY.md 23), branch names, spec text."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from urllib.parse import urlsplit
+
+from ckrv.server.http import HTTPError
+from ckrv.settings import Settings
+
+MAX_SPEC_BYTES = 1024 * 1024
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def bad(message: str) -> HTTPError:
+    return HTTPError(400, "invalid_request", message)
+
+
+def check_spec(spec: str) -> None:
+    if not spec.strip():
+        raise bad("spec_content is empty: send the text of the spec file")
+    if len(spec.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise HTTPError(413, "payload_too_large", f"spec_content is larger than {MAX_SPEC_BYTES} bytes")
+    if "\x00" in spec:
+        raise bad("spec_content must be text (it contains a NUL byte)")
+
+
+def check_branch(name: str) -> None:
+    """git check-ref-format rules for a branch name."""
+    problems = (
+        not name or len(name) > 255 or name.startswith(("-", "/", ".")) or name.endswith(("/", ".", ".lock"))
+        or ".." in name or "@{" in name or name == "@" or "//" in name or _BAD_REF_CHARS.search(name)
+        or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+    )
+    if problems:
+        raise bad(f"git_base_branch {name!r} is not a valid branch name")
+
+
+def repo_kind(url: str) -> str:
+    """`https`, `http`, `ssh` or `local` for an accepted URL's transport (no validation)."""
+    if _SCP_LIKE.match(url):
+        return "ssh"
+    scheme = urlsplit(url).scheme.lower()
+    return scheme if scheme in {"https", "http", "ssh"} else "local"
+
+
+def check_repo_url(url: str, settings: Settings) -> str:
+    """Return the URL's transport kind, or raise 400 saying what is wrong."""
+    if not url or url != url.strip() or any(ch in url for ch in "\n\r\t\x00 "):
+        raise bad("git_repo_url must be a URL without spaces")
+    if url.startswith("-"):
+        raise bad("git_repo_url must not start with '-'")
+    if "::" in url.split("/", 1)[0]:
+        raise bad("git_repo_url uses a git remote helper (like ext::); only https and ssh are allowed")
+    if _SCP_LIKE.match(url):
+        return _check_ssh(url, settings, host=url.split("@", 1)[1].split(":", 1)[0])
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"https", "http"}:
+        if parts.username is not None or parts.password is not None:
+            raise bad("git_repo_url must not carry credentials; store them with "
+                      "`ckrv cloud credentials add` and pass --credential")
+        if not parts.hostname:
+            raise bad("git_repo_url has no host")
+        if scheme == "http" and not settings.allow_local_repositories:
+            raise bad("git_repo_url must use https:// (plain http is refused)")
+        _check_host(parts.hostname, settings)
+        return scheme
+    if scheme == "ssh":
+        if parts.password is not None:
+            raise bad("git_repo_url must not carry a password")
+        return _check_ssh(url, settings, host=parts.hostname or "")
+    if settings.allow_local_repositories and (scheme == "file" or (not scheme and url.startswith("/"))):
+        return "local"
+    raise bad(f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// and local paths are refused)")
+
+
+def _check_ssh(url: str, settings: Settings, host: str) -> str:
+    if not settings.allow_ssh_repositories:
+        raise bad("ssh repository URLs are disabled on this server; use https://")
+    if not host or host.startswith("-"):
+        raise bad("git_repo_url has no valid host")
+    _check_host(host, settings)
+    return "ssh"
+
+
+def _check_host(host: str, settings: Settings) -> None:
+    if not settings.refuse_private_hosts:
+        return
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        raise bad(f"cannot resolve repository host {host!r}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified:
+            raise bad(f"repository host {host!r} resolves to a private address; this server refuses those")

@@ -1,0 +1,71 @@
+"""Git for the worker: clone the base branch, branch, commit, diff. Git runs with a restricted
+environment (no prompts, only allowed protocols) and its error text is scrubbed of URL userinfo
+and known secrets before it goes anywhere."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ckrv.errors import GitError
+from ckrv.worker.masking import Masker
+
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_IDENTITY = ("-c", "user.name=ckrv", "-c", "user.email=ckrv@localhost", "-c", "commit.gpgsign=false")
+
+
+def scrub(text: str, masker: Masker) -> str:
+    return masker.mask(_USERINFO.sub(r"\1***@", text))
+
+
+@dataclass
+class Git:
+    env: dict[str, str]
+    masker: Masker
+
+    def run(self, *args: str, cwd: Path, check: bool = True) -> str:
+        return self.run_bytes(*args, cwd=cwd, check=check).decode("utf-8", "replace").strip()
+
+    def run_bytes(self, *args: str, cwd: Path, check: bool = True) -> bytes:
+        try:
+            result = subprocess.run(["git", *args], cwd=cwd, env=self.env, capture_output=True,
+                                    stdin=subprocess.DEVNULL, timeout=3600)
+        except FileNotFoundError as exc:
+            raise GitError("git is not installed on the worker") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise GitError(f"git {args[0]} took longer than an hour") from exc
+        if check and result.returncode != 0:
+            detail = scrub(result.stderr.decode("utf-8", "replace").strip(), self.masker)
+            raise GitError(f"git {args[0]} failed: {detail or f'exit code {result.returncode}'}")
+        return result.stdout
+
+    def clone(self, url: str, branch: str, dest: Path) -> None:
+        try:
+            self.run("clone", "--quiet", "--no-tags", "--single-branch", "--branch", branch, "--", url,
+                     str(dest), cwd=dest.parent)
+        except GitError as exc:
+            if "Remote branch" in exc.message and "not found" in exc.message:
+                raise GitError(f"the base branch {branch!r} does not exist in the repository") from exc
+            raise
+
+    def commit_all(self, checkout: Path, message: str) -> bool:
+        """Stage everything and commit; False when there was nothing to commit."""
+        self.run("add", "-A", cwd=checkout)
+        if not self.run("status", "--porcelain", cwd=checkout):
+            return False
+        self.run(*_IDENTITY, "commit", "--quiet", "--no-verify", "-m", message, cwd=checkout)
+        return True
+
+    def diff(self, checkout: Path, base: str) -> bytes:
+        return self.run_bytes("diff", "--binary", base, "HEAD", cwd=checkout)
+
+    def diff_stats(self, checkout: Path, base: str) -> dict[str, int]:
+        files = insertions = deletions = 0
+        for line in self.run("diff", "--numstat", base, "HEAD", cwd=checkout).splitlines():
+            added, removed, _path = line.split("\t", 2)
+            files += 1
+            insertions += int(added) if added.isdigit() else 0
+            deletions += int(removed) if removed.isdigit() else 0
+        return {"files_changed": files, "insertions": insertions, "deletions": deletions}

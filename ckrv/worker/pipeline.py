@@ -1,0 +1,183 @@
+"""The worker pipeline, the same under every executor and for local runs: clone the base branch,
+branch, run setup, run the agent, verify, then commit and diff. It reports through a Reporter and
+returns an Outcome; it never talks HTTP itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ckrv.errors import GitError, WorkerError
+from ckrv.worker.gitauth import base_git_env, credential_env
+from ckrv.worker.gitops import Git, scrub
+from ckrv.worker.masking import Masker
+from ckrv.worker.process import Completed, run_streaming
+from ckrv.worker.reporter import JobGone, Reporter
+
+_PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linux
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | failed
+    summary: str = ""
+    error_message: str | None = None
+    diff: bytes | None = None
+    diff_stats: dict[str, int] | None = None
+    agent_exit_code: int | None = None
+    base_commit: str | None = None
+    pushed_branch: str | None = None
+
+    def result(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status, "summary": self.summary}
+        for key in ("error_message", "diff_stats", "agent_exit_code", "pushed_branch"):
+            if getattr(self, key) is not None:
+                body[key] = getattr(self, key)
+        return body
+
+
+@dataclass
+class JobContext:
+    job: dict[str, Any]
+    workspace: Path
+    reporter: Reporter
+    masker: Masker
+    credential: dict[str, Any] | None = None
+    agent_secrets: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def checkout(self) -> Path:
+        return self.workspace / "checkout"
+
+    def say(self, message: str, level: str = "info") -> None:
+        self.reporter.log("worker", self.masker.mask(message), level)
+
+    def sink(self, source: str, message: str, level: str) -> None:
+        self.reporter.log(source, self.masker.mask(message), level)
+
+    def command_env(self) -> dict[str, str]:
+        """Environment of setup, agent and verify: the worker's own, plus the agent secrets."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CKRV_JOB_TOKEN", "CKRV_GIT_", "CKRV_AGENT_SECRETS"))}
+        env.update(self.extra_env)
+        env.update(self.agent_secrets)
+        return env
+
+
+def substitute(command: list[str], spec_file: Path, prompt: str) -> list[str]:
+    uses_prompt = any("{prompt}" in arg for arg in command)
+    if uses_prompt and len(prompt.encode()) > _PROMPT_ARG_LIMIT:
+        raise WorkerError("the spec is too large to pass as {prompt} on the command line; configure the "
+                          "agent to read {spec_file} instead")
+    return [arg.replace("{spec_file}", str(spec_file)).replace("{prompt}", prompt) for arg in command]
+
+
+def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
+    message = ctx.masker.mask(message)
+    ctx.say(message, "error")
+    return Outcome("failed", summary=message.splitlines()[0][:300], error_message=message, **extra)
+
+
+def _clone(ctx: JobContext, git: Git) -> str:
+    job = ctx.job
+    ctx.reporter.event(phase="cloning")
+    ctx.say(f"cloning {scrub(job['git_repo_url'], ctx.masker)} (branch {job['git_base_branch']})")
+    git.clone(job["git_repo_url"], job["git_base_branch"], ctx.checkout)
+    base = git.run("rev-parse", "HEAD", cwd=ctx.checkout)
+    git.run("checkout", "--quiet", "-b", job["feature_branch_name"], cwd=ctx.checkout)
+    ctx.reporter.event(base_commit=base, feature_branch_name=job["feature_branch_name"])
+    ctx.say(f"base commit {base[:12]}, feature branch {job['feature_branch_name']}")
+    return base
+
+
+def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | None) -> Completed:
+    return run_streaming(argv, cwd=ctx.checkout, env=ctx.command_env(), source=source, sink=ctx.sink,
+                         timeout=timeout, should_stop=lambda: ctx.reporter.gone)
+
+
+def _run_agent(ctx: JobContext) -> Completed | Outcome:
+    agent = ctx.job["agent"]
+    spec_file = ctx.workspace / "spec.md"
+    spec_file.write_text(ctx.job["spec_content"], encoding="utf-8")
+    argv = substitute(agent["command"], spec_file, ctx.job["spec_content"])
+    ctx.extra_env["CKRV_SPEC_FILE"] = str(spec_file)
+    path = ctx.command_env().get("PATH")
+    if shutil.which(argv[0], path=path) is None:
+        hint = agent.get("install_hint") or f"install {argv[0]} on the worker or fix [agents.{agent['name']}]"
+        return _failure(ctx, f"agent {agent['name']!r} needs the command {argv[0]!r}, which is not "
+                             f"installed on the worker: {hint}")
+    ctx.reporter.event(phase="executing")
+    ctx.say(f"running agent {agent['name']}")
+    return _run_step(ctx, argv, agent["name"], agent.get("timeout"))
+
+
+def _verify(ctx: JobContext) -> str | None:
+    verify = ctx.job["agent"].get("verify") or []
+    if not verify:
+        return None
+    ctx.reporter.event(phase="verifying")
+    ctx.say(f"verifying: {' '.join(verify)}")
+    done = _run_step(ctx, list(verify), "verify", None)
+    return "passed" if done.exit_code == 0 else f"failed (exit code {done.exit_code})"
+
+
+def _upload(ctx: JobContext, git: Git, base: str, agent_code: int, verify: str | None) -> Outcome:
+    ctx.reporter.event(phase="uploading")
+    title = ctx.job.get("spec_title") or "ckrv job"
+    changed = git.commit_all(ctx.checkout, f"{title}\n\nckrv job {ctx.job['id']}")
+    verify_note = f"; verify {verify}" if verify else ""
+    if not changed:
+        ctx.say("the agent made no changes")
+        return Outcome("succeeded", summary=f"The agent made no changes (exit code {agent_code}){verify_note}.",
+                       diff=b"", diff_stats={"files_changed": 0, "insertions": 0, "deletions": 0},
+                       agent_exit_code=agent_code, base_commit=base)
+    diff = git.diff(ctx.checkout, base)
+    limit = int(ctx.job.get("max_diff_bytes") or 50 * 1024 * 1024)
+    if len(diff) > limit:
+        return _failure(ctx, f"the diff is {len(diff)} bytes, over the server's limit of {limit} bytes",
+                        agent_exit_code=agent_code, base_commit=base)
+    stats = git.diff_stats(ctx.checkout, base)
+    summary = (f"{title}: {stats['files_changed']} files changed, {stats['insertions']} insertions(+), "
+               f"{stats['deletions']} deletions(-); agent exit code {agent_code}{verify_note}")
+    ctx.say(summary)
+    return Outcome("succeeded", summary=summary, diff=diff, diff_stats=stats, agent_exit_code=agent_code,
+                   base_commit=base)
+
+
+def run_job(ctx: JobContext) -> Outcome:
+    """Run every phase; failures become a failed Outcome with a clear message."""
+    private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.workspace))
+    try:
+        env = {**os.environ, **base_git_env(bool(ctx.job.get("allow_local_repositories")))}
+        env.update(credential_env(ctx.credential, ctx.job["git_repo_url"], private))
+        git = Git(env, ctx.masker)
+        base = _clone(ctx, git)
+        setup = ctx.job.get("setup")
+        if setup:
+            ctx.reporter.event(phase="setup")
+            ctx.say(f"setup: {setup}")
+            done = _run_step(ctx, ["sh", "-c", setup], "setup", None)
+            if done.exit_code != 0:
+                return _failure(ctx, f"the setup command exited with code {done.exit_code}", base_commit=base)
+        ran = _run_agent(ctx)
+        if isinstance(ran, Outcome):
+            return ran
+        if ran.timed_out:
+            return _failure(ctx, f"the agent ran past its timeout of {ctx.job['agent']['timeout']:g} s",
+                            agent_exit_code=ran.exit_code, base_commit=base)
+        if ran.exit_code != 0:
+            tail = "\n".join(ctx.masker.mask(line) for line in list(ran.last_lines)[-10:])
+            return _failure(ctx, f"the agent exited with code {ran.exit_code}; its last lines:\n{tail}",
+                            agent_exit_code=ran.exit_code, base_commit=base)
+        return _upload(ctx, git, base, ran.exit_code, _verify(ctx))
+    except (GitError, WorkerError) as exc:
+        return _failure(ctx, exc.message)
+    except JobGone:
+        raise
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+        shutil.rmtree(ctx.checkout, ignore_errors=True)

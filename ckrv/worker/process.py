@@ -1,0 +1,85 @@
+"""Running setup, the agent and verify: every output line goes, masked, to the reporter with its
+source, as soon as it is printed. Children stay in the worker's process group so the executor's
+group kill reaches them; a per-command timeout kills the command's whole process tree."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+LineSink = Callable[[str, str, str], None]  # (source, message, level)
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass
+class Completed:
+    exit_code: int
+    timed_out: bool = False
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=15))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (they share the worker's process group)."""
+    pending, seen = [pid], []
+    while pending:
+        current = pending.pop()
+        seen.append(current)
+        with contextlib.suppress(OSError):
+            os.kill(current, signal.SIGSTOP)  # freeze first so nothing forks away meanwhile
+        pending.extend(_children(current))
+    for victim in seen:
+        with contextlib.suppress(OSError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def _pump(stream: IO[bytes], source: str, level: str, sink: LineSink, done: Completed) -> None:
+    while True:
+        raw = stream.readline(_READ_CHUNK)
+        if not raw:
+            return
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        done.last_lines.append(line)
+        sink(source, line, level)
+
+
+def run_streaming(argv: list[str], *, cwd: Path, env: dict[str, str], source: str, sink: LineSink,
+                  timeout: float | None = None, should_stop: Callable[[], bool] = lambda: False) -> Completed:
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    done = Completed(exit_code=-1)
+    assert proc.stdout is not None and proc.stderr is not None
+    pumps = [threading.Thread(target=_pump, args=(proc.stdout, source, "info", sink, done), daemon=True),
+             threading.Thread(target=_pump, args=(proc.stderr, source, "warn", sink, done), daemon=True)]
+    for pump in pumps:
+        pump.start()
+    deadline = time.monotonic() + timeout if timeout else None
+    while proc.poll() is None:
+        if (deadline is not None and time.monotonic() > deadline) or should_stop():
+            done.timed_out = deadline is not None and time.monotonic() > deadline
+            kill_tree(proc.pid)
+            break
+        time.sleep(0.05)
+    done.exit_code = proc.wait()
+    for pump in pumps:
+        pump.join(timeout=5)
+    return done
