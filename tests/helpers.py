@@ -48,6 +48,7 @@ class Server:
     url: str = ""
     port: int = 0
     output: list[str] = field(default_factory=list)
+    pump: Any = field(default=None, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -65,6 +66,8 @@ class Server:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
+                self.proc.wait()
+                self.proc.stdout.close()
                 raise RuntimeError("ckrv serve exited early:\n" + "".join(self.output))
             self.output.append(line)
             if "listening on http://" in line:
@@ -84,7 +87,8 @@ class Server:
             for line in stream:
                 self.output.append(line)
 
-        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()  # type: ignore[union-attr]
+        self.pump = threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True)
+        self.pump.start()
 
     def wait_healthy(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -106,7 +110,12 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        self.proc = None
+        if self.pump is not None:
+            self.pump.join(timeout=5)  # EOF once the server (and anything it started) is gone
+        # Closing under a reader still blocked in read() would wait for it; leave that one be.
+        if self.proc.stdout is not None and (self.pump is None or not self.pump.is_alive()):
+            self.proc.stdout.close()
+        self.proc, self.pump = None, None
         return code
 
     def kill(self) -> None:
