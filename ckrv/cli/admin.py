@@ -211,3 +211,22 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
 
     revoke_token(_data_dir(ctx), token_id)
     click.echo(f"revoked {token_id}")
+
+
+@admin.command("rotate-key")
+@click.pass_context
+def rotate_key(ctx: click.Context) -> None:
+    """Re-encrypt every credential and secret under a new master key, then drop the old key.
+
+    Safe while the server runs: it picks up the new key by itself.
+
+    \b
+    Example:
+      ckrv admin --data-dir /srv/ckrv rotate-key
+    """
+    from ckrv.server.keyrotation import rotate_master_key
+
+    done = rotate_master_key(_data_dir(ctx))
+    dropped = ", ".join(str(v) for v in done.dropped_versions)
+    click.echo(f"re-encrypted {done.credentials} credentials and {done.secrets} secrets under "
+               f"master key version {done.new_version}; removed version(s) {dropped}")

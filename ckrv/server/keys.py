@@ -26,23 +26,51 @@ class SigningKey:
     kid: str
 
 
-@dataclass(frozen=True)
 class MasterKeys:
-    """Versioned 256-bit keys; new ciphertexts use the highest version."""
+    """Versioned 256-bit keys; new ciphertexts use the highest version.
 
-    keys: dict[int, bytes]
+    Loaded from a key file (`source`), the keys follow that file: `ckrv admin rotate-key`
+    rewrites it while the server runs, so before sealing, and when asked for a version it does
+    not hold, this re-reads the file if it changed (one stat). Versions read once stay known."""
+
+    def __init__(self, keys: dict[int, bytes], source: Path | None = None) -> None:
+        self.keys = dict(keys)
+        self.source = source
+        self._stamp = _file_stamp(source) if source is not None else None
 
     @property
     def current_version(self) -> int:
+        self.refresh()
         return max(self.keys)
 
     def get(self, version: int) -> bytes:
+        if version not in self.keys:
+            self.refresh()
         try:
             return self.keys[version]
         except KeyError:
             raise ConfigError(
                 f"master key version {version} is missing from the key file"
             ) from None
+
+    def refresh(self) -> None:
+        if self.source is None:
+            return
+        stamp = _file_stamp(self.source)
+        if stamp is None or stamp == self._stamp:
+            return
+        check_private(self.source)
+        fresh = _parse_master(self.source.read_text(), str(self.source))
+        self.keys = {**self.keys, **fresh}  # one assignment: readers on other threads see either
+        self._stamp = stamp
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def keys_dir(data_dir: Path) -> Path:
@@ -109,7 +137,7 @@ def load_master_keys(data_dir: Path) -> MasterKeys:
         return MasterKeys(_parse_master(os.environ[MASTER_KEY_ENV], MASTER_KEY_ENV))
     path = keys_dir(data_dir) / "master.keys"
     check_private(path)
-    return MasterKeys(_parse_master(path.read_text(), str(path)))
+    return MasterKeys(_parse_master(path.read_text(), str(path)), source=path)
 
 
 def save_master_keys(data_dir: Path, keys: MasterKeys) -> None:

@@ -1,21 +1,272 @@
 """How git gets a credential without it touching argv, URLs or .git/config (SECURITY.md 18):
-an askpass helper for PATs, a private key file and GIT_SSH_COMMAND for deploy keys.
+an askpass helper for PATs, a private key file and GIT_SSH_COMMAND for deploy keys. Also the
+other side of it: turning git's authentication errors into a message that says what to fix,
+and scrubbing URLs' userinfo and tokens out of any git output (SECURITY.md 19).
 
-First version: no credential support, only the protocol restrictions. The credentials work
-fills in `credential_env`."""
+The functions here are pure or touch only the private dir they are given, so both the worker
+and the server (which checks a credential fits a URL, and works out the username) use them.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from ckrv.errors import WorkerError
+from ckrv.worker.masking import Masker
+
+# The username each provider expects next to a token in HTTP basic auth.
+PROVIDER_USERNAMES = {"github": "x-access-token", "gitlab": "oauth2", "bitbucket": "x-token-auth"}
+KNOWN_HOSTS_POLICIES = ("accept-new", "yes", "no")
+
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^@/:\s]+):(?!//)")
+# git prompts "Username for 'https://host': "; the helper answers only for the job's host, so a
+# redirect to another host never receives the token.
+_ASKPASS_SCRIPT = """#!/bin/sh
+case "$1" in
+  *"://$CKRV_GIT_HOST'"*|*"@$CKRV_GIT_HOST'"*) ;;
+  *) echo "ckrv askpass: refusing to answer for another host: $1" >&2; exit 1 ;;
+esac
+case "$1" in
+  Username*) printf '%s\\n' "$CKRV_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$CKRV_GIT_PASSWORD" ;;
+esac
+"""
 
 
 def base_git_env(allow_local: bool) -> dict[str, str]:
-    protocols = "https:ssh" + (":file" if allow_local else "")
-    return {"GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": protocols, "GIT_CONFIG_NOSYSTEM": "1",
-            "GCM_INTERACTIVE": "never"}
+    # Plain http only comes with local repositories: it exists for tests and development.
+    protocols = "https:ssh" + (":file:http" if allow_local else "")
+    return {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ALLOW_PROTOCOL": protocols,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GCM_INTERACTIVE": "never",
+    }
 
 
-def credential_env(credential: dict[str, Any] | None, repo_url: str, private_dir: Path) -> dict[str, str]:
-    """Environment that lets git authenticate with `credential` (None: nothing to add)."""
-    return {}
+def url_transport(url: str) -> str:
+    """`https`, `http`, `ssh` or `local` (file:// URLs and paths)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("https", "http"):
+        return scheme
+    if scheme in ("ssh", "git+ssh", "ssh+git") or (not scheme and _SCP_LIKE.match(url)):
+        return "ssh"
+    return "local"
+
+
+def url_host(url: str) -> str:
+    """The host (with its port, if any) a URL points at, without any userinfo."""
+    if "://" in url:
+        return urlsplit(url).netloc.rpartition("@")[2]
+    match = _SCP_LIKE.match(url)
+    return match.group("host") if match else "this machine"
+
+
+def url_user(url: str) -> str | None:
+    if "://" in url:
+        return urlsplit(url).username or None
+    match = _SCP_LIKE.match(url)
+    return match.group("user") if match else None
+
+
+def git_username(provider: str, repo_url: str) -> str:
+    """The username that goes with a token: the provider's convention, else the URL's user,
+    else `git`."""
+    return PROVIDER_USERNAMES.get(provider) or url_user(repo_url) or "git"
+
+
+def credential_env(
+    credential: dict[str, Any] | None,
+    repo_url: str,
+    private_dir: Path,
+    *,
+    known_hosts_policy: str = "accept-new",
+    known_hosts_file: Path | None = None,
+) -> dict[str, str]:
+    """Environment that lets git authenticate with `credential` (None: nothing to add).
+
+    `credential` is the decoded CKRV_GIT_CREDENTIAL: provider, credential_type, value and
+    username. Files go in `private_dir`, which must be a directory only this user can enter;
+    remove it when the job is done. `known_hosts_file` replaces the per-job known_hosts file
+    (for the strict policy `yes` it should hold the hosts the server trusts)."""
+    if credential is None:
+        return {}
+    _check_private_dir(private_dir)
+    kind = credential["credential_type"]
+    check_transport(kind, repo_url)
+    if kind == "pat":
+        return _askpass_env(credential, repo_url, private_dir)
+    return _ssh_env(credential["value"], private_dir, known_hosts_policy, known_hosts_file)
+
+
+def check_transport(credential_type: str, repo_url: str) -> None:
+    """A PAT needs an http(s) URL and a deploy key an ssh one; local repositories take either."""
+    transport = url_transport(repo_url)
+    if credential_type == "pat" and transport == "ssh":
+        raise WorkerError(
+            f"a personal access token cannot be used with the ssh URL {scrub(repo_url)}: use the "
+            "repository's https URL, or a deploy key"
+        )
+    if credential_type == "deploy_key" and transport in ("https", "http"):
+        raise WorkerError(
+            f"a deploy key cannot be used with the {transport} URL {scrub(repo_url)}: use the "
+            "repository's ssh URL (git@host:owner/repo.git), or a personal access token"
+        )
+    if credential_type not in ("pat", "deploy_key"):
+        raise WorkerError(f"unknown credential type {credential_type!r}")
+
+
+def _check_private_dir(path: Path) -> None:
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode) or stat.S_IMODE(info.st_mode) & 0o077:
+        raise WorkerError(f"{path} must be a directory only its owner can use (mode 0700)")
+
+
+def _askpass_env(credential: dict[str, Any], repo_url: str, private_dir: Path) -> dict[str, str]:
+    helper = private_dir / "askpass.sh"
+    fd = os.open(helper, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(_ASKPASS_SCRIPT)
+    os.chmod(helper, 0o700)
+    username = credential.get("username") or git_username(credential["provider"], repo_url)
+    return {
+        "GIT_ASKPASS": str(helper),
+        "CKRV_GIT_HOST": url_host(repo_url),
+        "CKRV_GIT_USERNAME": username,
+        "CKRV_GIT_PASSWORD": credential["value"],
+        # An empty helper list: no configured credential helper may store the token anywhere.
+        **_git_config({"credential.helper": ""}),
+    }
+
+
+def _git_config(values: dict[str, str]) -> dict[str, str]:
+    env = {"GIT_CONFIG_COUNT": str(len(values))}
+    for index, (key, value) in enumerate(values.items()):
+        env[f"GIT_CONFIG_KEY_{index}"], env[f"GIT_CONFIG_VALUE_{index}"] = key, value
+    return env
+
+
+def _ssh_env(key: str, private_dir: Path, policy: str, known_hosts: Path | None) -> dict[str, str]:
+    if policy not in KNOWN_HOSTS_POLICIES:
+        raise WorkerError(
+            f"unknown ssh_known_hosts policy {policy!r}: use one of "
+            f"{', '.join(KNOWN_HOSTS_POLICIES)}"
+        )
+    key_file = private_dir / "deploy_key"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.strip() + "\n")  # ssh refuses a key without its final newline
+    os.chmod(key_file, 0o600)
+    known = Path(os.devnull) if policy == "no" else known_hosts or private_dir / "known_hosts"
+    command = [
+        "ssh",
+        "-F",
+        "none",
+        "-i",
+        str(key_file),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"StrictHostKeyChecking={policy}",
+        "-o",
+        f"UserKnownHostsFile={known}",
+    ]
+    return {"GIT_SSH_COMMAND": shlex.join(command), "GIT_SSH_VARIANT": "ssh"}
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+_HTTP_AUTH_FAILURES = (
+    "authentication failed",
+    "could not read username",
+    "could not read password",
+    "terminal prompts disabled",
+    "http basic: access denied",
+    "invalid username or password",
+    "returned error: 401",
+    "returned error: 403",
+    "repository not found",
+    "access denied",
+    "refusing to answer for another host",
+)
+_SSH_AUTH_FAILURES = (
+    "permission denied (publickey",
+    "could not read from remote repository",
+    "no such identity",
+    "invalid format",
+)
+_HOST_KEY_FAILURES = ("host key verification failed", "remote host identification has changed")
+
+_SCOPES = {
+    ("github", "pat"): "a fine-grained token with Contents: Read-only (Read and write for --push) "
+    "on this repository, or a classic token with the `repo` scope",
+    ("gitlab", "pat"): "the `read_repository` scope (`write_repository` for --push)",
+    ("bitbucket", "pat"): "a repository access token with Repositories: Read (Write for --push)",
+    ("generic", "pat"): "read access to the repository (write access for --push)",
+}
+_DEPLOY_KEY_SCOPE = (
+    "its public half added as a deploy key of this repository (with write access for --push)"
+)
+
+
+def explain_auth_failure(
+    stderr: str,
+    host: str,
+    credential_name: str | None,
+    *,
+    provider: str = "generic",
+    credential_type: str = "pat",
+) -> str | None:
+    """A clear message when git's `stderr` says authentication failed, else None."""
+    text = stderr.lower()
+    if any(marker in text for marker in _HOST_KEY_FAILURES):
+        return (
+            f"ssh could not verify the host key of {host}: the server's ssh_known_hosts "
+            "policy is strict and the host is unknown or its key changed; add its key to the "
+            "known_hosts file the workers use"
+        )
+    is_auth = any(m in text for m in _HTTP_AUTH_FAILURES + _SSH_AUTH_FAILURES)
+    if not is_auth:
+        return None
+    if credential_name is None:
+        return (
+            f"{host} asked for credentials and the job has none: add one with `ckrv cloud "
+            "credentials add`, then run the job with --credential NAME"
+        )
+    what = "deploy key" if credential_type == "deploy_key" else f"{provider} token"
+    needs = (
+        _DEPLOY_KEY_SCOPE
+        if credential_type == "deploy_key"
+        else _SCOPES.get((provider, credential_type), _SCOPES[("generic", "pat")])
+    )
+    return (
+        f"authentication to {host} failed with credential '{credential_name}' ({what}): it "
+        f"was refused, has expired, or cannot access this repository. It needs {needs}."
+    )
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
+# Well-known token shapes, masked even when the value is not known to this process.
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|ATBB[A-Za-z0-9]{20,})"
+)
+
+
+def scrub(text: str, secrets: Iterable[str] | Masker = ()) -> str:
+    """`text` without URLs' userinfo, well-known token shapes, or any form of `secrets`."""
+    masker = secrets if isinstance(secrets, Masker) else Masker(secrets)
+    text = masker.mask(text)
+    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    return _TOKEN_SHAPES.sub("***", text)

@@ -1,0 +1,124 @@
+"""Agent secrets: set (create or replace; the value is write-only), list names, delete. Every
+job of the user gets them in the environment of its setup, agent and verify steps."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ckrv.server import secrets_store as store
+from ckrv.server.auth import current_user_id, services
+from ckrv.server.http import field, json_body
+from ckrv.server.routes.credentials import store_call
+
+
+async def put_secret(request: Request) -> Response:
+    user_id = current_user_id(request)
+    name = request.path_params["name"]
+    value = field(await json_body(request), "value")
+    svc = services(request)
+
+    def put(conn: sqlite3.Connection) -> tuple[bool, dict[str, Any]]:
+        created = store.put_secret(conn, svc.master_keys, user_id, name, value)
+        return created, store.get_secret_summary(conn, user_id, name)
+
+    created, summary = await store_call(lambda: svc.db.write(put))
+    return JSONResponse(summary, status_code=201 if created else 200)
+
+
+async def list_secrets(request: Request) -> Response:
+    user_id = current_user_id(request)
+    rows = services(request).db.read(
+        "SELECT name, created_at, updated_at FROM secrets WHERE user_id = ? ORDER BY name",
+        (user_id,),
+    )
+    return JSONResponse({"secrets": [store.secret_summary(row) for row in rows]})
+
+
+async def delete_secret(request: Request) -> Response:
+    user_id = current_user_id(request)
+    name = request.path_params["name"]
+    db = services(request).db
+    await store_call(lambda: db.write(lambda c: store.delete_secret(c, user_id, name)))
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/secrets", list_secrets, methods=["GET"]),
+    Route("/secrets/{name}", put_secret, methods=["PUT"]),
+    Route("/secrets/{name}", delete_secret, methods=["DELETE"]),
+]
+
+# --- OpenAPI ---
+from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
+
+_NAME_PARAM = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "An environment variable name, e.g. ANTHROPIC_API_KEY",
+    "schema": {"type": "string", "pattern": store.SECRET_NAME.pattern},
+}
+openapi_schemas = {
+    "SecretSummary": {
+        "type": "object",
+        "required": ["name", "created_at", "updated_at"],
+        "properties": {
+            "name": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+openapi_paths = {
+    "/secrets": {
+        "get": {
+            "tags": ["Secrets"],
+            "summary": "List agent secrets (names only, no values)",
+            "responses": {
+                "200": ok(
+                    {
+                        "type": "object",
+                        "required": ["secrets"],
+                        "properties": {"secrets": {"type": "array", "items": ref("SecretSummary")}},
+                    }
+                ),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/secrets/{name}": {
+        "put": {
+            "tags": ["Secrets"],
+            "summary": "Create or replace an agent secret",
+            "parameters": [_NAME_PARAM],
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["value"],
+                    "properties": {"value": {"type": "string", "minLength": 1, "writeOnly": True}},
+                }
+            ),
+            "responses": {
+                "200": ok(ref("SecretSummary"), "Secret replaced"),
+                "201": ok(ref("SecretSummary"), "Secret created"),
+                "400": ERROR,
+                **AUTH_ERRORS,
+            },
+        },
+        "delete": {
+            "tags": ["Secrets"],
+            "summary": "Delete an agent secret",
+            "parameters": [_NAME_PARAM],
+            "responses": {
+                "204": {"description": "Secret deleted"},
+                **AUTH_ERRORS,
+                "404": ok(ref("Error"), "No secret of yours has this name"),
+            },
+        },
+    },
+}

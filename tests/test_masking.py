@@ -1,0 +1,119 @@
+"""The masker: every form of a secret is masked wherever it lands in the text, and however the
+text is split into chunks; short values and ordinary text pass through untouched."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote, quote_plus
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ckrv.worker.masking import MASK, Masker, StreamMasker
+
+# Printable secrets, as tokens and API keys are; '*' is left out so a secret cannot be built
+# from the mask itself (see `test_a_secret_made_of_mask_characters_is_still_masked`).
+SECRET_CHARS = st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="*")
+secrets_ = st.text(SECRET_CHARS, min_size=8, max_size=60)
+noise = st.text(st.characters(min_codepoint=32, max_codepoint=0x7E), max_size=40)
+
+
+def encodings(secret: str) -> dict[str, str]:
+    raw = secret.encode()
+    return {
+        "raw": secret,
+        "quote": quote(secret, safe=""),
+        "quote_plus": quote_plus(secret),
+        "json": json.dumps(secret)[1:-1],
+        "base64": base64.b64encode(raw).decode(),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "basic_auth": base64.b64encode(b"x-access-token:" + raw).decode(),
+        "base64_offset2": base64.b64encode(b"ab" + raw + b"cd").decode(),
+    }
+
+
+def leaked(secret: str, output: str) -> list[str]:
+    """Forms of `secret` visible in `output`. For base64 forms, any run of the secret's own
+    base64 characters longer than the two the masker may leave at an edge counts."""
+    found = [name for name, form in encodings(secret).items()
+             if name in ("raw", "quote", "quote_plus", "json") and len(form) >= 8 and form in output]
+    raw = secret.encode()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw + b"\0\0").decode()
+        core = encoded[-(-8 * offset // 6): 8 * (offset + len(raw)) // 6]
+        for variant in (core, core.replace("+", "-").replace("/", "_")):
+            if variant[2:-2] and variant[2:-2] in output:
+                found.append(f"base64@{offset}")
+    return found
+
+
+@settings(max_examples=300)
+@given(secret=secrets_, before=noise, after=noise,
+       form=st.sampled_from(sorted(encodings("x" * 8))))
+def test_every_form_of_a_secret_is_masked(secret: str, before: str, after: str, form: str) -> None:
+    text = before + encodings(secret)[form] + after
+    output = Masker([secret]).mask(text)
+    assert not leaked(secret, output), (text, output)
+    assert MASK in output
+
+
+@settings(max_examples=300)
+@given(secret=secrets_, before=noise, after=noise,
+       form=st.sampled_from(sorted(encodings("x" * 8))), data=st.data())
+def test_chunk_splits_never_expose_a_secret(secret: str, before: str, after: str, form: str,
+                                            data: st.DataObject) -> None:
+    text = before + encodings(secret)[form] + after + "\n" + encodings(secret)["raw"]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    stream = StreamMasker(Masker([secret]))
+    pieces = [stream.feed(chunk) for chunk in chunks] + [stream.flush()]
+    output = "".join(pieces)
+    assert not leaked(secret, output), (chunks, pieces)
+    for piece in pieces:  # no single forwarded piece carries a leak either
+        assert not leaked(secret, piece)
+
+
+@given(text=st.text(max_size=200), data=st.data())
+def test_text_without_secrets_passes_through_unchanged(text: str, data: st.DataObject) -> None:
+    secret = "S3cr3t-" + "Q" * 10  # no character of it is in the text below
+    text = text.replace("S", "s").replace("Q", "q")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=5)))
+    chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    masker = Masker([secret])
+    stream = StreamMasker(masker)
+    assert masker.mask(text) == text
+    assert "".join(stream.feed(c) for c in chunks) + stream.flush() == text
+
+
+@given(lines=st.lists(st.text(SECRET_CHARS, min_size=8, max_size=70), min_size=2, max_size=6))
+def test_each_line_of_a_multiline_key_is_masked_on_its_own(lines: list[str]) -> None:
+    key = "\n".join(lines) + "\n"
+    masker = Masker([key])
+    for line in lines:
+        assert line not in masker.mask(f"debug: {line} seen")
+
+
+@given(secret=st.text(SECRET_CHARS, min_size=1, max_size=7))
+def test_values_shorter_than_eight_characters_are_not_masked(secret: str) -> None:
+    assert Masker([secret]).mask(f"value={secret}") == f"value={secret}"
+
+
+def test_ordinary_log_lines_are_forwarded_at_once() -> None:
+    stream = StreamMasker(Masker(["ghp_0123456789abcdefghij"]))
+    assert stream.feed("cloning into /work...\n") == "cloning into /work...\n"
+    assert stream.feed("half a line") == "half a line"
+    # a tail that could be the start of the secret waits for the next chunk
+    assert stream.feed(" token=ghp_01") == " token="
+    assert stream.feed("23456789abcdefghij done\n") == "*** done\n"
+
+
+def test_overlapping_secrets_are_masked_entirely() -> None:
+    masker = Masker(["AAAABBBBCCCC", "CCCCDDDDEEEE"])
+    assert masker.mask("xAAAABBBBCCCCDDDDEEEEx") == f"x{MASK}x"
+
+
+def test_a_secret_made_of_mask_characters_is_still_masked() -> None:
+    # Replacing one occurrence can join its neighbours into a new one: masking repeats.
+    secret = "aaaa***b"
+    assert secret not in Masker([secret]).mask("aaaa" + secret + "b")
