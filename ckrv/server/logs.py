@@ -1,69 +1,245 @@
-"""Job logs on the server: ingestion (idempotent by (job, seq)), live fan-out, archive.
+"""Job logs on the server: ingestion (idempotent by the worker's sequence numbers, with caps),
+live fan-out to followers, and the archive written when the job ends.
 
-Minimal first version: stores entries through the writer. The live-logs work extends this
-module (hub, caps, archive on job end) behind the same four methods the engine calls."""
+The engine calls five methods: `ingest` (worker batches), `server_line` (the server's own last
+word: worker lost, timeout, cancelled), `status_changed`, `job_ended`; the logs route calls
+`follow` and `json_body`. Storage rules live in logs_store.py, fan-out in logs_hub.py, the
+reading protocol in logs_stream.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+import sys
+import traceback
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from ckrv.server.db import Database
-from ckrv.timeutil import iso, utcnow
+from ckrv.server.db import Database, connect
+from ckrv.server.logs_hub import Hub
+from ckrv.server.logs_store import (
+    ARCHIVE_NAME,
+    LEVELS,
+    SEALED,
+    TERMINAL,
+    LogState,
+    all_rows,
+    append_server_line,
+    append_worker_lines,
+    archive_path,
+    count_archive,
+    delete_rows,
+    entry_dict,
+    mark_archived,
+    read_rows,
+    seal,
+    validate,
+    write_archive,
+)
+from ckrv.server.logs_stream import Reader, follow_sse, json_logs
 
-LEVELS = ("debug", "info", "warn", "error")
+__all__ = ["LEVELS", "LogService", "LogState"]
 
 
 class LogService:
-    def __init__(self, db: Database, data_dir: Any, max_log_bytes: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Any,
+        max_log_bytes: int,
+        *,
+        follower_capacity: int = 8192,
+        heartbeat: float = 15.0,
+    ) -> None:
         self.db = db
-        self.data_dir = data_dir
+        self.data_dir = Path(data_dir)
         self.max_log_bytes = max_log_bytes
+        self.heartbeat = heartbeat
+        self.hub = Hub(follower_capacity)
+        self._archiving: dict[str, asyncio.Task[None]] = {}
+        self._recovery: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        pass
+        self._recovery = asyncio.create_task(self._recover(), name="ckrv-log-recovery")
 
     async def stop(self) -> None:
-        pass
+        self.hub.close_all()
+        tasks = [t for t in (self._recovery, *self._archiving.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task  # an interrupted archive is finished by the next start's recovery
 
-    async def ingest(self, job_id: str, entries: list[dict[str, Any]]) -> int:
-        """Store worker entries; a (job, seq) already stored is ignored. Returns how many were new."""
+    # --- writing ---
 
-        def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.executemany(
-                "INSERT OR IGNORE INTO job_logs (job_id, seq, ts, level, source, message)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(job_id, e["seq"], e["timestamp"], e["level"], e["source"], e["message"]) for e in entries],
-            )
-            return cur.rowcount
-
-        return await self.db.write(insert)
+    async def ingest(self, job_id: str, entries: Any) -> int:
+        """Store a worker's batch; entries whose sequence number was stored before are ignored,
+        and so is everything once the job's log is sealed. Returns how many lines were new."""
+        lines = validate(entries)
+        if not lines:
+            return 0
+        budget = self.max_log_bytes
+        stored = await self.db.write(lambda c: append_worker_lines(c, job_id, lines, budget))
+        self.hub.publish(job_id, stored)
+        return len(stored)
 
     async def server_line(self, job_id: str, message: str, level: str = "error") -> None:
         """A line from the server itself (worker lost, timeout, cancel), after the worker's."""
-
-        def insert(conn: sqlite3.Connection) -> None:
-            row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()
-            conn.execute(
-                "INSERT INTO job_logs (job_id, seq, ts, level, source, message) VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, row[0] + 1_000_000_000, iso(utcnow()), level, "server", message),
-            )
-
-        await self.db.write(insert)
+        if level not in LEVELS:
+            level = "error"
+        stored = await self.db.write(lambda c: append_server_line(c, job_id, message, level))
+        self.hub.publish(job_id, stored)
 
     def status_changed(self, job: dict[str, Any]) -> None:
         """Called after every status or phase change with the job's public fields."""
+        self.hub.status(job["id"], job)
 
     async def job_ended(self, job_id: str) -> None:
-        """Called once when a job reaches a terminal status (archive the log here)."""
+        """Called once the job is terminal: archive its log, then end its live streams. Safe to
+        call twice (recovery and the engine may both ask); the second waits for the first."""
+        task = self._archiving.get(job_id)
+        if task is None:
+            task = asyncio.create_task(self._archive(job_id), name=f"ckrv-archive-{job_id}")
+            self._archiving[job_id] = task
+            task.add_done_callback(lambda _: self._archiving.pop(job_id, None))
+        await asyncio.shield(task)
 
-    async def read(self, job_id: str, after: int = 0, tail: int | None = None) -> list[dict[str, Any]]:
-        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(
-                "SELECT seq, ts, level, source, message FROM job_logs WHERE job_id = ? AND seq > ?"
-                " ORDER BY seq", (job_id, after)).fetchall()
-            entries = [{"seq": r["seq"], "timestamp": r["ts"], "level": r["level"],
-                        "source": r["source"], "message": r["message"]} for r in rows]
-            return entries[-tail:] if tail else entries
+    # --- reading ---
 
-        return await self.db.read_async(query)
+    def archive_path(self, job_id: str) -> Path:
+        return archive_path(self.data_dir, job_id)
+
+    def state(self, job_id: str) -> LogState | None:
+        def snapshot(conn: sqlite3.Connection) -> LogState | None:
+            return read_rows(conn, job_id, 0, 0)[0]
+
+        return self.db.read_with(snapshot)
+
+    async def start_position(self, job_id: str, after: int, tail: int | None) -> int:
+        """Where reading starts: after `after`, and no earlier than the last `tail` lines."""
+        if tail is None:
+            return after
+        state = self.state(job_id)
+        if state is None:
+            return after
+        last = state.last
+        if state.archived:
+            last = await self._archive_length(job_id)
+        return max(after, last - tail)
+
+    async def _archive_length(self, job_id: str) -> int:
+        length: int | None = await asyncio.to_thread(count_archive, self.archive_path(job_id))
+        return length or 0
+
+    async def read(
+        self, job_id: str, after: int = 0, tail: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The stored lines after position `after` (the last `tail` of them), as LogEntry dicts."""
+        reader = Reader(self, job_id)
+        position = await self.start_position(job_id, after, tail)
+        out: list[dict[str, Any]] = []
+        try:
+            while True:
+                _state, page = await reader.page(position)
+                out.extend(entry_dict(e) for e in page)
+                if not page:
+                    return out
+                position = page[-1][0]
+        finally:
+            reader.close()
+
+    async def json_body(
+        self, job_id: str, after: int, tail: int | None, limit: int | None
+    ) -> AsyncIterator[bytes]:
+        position = await self.start_position(job_id, after, tail)
+        async for part in json_logs(Reader(self, job_id), position, limit):
+            yield part
+
+    async def follow(self, job_id: str, after: int, tail: int | None) -> AsyncIterator[bytes]:
+        """The SSE stream of the job's log. Subscribes before reading any storage."""
+        follower = self.hub.subscribe(job_id)
+        try:
+            position = await self.start_position(job_id, after, tail)
+            stream = follow_sse(
+                Reader(self, job_id), follower, position, self.heartbeat, self.describe
+            )
+            async for part in stream:
+                yield part
+        finally:
+            self.hub.unsubscribe(job_id, follower)
+
+    def describe(self, job_id: str) -> dict[str, Any] | None:
+        """The job's public JSON, as the status events carry it."""
+        from ckrv.server.jobs import public
+
+        row = self.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return public(row) if row is not None else None
+
+    # --- archiving ---
+
+    async def _archive(self, job_id: str) -> None:
+        last = 0
+        archived = False
+        try:
+            marker = await self.db.write(lambda c: seal(c, job_id, self.max_log_bytes))
+            self.hub.publish(job_id, marker)
+            row = self.db.read_one("SELECT log_artifact FROM jobs WHERE id = ?", (job_id,))
+            if row is None:
+                return
+            if row["log_artifact"] == SEALED:
+                last = await asyncio.to_thread(self._write_archive, job_id)
+                await self.db.write(lambda c: mark_archived(c, job_id))
+            else:
+                last = await self._archive_length(job_id)
+            archived = True
+        except Exception:
+            print(
+                f"ckrv: archiving the log of job {job_id} failed; it stays in the database"
+                " and is retried at the next start:",
+                file=sys.stderr,
+            )
+            traceback.print_exc(file=sys.stderr)
+            state = self.state(job_id)
+            last = state.last if state is not None else 0
+        finally:
+            self.hub.end(job_id, last)
+        if archived:
+            await self._delete_rows(job_id)
+
+    def _write_archive(self, job_id: str) -> int:
+        """Runs in a thread with its own connection: copies the sealed rows to the archive."""
+        conn = connect(self.db.path)
+        try:
+            conn.execute("BEGIN")
+            return write_archive(self.archive_path(job_id), all_rows(conn, job_id))
+        finally:
+            conn.close()
+
+    async def _delete_rows(self, job_id: str) -> None:
+        while await self.db.write(lambda c: delete_rows(c, job_id)):
+            pass
+
+    async def _recover(self) -> None:
+        """Finish what a crash interrupted: archive ended jobs' logs, delete archived rows."""
+        try:
+            placeholders = ", ".join("?" * len(TERMINAL))
+            pending = self.db.read(
+                f"SELECT id FROM jobs WHERE status IN ({placeholders}) AND artifacts_expired = 0"
+                " AND (log_artifact IS NULL OR log_artifact = ?)",
+                (*TERMINAL, SEALED),
+            )
+            for row in pending:
+                await self.job_ended(row["id"])
+            leftovers = self.db.read(
+                "SELECT id FROM jobs WHERE log_artifact = ? AND EXISTS"
+                " (SELECT 1 FROM job_logs WHERE job_logs.job_id = jobs.id)",
+                (ARCHIVE_NAME,),
+            )
+            for row in leftovers:
+                await self._delete_rows(row["id"])
+        except Exception:
+            traceback.print_exc(file=sys.stderr)

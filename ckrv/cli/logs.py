@@ -1,0 +1,117 @@
+"""`ckrv logs JOB [-f] [-n N] [--json]`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from typing import TextIO
+
+import click
+
+from ckrv.cli.output import use_color
+
+_LEVEL_COLORS = {"error": "red", "warn": "yellow", "debug": "bright_black"}
+
+
+class LinePrinter:
+    """Prints log entries as `HH:MM:SS source: message` (local time), level-coloured on a
+    terminal, or as one JSON object per line."""
+
+    def __init__(self, *, as_json: bool, flush: bool, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.as_json, self.flush = as_json, flush
+        self.color = use_color(self.stream) and not as_json
+        self._clock_key, self._clock = "", ""
+
+    def _local_time(self, timestamp: str) -> str:
+        # Lines come many per second: the local HH:MM:SS depends only on the first 19 chars.
+        key = timestamp[:19]
+        if key != self._clock_key:
+            try:
+                moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+                self._clock = moment.astimezone().strftime("%H:%M:%S")
+            except ValueError:
+                self._clock = key[11:19] or "--:--:--"
+            self._clock_key = key
+        return self._clock
+
+    def line(self, entry: dict[str, str | int]) -> None:
+        if self.as_json:
+            text = json.dumps(entry, ensure_ascii=False)
+        else:
+            clock, source = self._local_time(str(entry["timestamp"])), entry["source"]
+            message, color = str(entry["message"]), _LEVEL_COLORS.get(str(entry["level"]))
+            if self.color:
+                clock = click.style(clock, dim=True)
+                message = click.style(message, fg=color) if color else message
+            text = f"{clock} {source}: {message}"
+        self.stream.write(text + "\n")
+        if self.flush:
+            self.stream.flush()
+
+
+@click.command()
+@click.argument("job")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep printing new lines until the job ends; exit 0 if it succeeded, else 7.",
+)
+@click.option(
+    "-n",
+    "--tail",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Only the last N lines (then, with -f, everything new).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON log entry per line.")
+@click.pass_context
+def logs(ctx: click.Context, job: str, follow: bool, tail: int | None, as_json: bool) -> None:
+    """Print a job's log: lines as `HH:MM:SS source: message`.
+
+    JOB is a job id or a unique prefix of at least 8 characters. With -f the log is followed
+    live, across dropped connections and server restarts, until the job ends.
+
+    \b
+    Example:
+      ckrv logs 3f8a9b2c -f
+      ckrv logs 3f8a9b2c -n 50 --json
+    """
+    from ckrv.client.jobs import resolve_job_id
+    from ckrv.client.logstream import LogEvent, fetch
+    from ckrv.client.logstream import follow as follow_log
+    from ckrv.client.session import Session
+    from ckrv.errors import JobUnsuccessful
+
+    printer = LinePrinter(as_json=as_json, flush=follow)
+    final = None
+    try:
+        with Session(ctx.obj["api_url"]).api() as api:
+            job_id = resolve_job_id(api, job)
+            if not follow:
+                for entry in fetch(api, job_id, tail=tail):
+                    printer.line(entry.as_dict())
+                return
+            for event in follow_log(api, job_id, tail=tail):
+                if isinstance(event, LogEvent):
+                    printer.line(event.as_dict())
+                elif event.final:
+                    final = event
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+    except BrokenPipeError:
+        _quiet_stdout()  # `ckrv logs ... | head`: the reader has gone, so has our job
+        return
+    if final is not None and final.status != "succeeded":
+        reason = final.job.get("error_message") or final.job.get("result_summary") or ""
+        raise JobUnsuccessful(
+            f"job {job_id} ended {final.status}" + (f": {reason}" if reason else "")
+        )
+
+
+def _quiet_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
