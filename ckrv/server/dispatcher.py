@@ -27,6 +27,8 @@ class Dispatcher:
         self.engine = engine
         self.settings = engine.services.settings
         self._task: asyncio.Task[None] | None = None
+        self._dispatches = 0
+        self._last_served: dict[str, int] = {}  # user -> dispatch counter when last served
 
     async def start(self) -> None:
         await self.engine.executor.start(self.engine.worker_lost)
@@ -65,7 +67,8 @@ class Dispatcher:
         self.engine.wake()
 
     def _pick(self, free: int) -> list[str]:
-        """Up to `free` job ids, oldest first, always from the user with the fewest active jobs."""
+        """Up to `free` job ids, taking users in turn: the user with the fewest active jobs
+        first, then the one served longest ago, then the one with the oldest job."""
         db = self.engine.db
         active = {r["user_id"]: r["n"] for r in db.read(
             f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id")}
@@ -78,9 +81,11 @@ class Dispatcher:
             per_user.setdefault(row["user_id"], []).append((row["seq"], row["id"]))
         picks: list[str] = []
         while len(picks) < free and per_user:
-            user = min(per_user, key=lambda u: (active.get(u, 0), per_user[u][0][0]))
+            user = min(per_user, key=lambda u: (active.get(u, 0), self._last_served.get(u, -1), per_user[u][0][0]))
             picks.append(per_user[user].pop(0)[1])
             active[user] = active.get(user, 0) + 1
+            self._dispatches += 1
+            self._last_served[user] = self._dispatches
             if not per_user[user]:
                 del per_user[user]
         return picks
