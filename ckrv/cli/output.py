@@ -30,6 +30,10 @@ def emit_error(message: str, hint: str | None = None) -> None:
         click.echo(f"{paint('hint:', 'yellow', stream=sys.stderr)} {hint}", err=True)
 
 
+def emit_warning(message: str) -> None:
+    click.echo(f"{paint('warning:', 'yellow', bold=True, stream=sys.stderr)} {message}", err=True)
+
+
 def table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
