@@ -151,8 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
             env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
         if self.headers.get("Git-Protocol"):
             env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
-        result = subprocess.run([HTTP_BACKEND], input=body, env=env, capture_output=True,
-                                check=False)
+        result = subprocess.run(
+            [HTTP_BACKEND], input=body, env=env, capture_output=True, check=False
+        )
         head, _, payload = result.stdout.partition(b"\r\n\r\n")
         status, headers = 200, []
         for line in head.decode("latin-1").split("\r\n"):

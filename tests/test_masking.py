@@ -36,12 +36,15 @@ def encodings(secret: str) -> dict[str, str]:
 def leaked(secret: str, output: str) -> list[str]:
     """Forms of `secret` visible in `output`. For base64 forms, any run of the secret's own
     base64 characters longer than the two the masker may leave at an edge counts."""
-    found = [name for name, form in encodings(secret).items()
-             if name in ("raw", "quote", "quote_plus", "json") and len(form) >= 8 and form in output]
+    found = [
+        name
+        for name, form in encodings(secret).items()
+        if name in ("raw", "quote", "quote_plus", "json") and len(form) >= 8 and form in output
+    ]
     raw = secret.encode()
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw + b"\0\0").decode()
-        core = encoded[-(-8 * offset // 6): 8 * (offset + len(raw)) // 6]
+        core = encoded[-(-8 * offset // 6) : 8 * (offset + len(raw)) // 6]
         for variant in (core, core.replace("+", "-").replace("/", "_")):
             if variant[2:-2] and variant[2:-2] in output:
                 found.append(f"base64@{offset}")
@@ -49,8 +52,7 @@ def leaked(secret: str, output: str) -> list[str]:
 
 
 @settings(max_examples=300)
-@given(secret=secrets_, before=noise, after=noise,
-       form=st.sampled_from(sorted(encodings("x" * 8))))
+@given(secret=secrets_, before=noise, after=noise, form=st.sampled_from(sorted(encodings("x" * 8))))
 def test_every_form_of_a_secret_is_masked(secret: str, before: str, after: str, form: str) -> None:
     text = before + encodings(secret)[form] + after
     output = Masker([secret]).mask(text)
@@ -59,10 +61,16 @@ def test_every_form_of_a_secret_is_masked(secret: str, before: str, after: str, 
 
 
 @settings(max_examples=300)
-@given(secret=secrets_, before=noise, after=noise,
-       form=st.sampled_from(sorted(encodings("x" * 8))), data=st.data())
-def test_chunk_splits_never_expose_a_secret(secret: str, before: str, after: str, form: str,
-                                            data: st.DataObject) -> None:
+@given(
+    secret=secrets_,
+    before=noise,
+    after=noise,
+    form=st.sampled_from(sorted(encodings("x" * 8))),
+    data=st.data(),
+)
+def test_chunk_splits_never_expose_a_secret(
+    secret: str, before: str, after: str, form: str, data: st.DataObject
+) -> None:
     text = before + encodings(secret)[form] + after + "\n" + encodings(secret)["raw"]
     cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
     chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]

@@ -228,5 +228,7 @@ def rotate_key(ctx: click.Context) -> None:
 
     done = rotate_master_key(_data_dir(ctx))
     dropped = ", ".join(str(v) for v in done.dropped_versions)
-    click.echo(f"re-encrypted {done.credentials} credentials and {done.secrets} secrets under "
-               f"master key version {done.new_version}; removed version(s) {dropped}")
+    click.echo(
+        f"re-encrypted {done.credentials} credentials and {done.secrets} secrets under "
+        f"master key version {done.new_version}; removed version(s) {dropped}"
+    )

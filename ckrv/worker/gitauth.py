@@ -98,9 +98,9 @@ def credential_env(
     (for the strict policy `yes` it should hold the hosts the server trusts)."""
     if credential is None:
         return {}
-    _check_private_dir(private_dir)
     kind = credential["credential_type"]
     check_transport(kind, repo_url)
+    _check_private_dir(private_dir)
     if kind == "pat":
         return _askpass_env(credential, repo_url, private_dir)
     return _ssh_env(credential["value"], private_dir, known_hosts_policy, known_hosts_file)
