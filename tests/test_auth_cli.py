@@ -1,0 +1,222 @@
+"""Login, token storage and refresh with real processes: `ckrv serve` on loopback and the CLI as
+subprocesses (SECURITY.md 8, 9, 12, 13)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+import sqlite3
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import PYTHON, ROOT, Cli, Server, wait_for
+
+EMAIL = "ada@example.com"
+KEYRING_NOTICE = "no OS keyring is available"
+
+
+def server_config(directory: Path, **server: str | int) -> Path:
+    path = directory / "ckrv.toml"
+    lines = [f"{key} = {json.dumps(value)}" for key, value in server.items()]
+    path.write_text("[server]\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def start_server(tmp_path: Path, **server: str | int) -> Server:
+    config_dir = tmp_path / "server-config"
+    config_dir.mkdir(exist_ok=True)
+    config = server_config(tmp_path, device_poll_interval=1, **server)
+    return Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
+
+
+@pytest.fixture
+def srv(tmp_path: Path) -> Iterator[Server]:
+    server = start_server(tmp_path)
+    server.add_user(EMAIL)
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.fixture
+def user_cli(srv: Server, tmp_path: Path) -> Cli:
+    """The CLI of a user whose config dir does not exist yet."""
+    return Cli(config_dir=tmp_path / "home" / ".config" / "ckrv", api_url=srv.api_url)
+
+
+def login(cli: Cli, srv: Server, email: str = EMAIL, umask: int | None = None) -> tuple[str, str]:
+    """`ckrv cloud login --no-browser`, approved from the server's shell. (stdout, stderr)"""
+    with tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "ckrv", "cloud", "login", "--no-browser"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=cli.env(),
+            cwd=ROOT,
+            umask=-1 if umask is None else umask,
+        )
+        with proc:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            match = re.search(r"enter the code ([A-Z]{4}-[A-Z]{4})", first)
+            if match:
+                srv.admin("device", "approve", match.group(1), "--email", email)
+            out = first + proc.stdout.read()  # to EOF: the CLI polls, then exits
+        stderr.seek(0)
+        err = stderr.read()
+    assert match and proc.returncode == 0, out + err
+    return out, err
+
+
+def stored(cli: Cli) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((cli.config_dir / "tokens.json").read_text())
+    return data
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_login_stores_tokens_and_whoami_shows_the_user(srv: Server, user_cli: Cli) -> None:
+    out, err = login(user_cli, srv)
+    assert f"Open {srv.url}/activate and enter the code" in out
+    assert f"{srv.url}/activate?user_code=" in out
+    assert f"Logged in to {srv.api_url} as {EMAIL} (free tier, 10 jobs left this cycle)" in out
+
+    whoami = user_cli.run("cloud", "whoami")
+    assert whoami.returncode == 0, whoami.stderr
+    fields = dict(re.findall(r"^(\w[\w ]*):\s+(.*)$", whoami.stdout, re.M))
+    assert fields["email"] == EMAIL and fields["name"] == "ada" and fields["tier"] == "free"
+    assert fields["jobs left"] == "10" and fields["server"] == srv.api_url
+    assert re.match(r"\d{4}-\d\d-\d\dT", fields["cycle ends"])
+
+    profile = user_cli.json("cloud", "whoami")
+    assert profile["email"] == EMAIL and profile["server"] == srv.api_url
+    assert profile["job_quota_remaining"] == 10
+
+    # Tokens never reach the terminal.
+    tokens = stored(user_cli)[srv.api_url]
+    for output in (out, err, whoami.stdout, whoami.stderr):
+        assert tokens["access_token"] not in output and tokens["refresh_token"] not in output
+
+
+def test_without_keyring_tokens_go_to_a_private_file_with_one_notice(
+    srv: Server, user_cli: Cli
+) -> None:
+    _out, err = login(user_cli, srv, umask=0)  # a careless umask must not leak the file
+    assert err.count(KEYRING_NOTICE) == 1
+    assert mode(user_cli.config_dir) == 0o700
+    assert mode(user_cli.config_dir / "tokens.json") == 0o600
+    assert set(stored(user_cli)) == {srv.api_url}
+
+    # The notice is one-time: the next login (and every later save) stays quiet.
+    _out, again = login(user_cli, srv, umask=0)
+    assert KEYRING_NOTICE not in again
+    assert mode(user_cli.config_dir / "tokens.json") == 0o600
+    whoami = user_cli.run("cloud", "whoami")
+    assert whoami.returncode == 0 and KEYRING_NOTICE not in whoami.stderr
+
+
+def test_logout_revokes_on_the_server(srv: Server, user_cli: Cli) -> None:
+    login(user_cli, srv)
+    refresh_token = stored(user_cli)[srv.api_url]["refresh_token"]
+    out = user_cli.run("cloud", "logout")
+    assert out.returncode == 0 and f"logged out of {srv.api_url}" in out.stdout
+    assert srv.api_url not in stored(user_cli)
+    with srv.client() as api:
+        body = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        response = api.post("/auth/refresh", json=body)
+    assert response.status_code == 400 and "revoked" in response.json()["message"]
+    whoami = user_cli.run("cloud", "whoami")
+    assert whoami.returncode == 3 and "ckrv cloud login" in whoami.stderr
+    again = user_cli.run("cloud", "logout")
+    assert again.returncode == 0 and "not logged in" in again.stdout
+
+
+def test_api_token_as_ckrv_token(srv: Server, user_cli: Cli) -> None:
+    srv.admin("user", "add", "ci@example.com", "--password-stdin", input="ci-password-1\n")
+    token = srv.admin("token", "create", "ci@example.com").strip()
+    login(user_cli, srv)  # a stored login for ada; CKRV_TOKEN wins over it
+    whoami = user_cli.run("cloud", "whoami", "--json", CKRV_TOKEN=token)
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["email"] == "ci@example.com"
+
+    token_id = json.loads(srv.admin("token", "list", "--email", "ci@example.com", "--json"))[0][
+        "id"
+    ]
+    srv.admin("token", "revoke", token_id)
+    revoked = user_cli.run("cloud", "whoami", CKRV_TOKEN=token)
+    assert revoked.returncode == 3
+    assert "ckrv cloud login" in revoked.stderr and token not in revoked.stderr
+
+
+def test_parallel_commands_refreshing_at_once_keep_the_login(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, access_token_ttl="2s")
+    try:
+        srv.add_user(EMAIL)
+        cli = Cli(config_dir=tmp_path / "cli-config", api_url=srv.api_url)
+        login(cli, srv)
+        expires_at = stored(cli)[srv.api_url]["expires_at"]
+        wait_for(lambda: time.time() > expires_at + 0.2, timeout=10, what="the token to expire")
+        with httpx.Client() as http:  # the stored access token really is dead now
+            stale = stored(cli)[srv.api_url]["access_token"]
+            me = http.get(f"{srv.api_url}/users/me", headers={"Authorization": f"Bearer {stale}"})
+            assert me.status_code == 401
+
+        procs = [
+            subprocess.Popen(
+                [PYTHON, "-m", "ckrv", "cloud", "whoami", "--json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=cli.env(),
+                cwd=ROOT,
+            )
+            for _ in range(6)
+        ]
+        results = [(p.communicate(timeout=120), p.returncode) for p in procs]
+        for (out, err), code in results:
+            assert code == 0, err
+            assert json.loads(out)["email"] == EMAIL
+        after = cli.run("cloud", "whoami")
+        assert after.returncode == 0, after.stderr
+        with sqlite3.connect(srv.data_dir / "ckrv.db") as conn:
+            revoked = conn.execute(
+                "SELECT COUNT(*) FROM refresh_tokens WHERE revoked_at IS NOT NULL"
+            )
+            assert revoked.fetchone()[0] == 0  # no replay was detected: the lock serialized them
+    finally:
+        assert srv.stop() == 0
+
+
+def test_concurrent_refreshes_of_one_token_at_most_one_succeeds(srv: Server, user_cli: Cli) -> None:
+    login(user_cli, srv)
+    refresh_token = stored(user_cli)[srv.api_url]["refresh_token"]
+    barrier = threading.Barrier(8)
+
+    def spend(_: int) -> tuple[int, Any]:
+        with httpx.Client(base_url=srv.api_url, timeout=30) as http:
+            barrier.wait()
+            body = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+            response = http.post("/auth/refresh", json=body)
+            return response.status_code, response.json()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(spend, range(8)))
+    winners = [body for status, body in results if status == 200]
+    assert len(winners) == 1, results
+    assert sorted(status for status, _ in results) == [200] + [400] * 7
+    # The seven replays revoked the login, including the one rotation that won.
+    with httpx.Client(base_url=srv.api_url) as http:
+        body = {"grant_type": "refresh_token", "refresh_token": winners[0]["refresh_token"]}
+        assert http.post("/auth/refresh", json=body).json()["error"] == "invalid_grant"
