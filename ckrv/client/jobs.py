@@ -1,21 +1,64 @@
-"""Client-side job operations shared by the commands: resolving short ids, fetching, waiting."""
+"""Client-side job operations shared by the commands: resolving short ids, creating, listing,
+cancelling, fetching diffs, and waiting for a job to end. Server errors that need more than the
+generic translation (quota, unreachable, unknown credential) get their user-facing wording here,
+not in the commands."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ckrv.client.api import Api
-from ckrv.errors import NotFound, UsageError
+from ckrv.errors import (
+    CkrvError,
+    JobUnsuccessful,
+    NotFound,
+    QuotaExceeded,
+    ServerUnreachable,
+    UsageError,
+)
+from ckrv.timeutil import parse_iso, relative
 
 MIN_PREFIX = 8
 TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
+STATUSES = ("pending", "running", *TERMINAL)
+PAGE_LIMIT = 100
 _HEX = re.compile(r"^[0-9a-fA-F-]+$")
+
+JobCallback = Callable[[dict[str, Any]], None]
+
+
+def short_id(job_id: str) -> str:
+    return job_id[:MIN_PREFIX]
+
+
+def local_time(text: str | None) -> str:
+    """An API timestamp in the user's local zone, with how long ago (or until) it is."""
+    moment = parse_iso(text)
+    if moment is None:
+        return "-"
+    stamp = moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
+    return f"{relative(moment)} ({stamp})"
 
 
 def resolve_job_id(api: Api, text: str) -> str:
     """A full job id from a full id or a unique prefix of at least 8 characters."""
+    found = _lookup(api, text)
+    return found if isinstance(found, str) else str(found["id"])
+
+
+def find_job(api: Api, text: str) -> dict[str, Any]:
+    """The job named by a full id or a unique prefix: one request either way."""
+    found = _lookup(api, text)
+    return get_job(api, found) if isinstance(found, str) else found
+
+
+def _lookup(api: Api, text: str) -> str | dict[str, Any]:
+    """A full id as given, or the one job a prefix matches (the listing already holds it)."""
     text = text.strip().lower()
     try:
         return str(uuid.UUID(text))
@@ -24,15 +67,165 @@ def resolve_job_id(api: Api, text: str) -> str:
     if not _HEX.match(text):
         raise UsageError(f"{text!r} is not a job id: use the id `ckrv jobs` shows")
     if len(text) < MIN_PREFIX:
-        raise UsageError(f"job id prefix {text!r} is too short: give at least {MIN_PREFIX} characters")
+        raise UsageError(
+            f"job id prefix {text!r} is too short: give at least {MIN_PREFIX} characters"
+        )
     matches = api.get("/jobs", params={"id_prefix": text, "limit": 10})["jobs"]
     if not matches:
-        raise NotFound(f"no job whose id starts with {text}", hint="list your jobs with `ckrv jobs`")
+        raise NotFound(
+            f"no job whose id starts with {text}", hint="list your jobs with `ckrv jobs`"
+        )
     if len(matches) > 1:
-        listing = "\n".join(f"  {j['id']}  {j['status']:<9}  {j.get('spec_title', '')}" for j in matches)
+        listing = "\n".join(
+            f"  {j['id']}  {j['status']:<9}  {j.get('spec_title', '')}" for j in matches
+        )
         raise UsageError(f"job id prefix {text} is ambiguous; it matches:\n{listing}")
-    return str(matches[0]["id"])
+    return dict(matches[0])
 
 
 def get_job(api: Api, job_id: str) -> dict[str, Any]:
     return api.get(f"/jobs/{job_id}")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What `POST /jobs` takes; None fields are left to the server's defaults."""
+
+    spec_content: str
+    git_repo_url: str
+    git_base_branch: str
+    agent: str | None = None
+    credential: str | None = None
+    setup: str | None = None
+    timeout_seconds: float | None = None
+    push: bool = False
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "spec_content": self.spec_content,
+            "git_repo_url": self.git_repo_url,
+            "git_base_branch": self.git_base_branch,
+        }
+        optional = {
+            "agent": self.agent,
+            "git_credential_name": self.credential,
+            "setup": self.setup,
+            "timeout_seconds": self.timeout_seconds,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        if self.push:
+            body["push"] = True
+        return body
+
+
+def create_job(api: Api, request: JobRequest) -> dict[str, Any]:
+    """Queue a job. Quota, unreachable-server and unknown-credential errors say what to do."""
+    try:
+        job: dict[str, Any] = api.post("/jobs", request.body())
+    except QuotaExceeded as exc:
+        raise quota_error(exc) from exc
+    except ServerUnreachable as exc:
+        raise ServerUnreachable(
+            exc.message,
+            hint="check that the server is up; or run the job on this machine without a "
+            "server: drop --cloud (`ckrv run --spec FILE`)",
+        ) from exc
+    except NotFound as exc:
+        if request.credential is None or "add one with" in exc.message:
+            raise
+        raise NotFound(exc.message, hint="or add it: `ckrv cloud credentials add`") from exc
+    return job
+
+
+def quota_error(exc: QuotaExceeded) -> QuotaExceeded:
+    """The 402 again, saying when the quota resets in the user's own time."""
+    body: dict[str, Any] = getattr(exc, "body", {}) or {}
+    resets = body.get("quota_resets_at")
+    message = exc.message.split("; it resets at", 1)[0]
+    if resets:
+        message = f"{message}; it resets {_reset_time(resets)}"
+    hint = exc.hint or "wait for the reset, or ask the server's admin for a larger tier"
+    error = QuotaExceeded(message, hint=hint)
+    error.body = body  # type: ignore[attr-defined]
+    return error
+
+
+def _reset_time(text: str) -> str:
+    moment = parse_iso(text)
+    if moment is None:
+        return text
+    stamp = moment.astimezone().strftime("%Y-%m-%d %H:%M %Z").rstrip()
+    return f"on {stamp} ({relative(moment)})"
+
+
+def list_jobs(api: Api, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Up to `limit` jobs, newest first, following the cursor across pages."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(found) < limit:
+        params: dict[str, Any] = {"limit": min(PAGE_LIMIT, limit - len(found))}
+        if status:
+            params["status"] = status
+        if cursor:
+            params["cursor"] = cursor
+        page = api.get("/jobs", params=params)
+        found.extend(page["jobs"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return found[:limit]
+
+
+def cancel_job(api: Api, job_id: str) -> dict[str, Any]:
+    return api.post(f"/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
+
+
+def fetch_diff(api: Api, job_id: str) -> bytes:
+    return api.send("GET", f"/jobs/{job_id}/artifacts/diff").content
+
+
+def require_success(job: dict[str, Any], *, hint: str | None = None) -> None:
+    """Raise JobUnsuccessful (exit 7) for an ended job that did not succeed, and a plain error
+    for one that has not ended yet, each with its error and where to look next."""
+    status, sid = job["status"], short_id(job["id"])
+    if status == "succeeded":
+        return
+    if status not in TERMINAL:
+        raise CkrvError(
+            f"job {sid} is {status}; it has no result yet",
+            hint=f"wait for it with `ckrv status {sid} --watch`, or follow `ckrv logs {sid} -f`",
+        )
+    reason = job.get("error_message") or job.get("result_summary") or ""
+    raise JobUnsuccessful(
+        f"job {sid} ended {status}" + (f": {reason}" if reason else ""),
+        hint=hint or f"see what happened with `ckrv logs {sid}`",
+    )
+
+
+def wait_for_job(
+    api: Api,
+    job_id: str,
+    *,
+    on_change: JobCallback | None = None,
+    on_log: JobCallback | None = None,
+) -> dict[str, Any]:
+    """Block until the job ends and return it. Status and phase changes arrive as events on
+    the job's log stream (no polling); `on_change` sees each, `on_log` each log entry (and the
+    backlog only when it is given)."""
+    from ckrv.client.logstream import LogEvent, follow
+
+    tail = None if on_log is not None else 0
+    for event in follow(api, job_id, tail=tail):
+        if isinstance(event, LogEvent):
+            if on_log is not None:
+                on_log(event.as_dict())
+            continue
+        if on_change is not None:
+            on_change(event.job)
+        if event.final:
+            return event.job
+    return get_job(api, job_id)  # the stream ended without a final event: ask directly
+
+
+def age(job: dict[str, Any], now: datetime | None = None) -> str:
+    return relative(parse_iso(job.get("created_at")), now)

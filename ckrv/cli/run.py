@@ -1,0 +1,287 @@
+"""`ckrv run --spec FILE`: queue a job on the server (`--cloud`), or run it on this machine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ckrv.cli.jobs import card, next_block, next_commands, status_word
+from ckrv.cli.output import emit_json, emit_warning, paint
+
+
+def _api_url() -> str:
+    return str(click.get_current_context().obj["api_url"])
+
+
+def _read_spec(path: str) -> str:
+    from ckrv.errors import UsageError
+
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the spec {path}: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the spec {path} is not UTF-8 text") from exc
+    if not text.strip():
+        raise UsageError(f"the spec {path} is empty")
+    return text
+
+
+def _timeout(value: str | None) -> float | None:
+    from ckrv.timeutil import parse_duration
+
+    return parse_duration(value) if value else None
+
+
+@click.command()
+@click.option(
+    "--spec", "spec_path", required=True, metavar="FILE", help="The spec (markdown); - for stdin."
+)
+@click.option("--cloud", is_flag=True, help="Run on the server instead of this machine.")
+@click.option(
+    "--repo", metavar="URL", help="[--cloud] Repository URL [default: this checkout's origin]."
+)
+@click.option(
+    "--base-branch", metavar="BRANCH", help="Branch to start from [default: the current one]."
+)
+@click.option(
+    "--credential", metavar="NAME", help="[--cloud] Git credential for a private repository."
+)
+@click.option(
+    "--agent", metavar="NAME", help="Agent to run [default: the server's / config's default]."
+)
+@click.option("--setup", metavar="CMD", help="Shell command run in the checkout before the agent.")
+@click.option("--timeout", metavar="DURATION", help="Stop the job after this long, e.g. 30m.")
+@click.option("--push", is_flag=True, help="[--cloud] Push the feature branch to the repository.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="[--cloud] Wait for the job to end: exit 0 if it succeeded, else 7.",
+)
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="[--cloud] Print its log live while waiting (implies --wait).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the Job object as JSON (the final one when waiting).",
+)
+def run(
+    spec_path: str,
+    cloud: bool,
+    repo: str | None,
+    base_branch: str | None,
+    credential: str | None,
+    agent: str | None,
+    setup: str | None,
+    timeout: str | None,
+    push: bool,
+    wait: bool,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    """Run a coding agent on a spec and get the result as a diff.
+
+    With --cloud the job is queued on your ckrv server, which clones --repo at --base-branch
+    (by default this checkout's origin and current branch; the worker sees only what is
+    pushed). The command returns once the job is queued, unless --wait or --follow.
+
+    Without --cloud the same worker pipeline runs here, with no server: on a clone of this
+    repository's --base-branch (its last commit; uncommitted changes are not included), the
+    log printed live; the result is left as a commit on a local branch ckrv/<slug>-<id>.
+    Agents are the presets plus [agents.NAME] tables in $CKRV_CONFIG_DIR/config.toml.
+
+    \b
+    Example:
+      ckrv run --cloud --spec specs/add-retry.md
+      ckrv run --cloud --spec specs/add-retry.md --base-branch main --follow
+      ckrv run --spec specs/add-retry.md --agent aider
+    """
+    spec = _read_spec(spec_path)
+    if cloud:
+        _run_cloud(
+            spec,
+            repo,
+            base_branch,
+            credential,
+            agent,
+            setup,
+            _timeout(timeout),
+            push,
+            wait or follow,
+            follow,
+            as_json,
+        )
+        return
+    from ckrv.errors import UsageError
+
+    for flag, given in (("--repo", repo), ("--credential", credential), ("--push", push)):
+        if given:
+            raise UsageError(
+                f"{flag} only applies to --cloud runs",
+                hint="a local run always uses the repository in the current directory",
+            )
+    _run_local(spec, base_branch, agent, setup, _timeout(timeout), as_json)
+
+
+def _cloud_target(repo_url: str | None, base_branch: str | None) -> tuple[str, str]:
+    """The repository and branch to run on, defaulting from the checkout here, with a warning
+    when the local branch has what origin does not."""
+    from ckrv.client import repo
+    from ckrv.errors import UsageError
+
+    root: Path | None = None
+    if repo_url is None or base_branch is None:
+        root = repo.find_root()
+    elif (
+        found := repo.git(Path.cwd(), "rev-parse", "--show-toplevel", check=False)
+    ).returncode == 0:
+        root = Path(found.stdout.decode().strip())
+    origin = repo.origin_url(root) if root else None
+    if repo_url is None:
+        if origin is None:
+            raise UsageError("this repository has no `origin` remote", hint="pass --repo URL")
+        repo_url = origin
+    if base_branch is None:
+        assert root is not None
+        base_branch = repo.current_branch(root)
+        if base_branch is None:
+            raise UsageError("HEAD is detached here", hint="pass --base-branch BRANCH")
+    if (
+        root
+        and origin
+        and repo.same_repository(origin, repo_url)
+        and repo.branch_exists(root, base_branch)
+    ):
+        warning = repo.divergence(root, base_branch).warning(base_branch)
+        if warning:
+            emit_warning(warning)
+    return repo_url, base_branch
+
+
+def _run_cloud(
+    spec: str,
+    repo_url: str | None,
+    base_branch: str | None,
+    credential: str | None,
+    agent: str | None,
+    setup: str | None,
+    timeout: float | None,
+    push: bool,
+    wait: bool,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    from ckrv.client.jobs import JobRequest, create_job, require_success, wait_for_job
+    from ckrv.client.session import Session
+
+    repo_url, base_branch = _cloud_target(repo_url, base_branch)
+    request = JobRequest(spec, repo_url, base_branch, agent, credential, setup, timeout, push)
+    with Session(_api_url()).api() as api:
+        job = create_job(api, request)
+        if not wait:
+            if as_json:
+                emit_json(job)
+            else:
+                click.echo(queued_card(job))
+            return
+        if not as_json:
+            click.echo(queued_card(job, waiting=True))
+        on_log = None
+        if follow:
+            from ckrv.cli.logs import LinePrinter
+
+            on_log = LinePrinter(
+                as_json=as_json, flush=True, stream=sys.stderr if as_json else None
+            ).line
+        final = wait_for_job(api, job["id"], on_log=on_log)
+    if as_json:
+        emit_json(final)
+    else:
+        click.echo("")
+        click.echo(card(final))
+    require_success(final)
+
+
+def queued_card(job: dict[str, Any], *, waiting: bool = False) -> str:
+    sid = job["id"][:8]
+    lines = [
+        f"Queued job {paint(sid, 'cyan', bold=True)} ({status_word(job)}): "
+        f"{job.get('spec_title') or 'job'}",
+        f"  id          {job['id']}",
+        f"  repository  {job['git_repo_url']} @ {job['git_base_branch']}",
+        f"  agent       {job.get('agent')}",
+        f"  branch      {job.get('feature_branch_name') or '-'}",
+    ]
+    if waiting:
+        lines.append(
+            f"waiting for it to end (Ctrl-C stops waiting; the job keeps running: "
+            f"`ckrv cancel {sid}` stops it)"
+        )
+        return "\n".join(lines)
+    lines.append("")
+    lines += next_block(
+        [*next_commands(job), (f"ckrv pull {sid}", "apply its diff once it succeeds")]
+    )
+    return "\n".join(lines)
+
+
+def _run_local(
+    spec: str,
+    base_branch: str | None,
+    agent: str | None,
+    setup: str | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    from ckrv.cli.logs import LinePrinter
+    from ckrv.client import localrun, repo
+    from ckrv.client.jobs import require_success
+
+    root = repo.find_root()
+    request = localrun.LocalRequest(spec, base_branch, agent, setup, timeout)
+    job = localrun.describe_job(root, request, localrun.local_settings())
+    if repo.divergence(root, job["git_base_branch"]).uncommitted:
+        emit_warning(
+            f"uncommitted changes are not included: the run starts from the last "
+            f"commit on {job['git_base_branch']}"
+        )
+    out = sys.stderr if as_json else sys.stdout
+    click.echo(
+        f"running job {paint(job['id'][:8], 'cyan', bold=True)} here: agent "
+        f"{job['agent']['name']} on {job['git_base_branch']} of {root}",
+        file=out,
+    )
+    printer = LinePrinter(as_json=False, flush=True, stream=out)
+    result = localrun.run_locally(root, job, printer.line)
+    if as_json:
+        emit_json(result.job)
+    else:
+        click.echo("")
+        click.echo(_local_card(result))
+    require_success(result.job, hint="the log above says what happened")
+
+
+def _local_card(result: Any) -> str:
+    job = result.job
+    lines = [f"{status_word(job)}: {job.get('result_summary') or job.get('error_message') or ''}"]
+    if result.branch_created:
+        branch, base = job["feature_branch_name"], job["base_commit"][:12]
+        lines.append(f"the result is on branch {paint(branch, 'green')} (from {base})")
+        lines += next_block(
+            [
+                (f"git switch {branch}", "check it out"),
+                (f"git diff {base} {branch}", "review the changes"),
+                (f"git merge {branch}", "or merge it into your current branch"),
+            ]
+        )
+    return "\n".join(lines)

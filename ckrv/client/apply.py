@@ -1,0 +1,98 @@
+"""Applying a job's diff: to the working tree (checked first with `git apply --check`, so a patch
+that does not fit changes nothing), or as a commit on a new branch at the job's base commit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ckrv.client import repo
+from ckrv.errors import CkrvError
+
+_PATCH_FAILED = re.compile(r"^error: patch failed: (.+):\d+$")
+_CANNOT_READ = re.compile(r"^error: cannot read the current contents of '(.+)'$")
+_PATH_ERROR = re.compile(
+    r"^error: (.+?): (?:patch does not apply|already exists in (?:working directory|index)"
+    r"|does not exist in (?:index|working tree)|does not match index|No such file or directory"
+    r"|wrong type|has type .*)$"
+)
+
+
+class PatchConflict(CkrvError):
+    """The diff does not apply to the working tree; nothing was changed."""
+
+    def __init__(self, message: str, files: list[str], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+
+
+def conflicting_files(stderr: str) -> list[str]:
+    """The paths `git apply` complained about, in order, once each."""
+    found: dict[str, None] = {}
+    for line in stderr.splitlines():
+        for pattern in (_PATCH_FAILED, _CANNOT_READ, _PATH_ERROR):
+            match = pattern.match(line.strip())
+            if match:
+                found[match.group(1)] = None
+                break
+    return list(found)
+
+
+def _apply_args(three_way: bool) -> list[str]:
+    return ["apply", "--whitespace=nowarn", *(["--3way"] if three_way else [])]
+
+
+def check(root: Path, patch: bytes, *, three_way: bool = False) -> None:
+    """Raise PatchConflict, naming the files, when `patch` does not apply at `root`."""
+    result = repo.git(root, *_apply_args(three_way), "--check", "-", input=patch, check=False)
+    if result.returncode == 0:
+        return
+    stderr = result.stderr.decode("utf-8", "replace")
+    files = conflicting_files(stderr)
+    listing = ", ".join(files) if files else stderr.strip()
+    raise PatchConflict(f"the diff does not apply to your working tree: {listing}", files)
+
+
+def apply_to_worktree(root: Path, patch: bytes, *, three_way: bool = False) -> None:
+    """Apply `patch` to the working tree at `root` (and the index with --3way), all or nothing."""
+    if not patch.strip():
+        return
+    check(root, patch, three_way=three_way)
+    repo.git(root, *_apply_args(three_way), "-", input=patch)
+
+
+def diffstat(root: Path, patch: bytes) -> str:
+    if not patch.strip():
+        return ""
+    return repo.git(root, "apply", "--stat", "-", input=patch).stdout.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class BranchResult:
+    branch: str
+    commit: str
+    base_commit: str
+
+
+def commit_message(job: dict[str, Any]) -> str:
+    title = job.get("spec_title") or "ckrv job"
+    summary = job.get("result_summary") or ""
+    body = f"\n\n{summary}" if summary and summary != title else ""
+    return f"{title}{body}\n\nckrv job {job['id']}\n"
+
+
+def apply_on_branch(
+    root: Path, job: dict[str, Any], patch: bytes, branch: str, *, three_way: bool = False
+) -> BranchResult:
+    """Create `branch` at the job's base commit (fetching it when missing) holding one commit:
+    the diff, with the job's summary as its message. The working tree is not touched."""
+    base = job.get("base_commit")
+    if not base:
+        raise CkrvError(f"job {job['id']} has no base commit recorded; it cannot be branched from")
+    repo.check_new_branch(root, branch)
+    repo.fetch_commit(root, job["git_repo_url"], base, job["git_base_branch"])
+    commit = repo.commit_patch(root, base, patch, commit_message(job), three_way=three_way)
+    repo.create_branch(root, branch, commit)
+    return BranchResult(branch, commit, base)
