@@ -187,3 +187,39 @@ def test_a_key_from_the_environment_is_not_rotated_by_ckrv(tmp_path: Path) -> No
         timeout=60,
     )
     assert result.returncode == 2 and "CKRV_MASTER_KEY" in result.stderr
+
+
+def test_a_jobs_environment_carries_its_credential_and_its_owners_secrets(tmp_path: Path) -> None:
+    import json
+
+    from ckrv.errors import NotFound
+    from ckrv.server.entitlements import job_environment, job_secret_values
+
+    data_dir = tmp_path / "data"
+    users = _users(data_dir)
+    _fill(data_dir, users)
+    keys = load_master_keys(data_dir)
+    with open_db(data_dir) as conn:
+        cred_id = store.find_credential(conn, users["ada"], "git")["id"]
+        job = {
+            "user_id": users["ada"],
+            "credential_id": cred_id,
+            "git_repo_url": "https://github.com/ada/app.git",
+        }
+        env, values = job_environment(conn, keys, job)  # type: ignore[arg-type]
+        assert json.loads(env["CKRV_GIT_CREDENTIAL"]) == {
+            "name": "git",
+            "provider": "github",
+            "credential_type": "pat",
+            "value": VALUES["ada"],
+            "username": "x-access-token",
+        }
+        assert json.loads(env["CKRV_AGENT_SECRETS"]) == {"API_KEY": VALUES["ada"] + "-secret"}
+        assert values == {VALUES["ada"], VALUES["ada"] + "-secret"}
+        run_in_transaction(conn, lambda c: store.mark_credential_used(c, cred_id))
+        assert store.list_credentials(conn, users["ada"])[0]["last_used_at"]
+        # removed between the job's creation and its launch: the job fails with the reason
+        run_in_transaction(conn, lambda c: store.delete_credential(c, users["ada"], "git"))
+        with pytest.raises(NotFound, match="removed before the job started"):
+            job_environment(conn, keys, job)  # type: ignore[arg-type]
+        assert job_secret_values(conn, keys, job) == {VALUES["ada"] + "-secret"}  # type: ignore[arg-type]

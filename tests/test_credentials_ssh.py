@@ -4,97 +4,25 @@ installed (Debian: openssh-server)."""
 
 from __future__ import annotations
 
-import getpass
 import os
-import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ckrv.worker.gitauth import base_git_env, credential_env, explain_auth_failure
 from tests.helpers import make_repo
+from tests.sshd import HAVE_SSHD, Sshd, keygen, start_sshd
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-pytestmark = pytest.mark.skipif(not os.path.exists(SSHD), reason="sshd is not installed")
-
-_CONFIG = """ListenAddress 127.0.0.1
-HostKey {root}/host_key
-PidFile {root}/sshd.pid
-AuthorizedKeysFile {root}/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-UsePAM no
-StrictModes no
-"""
-
-
-@dataclass
-class Sshd:
-    root: Path
-    port: int
-    user: str
-    proc: subprocess.Popen[bytes]
-
-    def url(self, repo: Path) -> str:
-        return f"ssh://{self.user}@127.0.0.1:{self.port}{repo}"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-def _keygen(path: Path) -> Path:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ckrv-test", "-f", str(path)],
-        check=True,
-    )
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(root: Path) -> tuple[subprocess.Popen[bytes], int]:
-    for _ in range(5):  # another process may take the port between the probe and sshd's bind
-        port = _free_port()
-        proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(root / "sshd_config"), "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stderr is not None
-        line = proc.stderr.readline().decode()
-        if "Server listening" in line:
-            return proc, port
-        proc.kill()
-        proc.wait()
-    pytest.skip(f"sshd could not start here: {line.strip()}")
+pytestmark = pytest.mark.skipif(not HAVE_SSHD, reason="sshd is not installed")
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    root = tmp_path_factory.mktemp("sshd")
-    _keygen(root / "host_key")
-    _keygen(root / "client_key")
-    shutil.copy(root / "client_key.pub", root / "authorized_keys")
-    (root / "sshd_config").write_text(_CONFIG.format(root=root))
-    if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
-    proc, port = _start(root)
-    yield Sshd(root, port, getpass.getuser(), proc)
-    proc.terminate()
-    proc.wait(10)
-    if proc.stderr:
-        proc.stderr.close()
+    daemon = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield daemon
+    daemon.stop()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +61,7 @@ def clone(
 
 
 def test_a_deploy_key_clones_over_ssh(tmp_path: Path, sshd: Sshd, origin: Path) -> None:
-    key = (sshd.root / "client_key").read_text()
+    key = sshd.client_key
     result = clone(tmp_path, sshd.url(origin), key)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "checkout" / "README.md").exists()
@@ -148,7 +76,7 @@ def test_a_deploy_key_clones_over_ssh(tmp_path: Path, sshd: Sshd, origin: Path) 
 def test_a_key_the_server_does_not_know_is_refused_with_a_clear_message(
     tmp_path: Path, sshd: Sshd, origin: Path
 ) -> None:
-    other = _keygen(tmp_path / "other_key").read_text()
+    other = keygen(tmp_path / "other_key").read_text()
     result = clone(tmp_path, sshd.url(origin), other)
     assert result.returncode != 0
     message = explain_auth_failure(result.stderr, sshd.host, "deploy", credential_type="deploy_key")
@@ -163,7 +91,7 @@ def test_a_key_the_server_does_not_know_is_refused_with_a_clear_message(
 def test_the_strict_policy_refuses_an_unknown_host(
     tmp_path: Path, sshd: Sshd, origin: Path
 ) -> None:
-    key = (sshd.root / "client_key").read_text()
+    key = sshd.client_key
     known = tmp_path / "known_hosts"
     known.write_text("")
     refused = clone(tmp_path, sshd.url(origin), key, policy="yes", known_hosts=known)
@@ -179,7 +107,7 @@ def test_the_strict_policy_refuses_an_unknown_host(
 
 
 def test_the_no_policy_skips_host_checks(tmp_path: Path, sshd: Sshd, origin: Path) -> None:
-    key = (sshd.root / "client_key").read_text()
+    key = sshd.client_key
     result = clone(tmp_path, sshd.url(origin), key, policy="no")
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "private" / "known_hosts").exists()

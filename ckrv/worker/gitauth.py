@@ -92,6 +92,9 @@ def credential_env(
 ) -> dict[str, str]:
     """Environment that lets git authenticate with `credential` (None: nothing to add).
 
+    `known_hosts_policy` is the server's `ssh_known_hosts` setting: `accept-new` (hosts learnt
+    into a per-job file), `yes` (strict: `known_hosts_file`, or ssh's default files) or `no`.
+
     `credential` is the decoded CKRV_GIT_CREDENTIAL: provider, credential_type, value and
     username. Files go in `private_dir`, which must be a directory only this user can enter;
     remove it when the job is done. `known_hosts_file` replaces the per-job known_hosts file
@@ -164,24 +167,19 @@ def _ssh_env(key: str, private_dir: Path, policy: str, known_hosts: Path | None)
     with os.fdopen(fd, "w") as handle:
         handle.write(key.strip() + "\n")  # ssh refuses a key without its final newline
     os.chmod(key_file, 0o600)
-    known = Path(os.devnull) if policy == "no" else known_hosts or private_dir / "known_hosts"
-    command = [
-        "ssh",
-        "-F",
-        "none",
-        "-i",
-        str(key_file),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "IdentityAgent=none",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        f"StrictHostKeyChecking={policy}",
-        "-o",
-        f"UserKnownHostsFile={known}",
-    ]
+    options = ["IdentitiesOnly=yes", "IdentityAgent=none", "BatchMode=yes"]
+    options.append(f"StrictHostKeyChecking={policy}")
+    if policy == "no":
+        options.append(f"UserKnownHostsFile={os.devnull}")
+    elif known_hosts is not None:
+        options.append(f"UserKnownHostsFile={known_hosts}")
+    elif policy == "accept-new":
+        # a per-job file: hosts learnt by one job are not trusted by the next one's user
+        options.append(f"UserKnownHostsFile={private_dir / 'known_hosts'}")
+    # (strict `yes` without a file: ssh's own ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts)
+    command = ["ssh", "-F", "none", "-i", str(key_file)]
+    for option in options:
+        command += ["-o", option]
     return {"GIT_SSH_COMMAND": shlex.join(command), "GIT_SSH_VARIANT": "ssh"}
 
 
@@ -253,6 +251,19 @@ def explain_auth_failure(
     return (
         f"authentication to {host} failed with credential '{credential_name}' ({what}): it "
         f"was refused, has expired, or cannot access this repository. It needs {needs}."
+    )
+
+
+def explain_clone_failure(
+    stderr: str, repo_url: str, credential: dict[str, Any] | None
+) -> str | None:
+    """`explain_auth_failure` for the job's repository and its (decoded) credential."""
+    return explain_auth_failure(
+        stderr,
+        url_host(repo_url),
+        (credential.get("name") or "(unnamed)") if credential else None,
+        provider=credential.get("provider", "generic") if credential else "generic",
+        credential_type=credential.get("credential_type", "pat") if credential else "pat",
     )
 
 

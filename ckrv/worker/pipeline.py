@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.errors import GitError, WorkerError
-from ckrv.worker.gitauth import base_git_env, credential_env
+from ckrv.worker.gitauth import base_git_env, credential_env, explain_clone_failure
 from ckrv.worker.gitops import Git, scrub
 from ckrv.worker.masking import Masker
 from ckrv.worker.process import Completed, run_streaming
@@ -86,7 +86,13 @@ def _clone(ctx: JobContext, git: Git) -> str:
     job = ctx.job
     ctx.reporter.event(phase="cloning")
     ctx.say(f"cloning {scrub(job['git_repo_url'], ctx.masker)} (branch {job['git_base_branch']})")
-    git.clone(job["git_repo_url"], job["git_base_branch"], ctx.checkout)
+    try:
+        git.clone(job["git_repo_url"], job["git_base_branch"], ctx.checkout)
+    except GitError as exc:  # an authentication failure says what to fix, then git's words
+        clear = explain_clone_failure(exc.message, job["git_repo_url"], ctx.credential)
+        if clear is None:
+            raise
+        raise GitError(f"{clear}\n{exc.message}") from exc
     base = git.run("rev-parse", "HEAD", cwd=ctx.checkout)
     git.run("checkout", "--quiet", "-b", job["feature_branch_name"], cwd=ctx.checkout)
     ctx.reporter.event(base_commit=base, feature_branch_name=job["feature_branch_name"])
@@ -153,7 +159,8 @@ def run_job(ctx: JobContext) -> Outcome:
     private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.workspace))
     try:
         env = {**os.environ, **base_git_env(bool(ctx.job.get("allow_local_repositories")))}
-        env.update(credential_env(ctx.credential, ctx.job["git_repo_url"], private))
+        env.update(credential_env(ctx.credential, ctx.job["git_repo_url"], private,
+                                  known_hosts_policy=ctx.job.get("ssh_known_hosts") or "accept-new"))
         git = Git(env, ctx.masker)
         base = _clone(ctx, git)
         setup = ctx.job.get("setup")
