@@ -1,0 +1,1 @@
+"""Agents bundled with ckrv. Only `example_agent`, a scripted stand-in used by `ckrv demo`."""
