@@ -1,0 +1,231 @@
+"""`ckrv run` as a user runs it: real CLI processes in a real checkout, against a real server on
+loopback whose workers run the scripted agent; and without --cloud, the same pipeline here."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import write_config
+from tests.helpers import Cli, Server, git, make_repo
+from tests.jobhelpers import wait_status
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+GREETING = (
+    "# Add a greeting\nwrite hello.txt Hello\\n\nappend app.py print('bye')\nprint agent-was-here\n"
+)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("live")
+    (root / "config").mkdir()
+    srv = Server(data_dir=root / "data", config_dir=root / "config", config=write_config(root))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def token(live: Server) -> str:
+    return live.add_user("runner@example.com", tier="enterprise")
+
+
+@pytest.fixture
+def api(live: Server, token: str) -> Iterator[httpx.Client]:
+    with live.client(token) as client:
+        yield client
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A clone of a fresh bare repository, as a user has it."""
+    bare = make_repo(tmp_path / "remote", {"README.md": "# sample\n", "app.py": "print('hello')\n"})
+    git(tmp_path, "clone", "-q", str(bare), "work")
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> Cli:
+    config_dir = tmp_path / "cli-config"
+    config_dir.mkdir()
+    # The local run reads its agents from here: the same scripted agent the server runs.
+    shutil.copy(write_config(tmp_path), config_dir / "config.toml")
+    return Cli(config_dir=config_dir, api_url=live.api_url, token=token, cwd=checkout)
+
+
+def spec_file(tmp_path: Path, text: str = GREETING) -> str:
+    path = tmp_path / "spec.md"
+    path.write_text(text)
+    return str(path)
+
+
+def job_id_in(output: str) -> str:
+    match = UUID.search(output)
+    assert match, output
+    return match.group(0)
+
+
+def test_run_status_by_prefix_then_pull_changes_the_working_tree_as_the_diff_says(
+    cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
+) -> None:
+    queued = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    assert queued.returncode == 0, queued.stderr
+    job_id = job_id_in(queued.stdout)
+    short = job_id[:8]
+    assert f"ckrv status {short}" in queued.stdout and f"ckrv pull {short}" in queued.stdout
+    assert queued.stderr == ""  # the checkout has nothing unpushed: no warning
+
+    watched = cli.run("status", short, "--watch")
+    assert watched.returncode == 0, watched.stderr
+    assert "succeeded" in watched.stdout
+
+    shown = cli.run("status", short)
+    assert shown.returncode == 0, shown.stderr
+    base = git(checkout, "rev-parse", "HEAD")
+    for expected in (
+        "succeeded",
+        "scripted",
+        f"main @ {base[:12]}",
+        f"ckrv/add-a-greeting-{short}",
+        "2 files changed, 2 insertions(+), 0 deletions(-)",
+        f"ckrv pull {short}",
+    ):
+        assert expected in shown.stdout
+
+    pulled = cli.run("pull", short)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "2 files changed" in pulled.stdout and "git diff" in pulled.stdout
+    assert (checkout / "hello.txt").read_text() == "Hello\n"
+    assert (checkout / "app.py").read_text() == "print('hello')\nprint('bye')\n"
+    git(checkout, "add", "-A")
+    assert (
+        git(checkout, "diff", "--cached", "--binary")
+        == api.get(f"/jobs/{job_id}/artifacts/diff").text.strip()
+    )
+
+
+def test_json_output_is_the_api_job(cli: Cli, api: httpx.Client, tmp_path: Path) -> None:
+    created = cli.json("run", "--cloud", "--spec", spec_file(tmp_path))
+    assert created["status"] == "pending" and created["agent"] == "scripted"
+    assert created["git_base_branch"] == "main"
+    assert set(created) == set(api.get(f"/jobs/{created['id']}").json())
+
+    ended = wait_status(api, created["id"])
+    assert (
+        cli.json("status", created["id"][:8]) == api.get(f"/jobs/{created['id']}").json() == ended
+    )
+    listed = cli.json("jobs", "--limit", "3")
+    assert listed == api.get("/jobs", params={"limit": 3}).json()["jobs"]
+
+
+def test_unpushed_commits_and_changes_are_warned_about(
+    cli: Cli, checkout: Path, tmp_path: Path
+) -> None:
+    (checkout / "app.py").write_text("print('local')\n")
+    git(checkout, "commit", "-qam", "local work")
+    (checkout / "README.md").write_text("# edited\n")
+    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "1 local commit on main not pushed to origin" in result.stderr
+    assert "uncommitted changes" in result.stderr
+    assert "The worker only sees what is pushed." in result.stderr
+
+
+def test_wait_exits_7_when_the_job_fails_and_0_when_it_succeeds(cli: Cli, tmp_path: Path) -> None:
+    failed = cli.run(
+        "run", "--cloud", "--spec", spec_file(tmp_path, "print about to fail\nexit 3\n"), "--wait"
+    )
+    assert failed.returncode == 7, failed.stderr
+    short = job_id_in(failed.stdout)[:8]
+    assert f"job {short} ended failed" in failed.stderr and f"ckrv logs {short}" in failed.stderr
+
+    followed = cli.run("run", "--cloud", "--spec", spec_file(tmp_path), "--follow")
+    assert followed.returncode == 0, followed.stderr
+    assert "scripted: agent-was-here" in followed.stdout  # the agent's own line, live
+    assert "succeeded" in followed.stdout
+
+    waited = cli.run("run", "--cloud", "--spec", spec_file(tmp_path), "--wait", "--json")
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["status"] == "succeeded"
+
+
+def test_not_logged_in_exits_3(cli: Cli, tmp_path: Path) -> None:
+    cli.token = None
+    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    assert result.returncode == 3
+    assert "not logged in" in result.stderr and "ckrv cloud login" in result.stderr
+
+
+def test_unreachable_server_exits_6_and_suggests_a_local_run(cli: Cli, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cli.api_url = f"http://127.0.0.1:{port}/v1"
+    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    assert result.returncode == 6
+    assert "cannot reach the ckrv server" in result.stderr
+    assert "drop --cloud" in result.stderr
+
+
+def test_unknown_credential_exits_4_listing_the_users_credentials(
+    cli: Cli, api: httpx.Client, tmp_path: Path
+) -> None:
+    body = {
+        "name": "deploy-app",
+        "provider": "generic",
+        "credential_type": "pat",
+        "value": "tok-" + "x" * 30,
+    }
+    assert api.post("/credentials", json=body).status_code in (201, 409)
+    before = len(api.get("/jobs", params={"limit": 100}).json()["jobs"])
+    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path), "--credential", "nope")
+    assert result.returncode == 4
+    assert "no git credential named 'nope'" in result.stderr and "deploy-app" in result.stderr
+    assert len(api.get("/jobs", params={"limit": 100}).json()["jobs"]) == before
+
+
+def test_a_local_run_produces_the_same_diff_as_the_cloud_run(
+    cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
+) -> None:
+    spec = spec_file(tmp_path)
+    cloud = json.loads(cli.run("run", "--cloud", "--spec", spec, "--wait", "--json").stdout)
+    cloud_diff = api.get(f"/jobs/{cloud['id']}/artifacts/diff").text
+
+    head = git(checkout, "rev-parse", "HEAD")
+    local = cli.run("run", "--spec", spec, "--json")
+    assert local.returncode == 0, local.stderr
+    result = json.loads(local.stdout)
+    assert "scripted: agent-was-here" in local.stderr  # the log, live (stderr when --json)
+    assert result["status"] == "succeeded" and result["base_commit"] == cloud["base_commit"] == head
+    branch = result["feature_branch_name"]
+    assert branch == f"ckrv/add-a-greeting-{result['id'][:8]}"
+    assert git(checkout, "diff", "--binary", head, branch) + "\n" == cloud_diff
+    assert git(checkout, "log", "-1", "--format=%s", branch) == "Add a greeting"
+    # the user's checkout is untouched: same branch, same commit, clean tree
+    assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert git(checkout, "status", "--porcelain") == ""
+
+
+def test_a_local_run_that_fails_exits_7_and_leaves_no_branch(
+    cli: Cli, checkout: Path, tmp_path: Path
+) -> None:
+    result = cli.run("run", "--spec", spec_file(tmp_path, "write x.txt x\nstderr broken\nexit 2\n"))
+    assert result.returncode == 7
+    assert "scripted: broken" in result.stdout
+    assert "the agent exited with code 2" in result.stderr
+    assert git(checkout, "branch", "--list", "ckrv/*") == ""
+
+
+def test_cloud_only_options_are_refused_for_a_local_run(cli: Cli, tmp_path: Path) -> None:
+    result = cli.run("run", "--spec", spec_file(tmp_path), "--repo", "https://example.com/x.git")
+    assert result.returncode == 2
+    assert "--repo only applies to --cloud runs" in result.stderr
