@@ -33,8 +33,15 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 def api_routes() -> list[BaseRoute]:
     from ckrv.server.routes import auth, credentials, jobs, logs, openapi, secrets, worker
 
-    return [*auth.routes, *jobs.routes, *logs.routes, *worker.routes, *credentials.routes,
-            *secrets.routes, *openapi.routes]
+    return [
+        *auth.routes,
+        *jobs.routes,
+        *logs.routes,
+        *worker.routes,
+        *credentials.routes,
+        *secrets.routes,
+        *openapi.routes,
+    ]
 
 
 def page_routes() -> list[BaseRoute]:

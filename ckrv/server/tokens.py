@@ -61,7 +61,9 @@ class TokenIssuer:
 
     def worker_token(self, job_id: str, ttl: float, attempt: str = "") -> str:
         """A token for one dispatch attempt of one job; a superseded attempt's token is refused."""
-        return self._sign({"sub": job_id, "aud": WORKER_AUDIENCE, "typ": "worker", "jti": attempt}, ttl)
+        return self._sign(
+            {"sub": job_id, "aud": WORKER_AUDIENCE, "typ": "worker", "jti": attempt}, ttl
+        )
 
     def verify(self, token: str, *, audience: str, typ: str) -> dict[str, Any]:
         cached = self._verified.get(token)
