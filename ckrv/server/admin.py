@@ -31,7 +31,9 @@ def open_db(data_dir: Path) -> Iterator[sqlite3.Connection]:
 
 def add_user(data_dir: Path, email: str, name: str, tier: str, password: str | None) -> str:
     with open_db(data_dir) as conn:
-        return run_in_transaction(conn, lambda c: users.add_user(c, email, name, tier, password))
+        # hash before the transaction: argon2 takes a while and must not hold the write lock
+        hashed = users.hash_password(password) if password else None
+        return run_in_transaction(conn, lambda c: users.add_user(c, email, name, tier, hashed))
 
 
 def list_users(data_dir: Path) -> list[dict[str, Any]]:

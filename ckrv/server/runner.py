@@ -49,7 +49,6 @@ def bind(host: str, port: int) -> socket.socket:
             hint="pick another --port, or stop what is using it",
         ) from exc
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 

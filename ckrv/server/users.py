@@ -3,6 +3,7 @@ and the `ckrv admin` commands share them."""
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import sqlite3
 import uuid
@@ -14,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ckrv.errors import NotFound, QuotaExceeded, UsageError
+from ckrv.server.db import Database
 from ckrv.timeutil import iso, parse_iso, utcnow
 
 
@@ -52,27 +54,38 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(conn: sqlite3.Connection, email: str, password: str) -> sqlite3.Row | None:
-    """The user row when the password matches; rehashes when argon2 parameters have changed."""
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM users WHERE email = ?", (email.strip(),)
-    ).fetchone()
+def verify_password(row: sqlite3.Row | None, password: str) -> tuple[bool, str | None]:
+    """(matches, new hash when argon2's parameters changed). CPU-heavy: run it off the loop."""
     if row is None or not row["password_hash"]:
         _hasher.hash(password)  # same cost whether or not the account exists
-        return None
+        return False, None
     try:
         _hasher.verify(row["password_hash"], password)
     except (VerificationError, InvalidHashError):
+        return False, None
+    return True, hash_password(password) if _hasher.check_needs_rehash(
+        row["password_hash"]
+    ) else None
+
+
+async def authenticate(db: Database, email: str, password: str) -> sqlite3.Row | None:
+    """The user row when email and password match (argon2 runs in a thread, not in a write)."""
+    row = db.read_one("SELECT * FROM users WHERE email = ?", (email.strip(),))
+    matches, new_hash = await asyncio.to_thread(verify_password, row, password)
+    if not matches or row is None:
         return None
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        conn.execute(
-            "UPDATE users SET password_hash = ? WHERE id = ?", (hash_password(password), row["id"])
+    if new_hash is not None:
+        user_id = row["id"]
+        await db.write(
+            lambda c: c.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (new_hash, user_id)
+            )
         )
     return row
 
 
 def add_user(
-    conn: sqlite3.Connection, email: str, name: str, tier: str, password: str | None
+    conn: sqlite3.Connection, email: str, name: str, tier: str, password_hash: str | None
 ) -> str:
     if tier not in TIERS:
         raise UsageError(f"unknown tier {tier!r}: use one of {', '.join(TIERS)}")
@@ -85,7 +98,7 @@ def add_user(
     conn.execute(
         "INSERT INTO users (id, email, name, password_hash, tier, created_at, cycle_start)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (user_id, email, name, hash_password(password) if password else None, tier, now, now),
+        (user_id, email, name, password_hash, tier, now, now),
     )
     return user_id
 

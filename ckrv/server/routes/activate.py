@@ -17,7 +17,7 @@ from starlette.routing import Route
 from ckrv.server import device
 from ckrv.server.auth import client_address, services
 from ckrv.server.tokens import token_hash
-from ckrv.server.users import check_password
+from ckrv.server.users import authenticate
 from ckrv.timeutil import iso, utcnow
 
 SESSION_COOKIE = "ckrv_session"
@@ -126,7 +126,7 @@ async def submit(request: Request) -> Response:
     new_session: str | None = None
     if user is None:
         password = str(form.get("password", ""))
-        user = await svc.db.write(lambda c: check_password(c, email, password))
+        user = await authenticate(svc.db, email, password)
         if user is None:
             svc.login_throttle.fail(*keys[:2])
             return _render(

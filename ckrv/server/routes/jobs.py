@@ -3,13 +3,16 @@ cancel, and the diff artifact. Another user's job is a 404 on every route."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import sqlite3
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, BinaryIO
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ckrv.errors import QuotaExceeded
@@ -167,10 +170,23 @@ async def get_diff(request: Request) -> Response:
     row = owned_job(request, current_user_id(request))
     if row["status"] != "succeeded" or row["artifacts_expired"]:
         raise _no_diff_reason(row)
-    path = engine(request).artifacts.path(row["id"], "diff.patch")
-    if not path.exists():
-        raise HTTPError(404, "no_diff", "the diff artifact is missing on the server")
-    return FileResponse(path, media_type="text/plain; charset=utf-8")
+    try:  # open first: the sweeper may delete the file, but not from under an open handle
+        handle = engine(request).artifacts.path(row["id"], "diff.patch").open("rb")
+    except FileNotFoundError:
+        fresh = services(request).db.read_one("SELECT * FROM jobs WHERE id = ?", (row["id"],))
+        if fresh is not None and fresh["artifacts_expired"]:
+            raise _no_diff_reason(fresh) from None
+        raise HTTPError(404, "no_diff", "the diff artifact is missing on the server") from None
+    return StreamingResponse(_chunks(handle), media_type="text/plain; charset=utf-8",
+                             headers={"Content-Length": str(os.fstat(handle.fileno()).st_size)})
+
+
+async def _chunks(handle: BinaryIO, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await asyncio.to_thread(handle.read, size):
+            yield chunk
+    finally:
+        handle.close()
 
 
 routes = [
