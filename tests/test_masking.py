@@ -94,7 +94,10 @@ def test_text_without_secrets_passes_through_unchanged(text: str, data: st.DataO
     assert "".join(stream.feed(c) for c in chunks) + stream.flush() == text
 
 
-@given(lines=st.lists(st.text(SECRET_CHARS, min_size=8, max_size=70), min_size=2, max_size=6))
+LINE_CHARS = st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="*\x85")
+
+
+@given(lines=st.lists(st.text(LINE_CHARS, min_size=8, max_size=70), min_size=2, max_size=6))
 def test_each_line_of_a_multiline_key_is_masked_on_its_own(lines: list[str]) -> None:
     key = "\n".join(lines) + "\n"
     masker = Masker([key])
@@ -125,3 +128,28 @@ def test_a_secret_made_of_mask_characters_is_still_masked() -> None:
     # Replacing one occurrence can join its neighbours into a new one: masking repeats.
     secret = "aaaa***b"
     assert secret not in Masker([secret]).mask("aaaa" + secret + "b")
+
+
+@settings(max_examples=200)
+@given(
+    token=secrets_,
+    key_lines=st.lists(st.text(LINE_CHARS, min_size=8, max_size=40), min_size=2, max_size=4),
+    filler=noise,
+    data=st.data(),
+)
+def test_a_key_and_a_token_split_into_tiny_chunks(
+    token: str, key_lines: list[str], filler: str, data: st.DataObject
+) -> None:
+    key = "-----BEGIN KEY-----\n" + "\n".join(key_lines) + "\n-----END KEY-----\n"
+    text = f"{filler}{key}{filler}{token}{filler}{key_lines[-1]}{json.dumps(key)}{filler}"
+    sizes = data.draw(st.lists(st.integers(1, 9), min_size=1, max_size=400))
+    chunks, position = [], 0
+    for size in sizes:
+        chunks.append(text[position : position + size])
+        position += size
+    chunks.append(text[position:])
+    stream = StreamMasker(Masker([token, key]))
+    output = "".join(stream.feed(c) for c in chunks) + stream.flush()
+    assert token not in output
+    for line in key_lines:
+        assert line.strip() not in output or len(line.strip()) < 8

@@ -7,7 +7,8 @@ What is masked, for every secret of `MIN_SECRET_LENGTH` characters or more:
   the value is found also when it is encoded as part of a larger string, e.g. the
   `x-access-token:TOKEN` inside an `Authorization: Basic ...` header. Only the characters that
   depend on the secret alone are matched, so up to two characters either side may stay visible;
-- each line of a multi-line value (a private key) that is itself long enough.
+- each line of a multi-line value (a private key) that is itself long enough, raw and
+  JSON-escaped (the whole value's encodings cover it encoded as a whole).
 
 Occurrences may overlap: every character covered by any occurrence is masked, and masking is
 repeated until no occurrence is left (a replacement can join text into a new one).
@@ -15,7 +16,8 @@ repeated until no occurrence is left (a replacement can join text into a new one
 `StreamMasker` gives the same guarantee over text that arrives in arbitrary chunks: it holds back
 the shortest tail that could still grow into an occurrence (never more than the longest form
 minus one character) and releases it with the next chunk or `flush()`. Text that cannot start
-an occurrence is released at once, so ordinary log lines are not delayed.
+an occurrence is released at once, so ordinary log lines are not delayed. Not guaranteed: a
+secret that itself contains the mask text `***` can be re-formed across two released pieces.
 
 Masking is the second line of defence; not putting secrets in commands is the first.
 """
@@ -30,6 +32,7 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_SECRET_LENGTH = 8
+_GRAM = 4  # at most MIN_SECRET_LENGTH // 2, so every form spans an aligned window
 
 
 def _base64_cores(raw: bytes) -> set[str]:
@@ -47,14 +50,15 @@ def _base64_cores(raw: bytes) -> set[str]:
 
 def secret_forms(secret: str) -> set[str]:
     """Every string that counts as a leak of `secret` (empty when it is too short to mask)."""
-    values = {secret, secret.strip()}
-    values |= {line.strip() for line in secret.splitlines()}
     forms: set[str] = set()
-    for value in values:
-        if len(value) < MIN_SECRET_LENGTH:
-            continue
-        forms |= {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
-        forms |= _base64_cores(value.encode())
+    for value in {secret, secret.strip()}:
+        if len(value) >= MIN_SECRET_LENGTH:
+            forms |= {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+            forms |= _base64_cores(value.encode())
+    for line in secret.splitlines():  # a key printed in part, or line by line
+        line = line.strip()
+        if len(line) >= MIN_SECRET_LENGTH:
+            forms |= {line, json.dumps(line)[1:-1]}
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
@@ -93,19 +97,31 @@ class Masker:
         self._by_first: dict[str, list[str]] = {}
         for form in self.forms:
             self._by_first.setdefault(form[0], []).append(form)
-        self.first_chars = frozenset(self._by_first)
+        # Every occurrence of a form (8+ characters) covers a GRAM-long window starting at a
+        # multiple of GRAM, which is one of the form's first GRAM windows: text without any of
+        # those windows at aligned positions cannot hold a form. Checking one window in GRAM
+        # makes the common case, a line with no secret, cheap.
+        self._grams = frozenset(form[i : i + _GRAM] for form in self.forms for i in range(_GRAM))
         alternatives = "|".join(re.escape(form) for form in self.forms)
         self._pattern = re.compile(f"(?=({alternatives}))") if self.forms else None
 
     def __bool__(self) -> bool:
         return self._pattern is not None
 
+    def first_aligned_hit(self, text: str, start: int = 0) -> int | None:
+        """The first multiple of GRAM at or after `start` where a form's window occurs."""
+        grams = self._grams
+        for position in range(-(-start // _GRAM) * _GRAM, len(text) - _GRAM + 1, _GRAM):
+            if text[position : position + _GRAM] in grams:
+                return position
+        return None
+
     def spans(self, text: str) -> list[tuple[int, int]]:
-        return _intervals(self._pattern, text) if self._pattern is not None else []
+        if self._pattern is None or self.first_aligned_hit(text) is None:
+            return []
+        return _intervals(self._pattern, text)
 
     def mask(self, text: str) -> str:
-        if self._pattern is None:
-            return text
         # Each pass shortens the text (every form is longer than MASK), so this ends.
         while spans := self.spans(text):
             text = _replace(text, spans)
@@ -129,21 +145,33 @@ class StreamMasker:
         if not self.masker:
             return chunk
         buffer = self._pending + chunk
-        spans = self.masker.spans(buffer)
-        cut = self._hold_from(buffer)
+        hit = self.masker.first_aligned_hit(buffer)
+        spans = self.masker.spans(buffer) if hit is not None else []
+        cut = self._hold_from(buffer, hit)
         for start, end in spans:
             if start < cut < end:  # never split an occurrence: hold all of it back
                 cut = start
-        self._pending = buffer[cut:]
-        return self.masker.mask(buffer[:cut])
+        self._pending, head = buffer[cut:], buffer[:cut]
+        return self.masker.mask(head) if spans else head  # no span crosses the cut
 
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
         return self.masker.mask(rest)
 
-    def _hold_from(self, buffer: str) -> int:
-        """Start of the longest tail of `buffer` that could still become an occurrence."""
-        for start in range(max(0, len(buffer) - self.masker.longest + 1), len(buffer)):
-            if buffer[start] in self.masker.first_chars and self.masker.could_grow(buffer[start:]):
+    def _hold_from(self, buffer: str, hit: int | None) -> int:
+        """Start of the longest tail of `buffer` that could still become an occurrence; `hit`
+        is the buffer's first aligned window of a form, if any."""
+        masker = self.masker
+        lowest = max(0, len(buffer) - masker.longest + 1)
+        # A tail of 2*GRAM-1 characters or more that begins a form holds an aligned window of
+        # it no more than GRAM-1 characters in; shorter tails are checked one by one.
+        if hit is not None and hit < lowest:
+            hit = masker.first_aligned_hit(buffer, lowest)
+        if hit is None:
+            first = max(lowest, len(buffer) - 2 * _GRAM + 2)
+        else:
+            first = max(lowest, hit - _GRAM + 1)
+        for start in range(first, len(buffer)):
+            if masker.could_grow(buffer[start:]):
                 return start
         return len(buffer)
