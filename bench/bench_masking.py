@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ckrv.worker.masking import Masker, StreamMasker  # noqa: E402
+from ckrv.worker.masking import Masker, StreamMasker
 
 LINES = 20_000
 
@@ -29,8 +29,9 @@ LINES = 20_000
 def rsa_key() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "key"
-        subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "4096", "-N", "", "-f", str(path)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "rsa", "-b", "4096", "-N", "", "-f", str(path)], check=True
+        )
         return path.read_text()
 
 
@@ -67,24 +68,35 @@ def replace_loop(values: list[str]) -> Callable[[str], str]:
 
 def main() -> None:
     tokens = [f"ghp_{secrets.token_urlsafe(27)}" for _ in range(10)]
-    cases = {"none": [], "2 tokens": tokens[:2], "10 tokens": tokens,
-             "2 tokens + RSA-4096 key": [*tokens[:2], rsa_key()]}
+    cases = {
+        "none": [],
+        "2 tokens": tokens[:2],
+        "10 tokens": tokens,
+        "2 tokens + RSA-4096 key": [*tokens[:2], rsa_key()],
+    }
     results = []
-    print(f"{'case':<26}{'forms':>7}{'replace loop':>15}{'Masker.mask':>14}{'StreamMasker':>15}"
-          f"{'mask/replace':>14}")
+    print(
+        f"{'case':<26}{'forms':>7}{'replace loop':>15}{'Masker.mask':>14}{'StreamMasker':>15}"
+        f"{'mask/replace':>14}"
+    )
     for name, values in cases.items():
         lines = log_lines(values)
         masker = Masker(values)
         stream = StreamMasker(masker)
-        row = {"case": name, "forms": len(masker.forms),
-               "replace_lines_per_s": rate(replace_loop(values), lines),
-               "mask_lines_per_s": rate(masker.mask, lines),
-               "stream_lines_per_s": rate(stream.feed, lines)}
+        row = {
+            "case": name,
+            "forms": len(masker.forms),
+            "replace_lines_per_s": rate(replace_loop(values), lines),
+            "mask_lines_per_s": rate(masker.mask, lines),
+            "stream_lines_per_s": rate(stream.feed, lines),
+        }
         row["mask_vs_replace"] = row["mask_lines_per_s"] / row["replace_lines_per_s"]
         results.append(row)
-        print(f"{name:<26}{row['forms']:>7}{row['replace_lines_per_s']:>15,.0f}"
-              f"{row['mask_lines_per_s']:>14,.0f}{row['stream_lines_per_s']:>15,.0f}"
-              f"{row['mask_vs_replace']:>14.2f}")
+        print(
+            f"{name:<26}{row['forms']:>7}{row['replace_lines_per_s']:>15,.0f}"
+            f"{row['mask_lines_per_s']:>14,.0f}{row['stream_lines_per_s']:>15,.0f}"
+            f"{row['mask_vs_replace']:>14.2f}"
+        )
     out = Path(__file__).resolve().parent / "results" / "bench_masking.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"lines": LINES, "results": results}, indent=2))
