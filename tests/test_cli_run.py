@@ -229,3 +229,16 @@ def test_cloud_only_options_are_refused_for_a_local_run(cli: Cli, tmp_path: Path
     result = cli.run("run", "--spec", spec_file(tmp_path), "--repo", "https://example.com/x.git")
     assert result.returncode == 2
     assert "--repo only applies to --cloud runs" in result.stderr
+
+
+def test_outside_a_checkout_repo_is_needed_and_the_branch_defaults_to_the_servers(
+    cli: Cli, checkout: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli.cwd = elsewhere
+    missing = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    assert missing.returncode == 2 and "not inside a git repository" in missing.stderr
+    origin = git(checkout, "remote", "get-url", "origin")
+    created = cli.json("run", "--cloud", "--spec", spec_file(tmp_path), "--repo", origin)
+    assert created["git_repo_url"] == origin and created["git_base_branch"] == "main"

@@ -133,39 +133,13 @@ def run(
     _run_local(spec, base_branch, agent, setup, _timeout(timeout), as_json)
 
 
-def _cloud_target(repo_url: str | None, base_branch: str | None) -> tuple[str, str]:
-    """The repository and branch to run on, defaulting from the checkout here, with a warning
-    when the local branch has what origin does not."""
-    from ckrv.client import repo
-    from ckrv.errors import UsageError
+def _cloud_target(repo_url: str | None, base_branch: str | None) -> tuple[str, str | None]:
+    from ckrv.client.repo import cloud_target
 
-    root: Path | None = None
-    if repo_url is None or base_branch is None:
-        root = repo.find_root()
-    elif (
-        found := repo.git(Path.cwd(), "rev-parse", "--show-toplevel", check=False)
-    ).returncode == 0:
-        root = Path(found.stdout.decode().strip())
-    origin = repo.origin_url(root) if root else None
-    if repo_url is None:
-        if origin is None:
-            raise UsageError("this repository has no `origin` remote", hint="pass --repo URL")
-        repo_url = origin
-    if base_branch is None:
-        assert root is not None
-        base_branch = repo.current_branch(root)
-        if base_branch is None:
-            raise UsageError("HEAD is detached here", hint="pass --base-branch BRANCH")
-    if (
-        root
-        and origin
-        and repo.same_repository(origin, repo_url)
-        and repo.branch_exists(root, base_branch)
-    ):
-        warning = repo.divergence(root, base_branch).warning(base_branch)
-        if warning:
-            emit_warning(warning)
-    return repo_url, base_branch
+    target = cloud_target(repo_url, base_branch)
+    if target.warning:
+        emit_warning(target.warning)
+    return target.repo_url, target.base_branch
 
 
 def _run_cloud(

@@ -93,7 +93,7 @@ class JobRequest:
 
     spec_content: str
     git_repo_url: str
-    git_base_branch: str
+    git_base_branch: str | None = None
     agent: str | None = None
     credential: str | None = None
     setup: str | None = None
@@ -104,9 +104,9 @@ class JobRequest:
         body: dict[str, Any] = {
             "spec_content": self.spec_content,
             "git_repo_url": self.git_repo_url,
-            "git_base_branch": self.git_base_branch,
         }
         optional = {
+            "git_base_branch": self.git_base_branch,
             "agent": self.agent,
             "git_credential_name": self.credential,
             "setup": self.setup,

@@ -51,14 +51,18 @@ def text(root: Path, *args: str) -> str:
 
 def find_root(cwd: Path | None = None) -> Path:
     """The top of the git working tree containing `cwd`."""
-    where = cwd or Path.cwd()
-    result = git(where, "rev-parse", "--show-toplevel", check=False)
-    if result.returncode != 0:
+    root = root_or_none(cwd)
+    if root is None:
         raise UsageError(
-            f"{where} is not inside a git repository",
+            f"{cwd or Path.cwd()} is not inside a git repository",
             hint="run this from your repository's checkout (or pass --repo for a cloud run)",
         )
-    return Path(result.stdout.decode().strip())
+    return root
+
+
+def root_or_none(cwd: Path | None = None) -> Path | None:
+    result = git(cwd or Path.cwd(), "rev-parse", "--show-toplevel", check=False)
+    return Path(result.stdout.decode().strip()) if result.returncode == 0 else None
 
 
 def origin_url(root: Path) -> str | None:
@@ -113,6 +117,35 @@ def divergence(root: Path, branch: str) -> Divergence:
         return Divergence(uncommitted, None)
     ahead = int(text(root, "rev-list", "--count", f"{remote_ref}..refs/heads/{branch}") or 0)
     return Divergence(uncommitted, ahead)
+
+
+@dataclass(frozen=True)
+class CloudTarget:
+    repo_url: str
+    base_branch: str | None  # None: the server's default
+    warning: str | None
+
+
+def cloud_target(repo_url: str | None, base_branch: str | None) -> CloudTarget:
+    """What a cloud run runs on. Without --repo: this checkout's origin; without
+    --base-branch: the current branch when the repository is this checkout's, else the
+    server's default. Warns when the local branch has what origin (last fetched) does not."""
+    root = find_root() if repo_url is None else root_or_none()
+    origin = origin_url(root) if root else None
+    if repo_url is None:
+        if origin is None:
+            raise UsageError("this repository has no `origin` remote", hint="pass --repo URL")
+        repo_url = origin
+    if root is None or origin is None or not same_repository(origin, repo_url):
+        return CloudTarget(repo_url, base_branch, None)
+    if base_branch is None:
+        base_branch = current_branch(root)
+        if base_branch is None:
+            raise UsageError("HEAD is detached here", hint="pass --base-branch BRANCH")
+    warning = None
+    if branch_exists(root, base_branch):
+        warning = divergence(root, base_branch).warning(base_branch)
+    return CloudTarget(repo_url, base_branch, warning)
 
 
 def same_repository(a: str, b: str) -> bool:
