@@ -68,7 +68,9 @@ def _eta(job: dict[str, Any]) -> str:
     if job["status"] in TERMINAL:
         return "-"
     eta = job.get("eta_seconds")
-    return "unknown" if eta is None else f"about {format_duration(eta)}"
+    if eta is None:
+        return "unknown"
+    return "any moment now" if eta < 1 else f"about {format_duration(eta)}"
 
 
 def _diff_stats(job: dict[str, Any]) -> str | None:
@@ -154,7 +156,7 @@ class Redrawer:
             if self._lines:
                 click.echo(f"\x1b[{self._lines}F\x1b[J", nl=False)
             click.echo(text)
-            self._lines = text.count("\n") + 1
+            self._lines = screen_rows(text)
         elif final:
             click.echo(card(job))
         elif (job["status"], job.get("phase")) != self._last:
@@ -162,6 +164,15 @@ class Redrawer:
 
             self._last = (job["status"], job.get("phase"))
             click.echo(f"{datetime.now().strftime('%H:%M:%S')} {status_word(job)}")
+
+
+def screen_rows(text: str) -> int:
+    """Rows `text` takes on this terminal, long lines wrapping (so a redraw moves up enough)."""
+    import shutil
+
+    width = max(shutil.get_terminal_size().columns, 1)
+    visible = (click.unstyle(line) for line in text.splitlines())
+    return sum(max(1, -(-len(line) // width)) for line in visible)
 
 
 def with_eta(job: dict[str, Any], expected_total: float | None) -> dict[str, Any]:
