@@ -191,7 +191,7 @@ def test_a_stalled_follower_delays_neither_another_follower_nor_the_job(
     finally:
         stalled.close()
     body = _dechunk(raw.split(b"\r\n\r\n", 1)[1]).decode()
-    seqs = [int(m) for m in re.findall(r"^id: (\d+)$", body, re.M)]
+    seqs = [int(m) for m in re.findall(r"^id: (\d+)\nevent: log$", body, re.M)]
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) > 40_000
     assert body.endswith("data: [DONE]\n\n")
 

@@ -113,12 +113,17 @@ def follow(
     """Log lines after position `after` (or from the last `tail` lines) and status changes,
     live, until the job has ended: the last event is the final StatusEvent. A lost connection is
     retried with backoff (one notice per outage) for up to `give_up_after` seconds."""
-    last, outage_since, attempt = after, 0.0, 0
+    # Where to resume: known from the start unless only a tail was asked for; then the server
+    # says where that tail began (the id of its first event), and lines carry their own ids.
+    position: int | None = after if tail is None else None
+    outage_since, attempt = 0.0, 0
     while True:
         params: dict[str, Any] = {"follow": "true"}
-        if tail is not None and last == after:
-            params["tail"] = tail  # only until the first line has arrived
-        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(last)}
+        headers = {"Accept": "text/event-stream"}
+        if position is None:
+            params.update(after=after, tail=tail)
+        else:
+            headers["Last-Event-ID"] = str(position)
         try:
             with api.stream(
                 "GET",
@@ -127,12 +132,12 @@ def follow(
                 headers=headers,
                 timeout=STREAM_TIMEOUT,
             ) as response:
-                for event in parse_sse(response.iter_lines()):
+                for event, event_id in parse_sse(response.iter_lines()):
                     outage_since, attempt = 0.0, 0
+                    if event_id is not None and event_id.isdigit():
+                        position = int(event_id)
                     if event is None:
                         return
-                    if isinstance(event, LogEvent):
-                        last = event.seq
                     yield event
             reason = "the server closed the stream"
         except ServerUnreachable as exc:
@@ -145,7 +150,8 @@ def follow(
         if not outage_since:
             outage_since = now
             if notice is not None:
-                notice(f"lost the log stream ({_short(reason)}); reconnecting after line {last}")
+                where = f"after line {position}" if position is not None else "from the start"
+                notice(f"lost the log stream ({_short(reason)}); reconnecting {where}")
         elif now - outage_since > give_up_after:
             raise ServerUnreachable(f"gave up following job {job_id}: {reason}")
         time.sleep(min(BACKOFF_FIRST * 2**attempt, BACKOFF_MAX))
@@ -156,20 +162,21 @@ def _short(reason: str) -> str:
     return reason.split(" (", 1)[-1].rstrip(")") if reason.startswith("cannot reach") else reason
 
 
-def parse_sse(lines: Iterable[str]) -> Iterator[Event | None]:
-    """Events from SSE lines; None for `data: [DONE]`. Comments (heartbeats) are skipped."""
-    kind, data = "message", list[str]()
+def parse_sse(lines: Iterable[str]) -> Iterator[tuple[Event | None, str | None]]:
+    """(event, its SSE id) from SSE lines; the event is None for `data: [DONE]`. Comments
+    (heartbeats) and unknown events are skipped."""
+    kind, data, event_id = "message", list[str](), None
     for line in lines:
         if not line:
             if data:
                 payload = "\n".join(data)
                 if payload == "[DONE]":
-                    yield None
+                    yield None, event_id
                 elif kind == "log":
-                    yield LogEvent.from_json(json.loads(payload))
+                    yield LogEvent.from_json(json.loads(payload)), event_id
                 elif kind == "status":
-                    yield StatusEvent(json.loads(payload))
-            kind, data = "message", []
+                    yield StatusEvent(json.loads(payload)), event_id
+            kind, data, event_id = "message", [], None
             continue
         name, _, value = line.partition(":")
         if value.startswith(" "):
@@ -178,3 +185,5 @@ def parse_sse(lines: Iterable[str]) -> Iterator[Event | None]:
             kind = value
         elif name == "data":
             data.append(value)
+        elif name == "id":
+            event_id = value

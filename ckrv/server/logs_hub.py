@@ -24,9 +24,11 @@ def sse_lines(entries: list[Entry]) -> list[bytes]:
     return [f"id: {e[0]}\nevent: log\ndata: {entry_json(e)}\n\n".encode() for e in entries]
 
 
-def sse_status(job: dict[str, Any]) -> bytes:
+def sse_status(job: dict[str, Any], position: int | None = None) -> bytes:
+    """A status event; with `position`, it also tells the client where its lines resume."""
     data = json.dumps(job, ensure_ascii=False, separators=(",", ":"))
-    return f"event: status\ndata: {data}\n\n".encode()
+    event_id = f"id: {position}\n" if position is not None else ""
+    return f"{event_id}event: status\ndata: {data}\n\n".encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,8 +114,10 @@ async def follow_sse(
         current = describe(job_id)
         last_status = b""
         if current is not None and current.get("status") not in TERMINAL:
-            last_status = sse_status(current)  # an ended job's status comes last, once
-            yield last_status
+            # With the id of the position lines start after, so a reconnect resumes there even
+            # before the first line arrives. (An ended job's status comes last, once.)
+            last_status = sse_status(current)
+            yield sse_status(current, delivered)
         while True:
             if follower.behind:
                 follower.behind = False
