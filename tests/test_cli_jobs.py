@@ -225,3 +225,50 @@ def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
 def test_no_job_listing_without_a_server(tmp_path: Path) -> None:
     result = Cli(config_dir=tmp_path, api_url="http://127.0.0.1:9/v1", token="x").run("jobs")
     assert result.returncode == 6
+
+
+def on_a_terminal(argv: list[str], env: dict[str, str]) -> str:
+    """Run `ckrv ARGV` with a pseudo-terminal as its stdout and stderr; what it wrote."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ckrv", *argv], stdout=slave, stderr=slave, env=env, cwd=ROOT
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color_times_in_the_local_zone(
+    paused: Server, repo: Path, tmp_path: Path
+) -> None:
+    token = paused.add_user("colour@example.com", tier="pro")
+    with paused.client(token) as api:
+        job = submit(api, "print x\n", repo)
+    cli = cli_for(paused, token, tmp_path)
+    env = {k: v for k, v in cli.env(TZ="Asia/Kolkata").items() if k != "NO_COLOR"}
+    coloured = on_a_terminal(["status", job["id"][:8]], env)
+    assert "\x1b[" in coloured and "pending" in coloured
+    assert " IST)" in coloured  # created: ... (YYYY-MM-DD HH:MM:SS IST)
+    plain = on_a_terminal(["status", job["id"][:8]], {**env, "NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "pending" in plain
+    piped = subprocess.run(
+        [sys.executable, "-m", "ckrv", "status", job["id"][:8]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert "\x1b[" not in piped.stdout and "pending" in piped.stdout

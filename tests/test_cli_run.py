@@ -242,3 +242,12 @@ def test_outside_a_checkout_repo_is_needed_and_the_branch_defaults_to_the_server
     origin = git(checkout, "remote", "get-url", "origin")
     created = cli.json("run", "--cloud", "--spec", spec_file(tmp_path), "--repo", origin)
     assert created["git_repo_url"] == origin and created["git_base_branch"] == "main"
+
+
+def test_a_local_run_past_its_timeout_is_stopped(cli: Cli, checkout: Path, tmp_path: Path) -> None:
+    result = cli.run(
+        "run", "--spec", spec_file(tmp_path, "write x.txt x\nsleep 60\n"), "--timeout", "1s"
+    )
+    assert result.returncode == 7
+    assert "ended timeout: the run went past its timeout of 1 s" in result.stderr
+    assert git(checkout, "branch", "--list", "ckrv/*") == ""

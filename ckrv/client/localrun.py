@@ -164,15 +164,15 @@ def run_locally(root: Path, job: dict[str, Any], on_log: LogSink) -> LocalResult
     with tempfile.TemporaryDirectory(prefix="ckrv-run-") as workspace:
         ctx = JobContext(job, Path(workspace), reporter, Masker())
         outcome = run_job(ctx)
-    status = outcome.status
-    error = outcome.error_message
-    if reporter.timed_out:
+    status, summary, error = outcome.status, outcome.summary, outcome.error_message
+    if reporter.timed_out:  # like the server: a timed-out job keeps no partial result
         status = "timeout"
-        error = f"the run went past its timeout of {float(job['timeout_seconds']):g} s"
+        summary = error = f"the run went past its timeout of {float(job['timeout_seconds']):g} s"
+        reporter.log("worker", error, "error")
     diff = outcome.diff or b""
     created = False
     if status == "succeeded" and diff.strip() and outcome.base_commit:
-        commit = repo.commit_patch(root, outcome.base_commit, diff, _message(job, outcome.summary))
+        commit = repo.commit_patch(root, outcome.base_commit, diff, _message(job, summary))
         repo.create_branch(root, job["feature_branch_name"], commit)
         created = True
     completed = utcnow()
@@ -195,9 +195,9 @@ def run_locally(root: Path, job: dict[str, Any], on_log: LogSink) -> LocalResult
         "started_at": iso(started),
         "completed_at": iso(completed),
         "result_status": status,
-        "result_summary": outcome.summary or None,
+        "result_summary": summary or None,
         "error_message": error,
-        "diff_stats": outcome.diff_stats,
+        "diff_stats": outcome.diff_stats if status == "succeeded" else None,
         "duration_seconds": round((completed - started).total_seconds(), 3),
         "eta_seconds": None,
     }
