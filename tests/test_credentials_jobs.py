@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import write_config
 from tests.githttp import GitHttpServer
 from tests.helpers import Server, make_repo
-from tests.jobhelpers import logs, submit, wait_status
+from tests.jobhelpers import logs, processes_with, submit, wait_phase, wait_status
 from tests.sshd import HAVE_SSHD, start_sshd
 
 TOKEN = "ghp_SENTINELjob0123456789abcdefGHIJ"
@@ -255,3 +255,41 @@ def test_secrets_reach_jobs_of_their_owner_only(
         created = submit(bob, "env MY_SECRET\n", repo)
         assert wait_status(bob, created["id"])["status"] == "succeeded"
     assert "MY_SECRET=" in logs(server.data_dir, created["id"])
+
+
+def test_the_server_masks_lines_a_worker_failed_to_mask(
+    server: Server, api: Recorder, tmp_path: Path
+) -> None:
+    assert api.put("/secrets/MY_SECRET", json={"value": SECRET}).status_code == 201
+    created = submit(api.client, "# Waits\nsleep 60\n", make_repo(tmp_path / "repo"))
+    wait_phase(api.client, created["id"], "executing")
+    # act as a worker that does not mask: its token is in the worker process's environment
+    pid = next(
+        p
+        for p in processes_with(created["id"])
+        if b"CKRV_JOB_TOKEN=" in Path(f"/proc/{p}/environ").read_bytes()
+    )
+    environ = dict(
+        item.split("=", 1)
+        for item in Path(f"/proc/{pid}/environ").read_text().split("\0")
+        if "=" in item
+    )
+    entry = {
+        "seq": 1_000_000,
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "level": "info",
+        "source": "agent",
+        "message": f"leaked {SECRET} here",
+    }
+    with httpx.Client(base_url=server.api_url, timeout=30) as worker:
+        sent = worker.post(
+            f"/worker/jobs/{created['id']}/logs",
+            json={"entries": [entry]},
+            headers={"Authorization": f"Bearer {environ['CKRV_JOB_TOKEN']}"},
+        )
+    assert sent.status_code == 200, sent.text
+    assert "leaked *** here" in logs(server.data_dir, created["id"])
+    assert api.post(f"/jobs/{created['id']}/cancel").status_code in (200, 202)
+    wait_status(api.client, created["id"])
+    stored = b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
+    assert SECRET.encode() not in stored

@@ -16,6 +16,7 @@ from ckrv.server.agents import agent_description, available_agents
 from ckrv.server.artifacts import ArtifactTooLarge
 from ckrv.server.auth import services
 from ckrv.server.http import HTTPError, field, json_body
+from ckrv.server.log_masking import mask_worker_entries
 from ckrv.server.logs import LEVELS
 from ckrv.server.routes.jobs import engine
 from ckrv.server.tokens import WORKER_AUDIENCE, InvalidToken
@@ -95,6 +96,7 @@ def _entries(body: dict[str, Any]) -> list[dict[str, Any]]:
 async def ingest_logs(request: Request) -> Response:
     row = worker_job(request)
     entries = _entries(await json_body(request, max_bytes=_MAX_LOG_BATCH))
+    entries = mask_worker_entries(services(request), row, entries)  # the second line of masking
     accepted = await services(request).logs.ingest(row["id"], entries)
     return JSONResponse({"accepted": accepted})
 
