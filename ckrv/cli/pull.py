@@ -105,6 +105,7 @@ def _to_branch(job: dict[str, Any], patch: bytes, branch: str, three_way: bool) 
     from ckrv.client import apply, repo
 
     root = repo.find_root()
+    _warn_other_repository(root, job)
     result = apply.apply_on_branch(root, job, patch, branch, three_way=three_way)
     click.echo(
         f"created branch {paint(branch, 'green')} at the job's base commit "

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ckrv.cli.jobs import card, next_block, next_commands, status_word
 from ckrv.cli.output import emit_json, emit_warning, paint
+
+if TYPE_CHECKING:
+    from ckrv.client.jobs import JobRequest
+    from ckrv.client.localrun import LocalResult
 
 
 def _api_url() -> str:
@@ -108,19 +112,13 @@ def run(
     """
     spec = _read_spec(spec_path)
     if cloud:
-        _run_cloud(
-            spec,
-            repo,
-            base_branch,
-            credential,
-            agent,
-            setup,
-            _timeout(timeout),
-            push,
-            wait or follow,
-            follow,
-            as_json,
+        from ckrv.client.jobs import JobRequest
+
+        repo_url, branch = _cloud_target(repo, base_branch)
+        request = JobRequest(
+            spec, repo_url, branch, agent, credential, setup, _timeout(timeout), push
         )
+        _run_cloud(request, wait=wait or follow, follow=follow, as_json=as_json)
         return
     from ckrv.errors import UsageError
 
@@ -142,24 +140,10 @@ def _cloud_target(repo_url: str | None, base_branch: str | None) -> tuple[str, s
     return target.repo_url, target.base_branch
 
 
-def _run_cloud(
-    spec: str,
-    repo_url: str | None,
-    base_branch: str | None,
-    credential: str | None,
-    agent: str | None,
-    setup: str | None,
-    timeout: float | None,
-    push: bool,
-    wait: bool,
-    follow: bool,
-    as_json: bool,
-) -> None:
-    from ckrv.client.jobs import JobRequest, create_job, require_success, wait_for_job
+def _run_cloud(request: JobRequest, *, wait: bool, follow: bool, as_json: bool) -> None:
+    from ckrv.client.jobs import create_job, require_success, wait_for_job
     from ckrv.client.session import Session
 
-    repo_url, base_branch = _cloud_target(repo_url, base_branch)
-    request = JobRequest(spec, repo_url, base_branch, agent, credential, setup, timeout, push)
     with Session(_api_url()).api() as api:
         job = create_job(api, request)
         if not wait:
@@ -171,12 +155,11 @@ def _run_cloud(
         if not as_json:
             click.echo(queued_card(job, waiting=True))
         on_log = None
-        if follow:
+        if follow:  # the log as `ckrv logs -f` prints it; on stderr when stdout carries JSON
             from ckrv.cli.logs import LinePrinter
 
-            on_log = LinePrinter(
-                as_json=as_json, flush=True, stream=sys.stderr if as_json else None
-            ).line
+            stream = sys.stderr if as_json else sys.stdout
+            on_log = LinePrinter(as_json=False, flush=True, stream=stream).line
         final = wait_for_job(api, job["id"], on_log=on_log)
     if as_json:
         emit_json(final)
@@ -245,7 +228,7 @@ def _run_local(
     require_success(result.job, hint="the log above says what happened")
 
 
-def _local_card(result: Any) -> str:
+def _local_card(result: LocalResult) -> str:
     job = result.job
     lines = [f"{status_word(job)}: {job.get('result_summary') or job.get('error_message') or ''}"]
     if result.branch_created:

@@ -49,13 +49,13 @@ def text(root: Path, *args: str) -> str:
     return git(root, *args).stdout.decode("utf-8", "replace").strip()
 
 
-def find_root(cwd: Path | None = None) -> Path:
+def find_root(cwd: Path | None = None, *, hint: str | None = None) -> Path:
     """The top of the git working tree containing `cwd`."""
     root = root_or_none(cwd)
     if root is None:
         raise UsageError(
             f"{cwd or Path.cwd()} is not inside a git repository",
-            hint="run this from your repository's checkout (or pass --repo for a cloud run)",
+            hint=hint or "run this from your repository's checkout",
         )
     return root
 
@@ -130,7 +130,10 @@ def cloud_target(repo_url: str | None, base_branch: str | None) -> CloudTarget:
     """What a cloud run runs on. Without --repo: this checkout's origin; without
     --base-branch: the current branch when the repository is this checkout's, else the
     server's default. Warns when the local branch has what origin (last fetched) does not."""
-    root = find_root() if repo_url is None else root_or_none()
+    if repo_url is None:
+        root: Path | None = find_root(hint="run this from your checkout, or pass --repo URL")
+    else:
+        root = root_or_none()
     origin = origin_url(root) if root else None
     if repo_url is None:
         if origin is None:
