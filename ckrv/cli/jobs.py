@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ckrv.cli.output import emit_json, paint, table, use_color
+
+if TYPE_CHECKING:
+    from ckrv.client.api import Api
 
 STATUS_COLORS = {
     "pending": "yellow",
@@ -109,7 +112,7 @@ def card(job: dict[str, Any]) -> str:
         ("eta", _eta(job)),
         ("changes", _diff_stats(job)),
         ("summary", job.get("result_summary")),
-        ("error", paint(job["error_message"], "red") if job.get("error_message") else None),
+        ("error", _red_lines(job.get("error_message"))),
     ]
     lines = [f"Job {paint(job['id'], 'cyan', bold=True)}"]
     for name, value in fields:
@@ -119,12 +122,13 @@ def card(job: dict[str, Any]) -> str:
         lines.append(f"  {name:<11} {head}")
         lines.extend(f"  {'':<11} {more}" for more in rest)
     lines.append("")
-    lines.extend(_next_lines(job))
+    lines.extend(next_block(next_commands(job)))
     return "\n".join(lines)
 
 
-def _next_lines(job: dict[str, Any]) -> list[str]:
-    return next_block(next_commands(job))
+def _red_lines(text: str | None) -> str | None:
+    """Each line painted on its own, so a redraw's line arithmetic and a pager both cope."""
+    return "\n".join(paint(line, "red") for line in text.splitlines()) if text else None
 
 
 def next_block(commands: list[tuple[str, str]]) -> list[str]:
@@ -184,7 +188,7 @@ def with_eta(job: dict[str, Any], expected_total: float | None) -> dict[str, Any
     return {**job, "eta_seconds": round(eta, 1)}
 
 
-def watch_job(api: Any, job: dict[str, Any], *, as_json: bool) -> dict[str, Any]:
+def watch_job(api: Api, job: dict[str, Any], *, as_json: bool) -> dict[str, Any]:
     """Show `job` on every change until it ends; the final job."""
     from ckrv.client.jobs import wait_for_job
 
