@@ -45,9 +45,9 @@ def api_routes() -> list[BaseRoute]:
 
 
 def page_routes() -> list[BaseRoute]:
-    from ckrv.server.routes import activate
+    from ckrv.server.routes import activate, docs
 
-    return list(activate.routes)
+    return [*activate.routes, *docs.routes]
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:

@@ -1,0 +1,51 @@
+"""`GET /docs`: the API reference as one readable HTML page, rendered from the server's own
+OpenAPI document (the same view docs/api.md is generated from). No scripts, no external assets:
+it works offline and under a strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ckrv.server.apidoc import describe
+from ckrv.server.auth import services
+from ckrv.server.routes.openapi import document
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def code_spans(text: str) -> Markup:
+    """Escape `text`, then show its `backticked` parts as code."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
+
+
+def render(server_url: str) -> str:
+    """The page for a server whose API is at `server_url`."""
+    env = Environment(
+        loader=PackageLoader("ckrv.server", "templates"), autoescape=select_autoescape(default=True)
+    )
+    env.filters["code"] = code_spans
+    doc = describe(document(server_url))
+    return env.get_template("docs.html").render(doc=doc, openapi_url=f"{server_url}/openapi.json")
+
+
+async def docs_page(request: Request) -> Response:
+    svc = services(request)
+    html = svc.extras.get("docs_html")
+    if html is None:  # the document only changes with the code: render once per process
+        html = svc.extras["docs_html"] = render(svc.settings.api_url)
+    return HTMLResponse(html, headers=_HEADERS)
+
+
+routes = [Route("/docs", docs_page, methods=["GET"])]
