@@ -150,3 +150,12 @@ def test_a_secret_typed_at_a_hidden_prompt_is_not_echoed(user_cli: Cli) -> None:
     assert "Value (input hidden)" in shown and "created secret TYPED_KEY" in shown
     assert SECRET not in shown
     assert [s["name"] for s in user_cli.json("cloud", "secrets", "list")] == ["TYPED_KEY"]
+
+
+def test_a_deploy_key_cannot_be_typed_at_a_prompt(user_cli: Cli) -> None:
+    code, shown = _run_on_a_terminal(
+        user_cli,
+        ["cloud", "credentials", "add", "--name", "k", "--credential-type", "deploy_key"],
+        "",
+    )
+    assert code == 2 and "--from-file" in shown
