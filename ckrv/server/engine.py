@@ -21,7 +21,10 @@ def make_executor(services: Services) -> Executor:
     if settings.executor == "kubernetes":
         from ckrv.server.executors.kubernetes import KubernetesExecutor
 
-        return KubernetesExecutor(settings)  # type: ignore[no-any-return]
+        async def pod_log(job_id: str, lines: list[str]) -> None:
+            await services.logs.executor_lines(job_id, lines, "kubernetes")
+
+        return KubernetesExecutor(settings, log_sink=pod_log)
     from ckrv.server.executors.local import LocalExecutor
 
     return LocalExecutor(settings.data_dir / "workspaces")

@@ -94,6 +94,18 @@ class LogService:
         stored = await self.db.write(lambda c: append_server_line(c, job_id, message, level))
         self.hub.publish(job_id, stored)
 
+    async def executor_lines(self, job_id: str, lines: list[str], source: str) -> None:
+        """Output the executor recovered for a worker that ended without reporting (the tail
+        of a pod's log), stored in one write; refused like any line once the log is sealed."""
+
+        def append(conn: sqlite3.Connection) -> list[Any]:
+            stored: list[Any] = []
+            for line in lines:
+                stored += append_server_line(conn, job_id, line, "info", source)
+            return stored
+
+        self.hub.publish(job_id, await self.db.write(append))
+
     def status_changed(self, job: dict[str, Any]) -> None:
         """Called after every status or phase change with the job's public fields."""
         self.hub.status(job["id"], job)

@@ -152,9 +152,10 @@ def append_worker_lines(
 
 
 def append_server_line(
-    conn: sqlite3.Connection, job_id: str, message: str, level: str
+    conn: sqlite3.Connection, job_id: str, message: str, level: str, source: str = "server"
 ) -> list[Entry]:
-    """A line from the server itself, not counted against the budget; refused once sealed."""
+    """A line from the server itself (or what it read from the executor, e.g. a crashed pod's
+    log tail with source `kubernetes`), not counted against the budget; refused once sealed."""
     job = conn.execute("SELECT log_artifact FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if job is None or job["log_artifact"] is not None:
         return []
@@ -162,7 +163,7 @@ def append_server_line(
         _next_position(conn, job_id),
         iso(utcnow()) or "",
         level,
-        "server",
+        source,
         clip_line(message)[0],
     )
     conn.execute(_INSERT, (job_id, *entry))

@@ -264,17 +264,14 @@ class Kubelet:
         self._status(namespace, name, change)
 
     async def _watch_memory(self, container: Container, limit: int) -> None:
-        """The cgroup OOM killer, approximated: SIGKILL once the main process's RSS passes the
-        container's memory limit."""
-        status = Path(f"/proc/{container.process.pid}/status")
+        """The cgroup OOM killer, approximated: SIGKILL the container once the resident memory
+        of its whole process tree passes the memory limit."""
         while container.process.returncode is None:
-            with contextlib.suppress(OSError):
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmRSS:") and int(line.split()[1]) * 1024 > limit:
-                        container.ended_by = "OOMKilled"
-                        _kill(container.process, signal.SIGKILL)
-                        return
-            await asyncio.sleep(0.05)
+            if tree_rss(container.process.pid) > limit:
+                container.ended_by = "OOMKilled"
+                _kill(container.process, signal.SIGKILL)
+                return
+            await asyncio.sleep(0.1)
 
     # -- what the API and the tests ask of the node
     def terminate(self, pod: Obj, grace: int | None) -> bool:
@@ -313,6 +310,22 @@ class Kubelet:
 
     def is_running(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self.containers
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in `pid` and all its descendants (from /proc, children lists)."""
+    total, pending, seen = 0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            statm = Path(f"/proc/{current}/statm").read_text().split()
+            total += int(statm[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    return total
 
 
 def _kill(process: asyncio.subprocess.Process, sig: int) -> None:

@@ -1,0 +1,162 @@
+"""`ckrv serve --executor kubernetes` end to end against the simulated cluster: a real server
+subprocess, its executor talking to the simulated API through a kubeconfig, every job's pod
+running the real `ckrv worker` (the simulated kubelet starts it from the Job's container
+command with the environment from the job's Secret), real git repositories and the scripted
+agent."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import write_config
+from tests.githttp import GitHttpServer
+from tests.helpers import ROOT, Server, make_repo, wait_for
+from tests.jobhelpers import logs, processes_with, submit, wait_phase, wait_status
+from tests.k8s_sim import WORKER_IMAGE, SimCluster, policy_from_manifests
+
+TOKEN = "ghp_K8SSENTINEL0123456789abcdefGHIJ"
+SECRET = "sk-K8SSENTINEL-agent-secret-0123456789"
+HOG = Path(__file__).parent / "k8s_sim" / "fake_worker.py"
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimCluster]:
+    policy = policy_from_manifests(ROOT / "k8s" / "rbac.yaml", "ckrv-job-runner", "ckrv-server")
+    cluster = SimCluster(tmp_path / "node", policy=policy).start()
+    yield cluster
+    cluster.stop()
+
+
+def kubernetes_config(sim: SimCluster, tmp_path: Path) -> str:
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    return f"""
+[agents.hog]
+command = ["{sys.executable}", "{HOG}"]
+env = ["FAKE_WORKER_SCRIPT"]
+
+[kubernetes]
+kubeconfig = "{kubeconfig}"
+worker_image = "{WORKER_IMAGE}"
+memory = "300Mi"
+pending_grace = "2s"
+"""
+
+
+@pytest.fixture
+def server(sim: SimCluster, tmp_path: Path, config_dir: Path) -> Iterator[Server]:
+    config = write_config(tmp_path, kubernetes_config(sim, tmp_path))
+    srv = Server(
+        data_dir=tmp_path / "data",
+        config_dir=config_dir,
+        config=config,
+        extra_args=["--executor", "kubernetes"],
+        env_extra={"FAKE_WORKER_SCRIPT": "print hogging; alloc 600; sleep 30"},
+    )
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api(server: Server) -> Iterator[httpx.Client]:
+    with server.client(server.add_user("ada@example.com", tier="pro")) as client:
+        yield client
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", {"README.md": "# sample\n", "app.py": "print('hello')\n"})
+
+
+def job_objects(sim: SimCluster, job_id: str) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    job = sim.get("jobs", f"ckrv-job-{job_id}")
+    secret = sim.get("secrets", f"ckrv-job-{job_id}-env")
+    assert job is not None and secret is not None
+    return job, secret
+
+
+def test_a_private_job_runs_as_a_kubernetes_job_with_its_credentials_only_in_the_secret(
+    tmp_path: Path, sim: SimCluster, server: Server, api: httpx.Client
+) -> None:
+    make_repo(tmp_path / "git", {"README.md": "# private\n"})
+    with GitHttpServer(tmp_path / "git", username="x-access-token", password=TOKEN) as git_srv:
+        credential = {"name": "gh", "provider": "github", "credential_type": "pat", "value": TOKEN}
+        assert api.post("/credentials", json=credential).status_code == 201
+        assert api.put("/secrets/MY_SECRET", json={"value": SECRET}).status_code == 201
+        spec = "# Greet from the cluster\nenv MY_SECRET\nwrite hello.txt Hello from k8s\\n\n"
+        created = submit(api, spec, git_srv.url("origin.git"), git_credential_name="gh")
+        done = wait_status(api, created["id"], timeout=90)
+        assert done["status"] == "succeeded", done
+        assert any(a.authorized for a in git_srv.attempts)
+    diff = api.get(f"/jobs/{created['id']}/artifacts/diff").text
+    assert "+Hello from k8s" in diff
+    assert "MY_SECRET=***" in logs(server.data_dir, created["id"])
+
+    job, secret = job_objects(sim, created["id"])
+    assert job["metadata"]["labels"]["ckrv.dev/job-id"] == created["id"]
+    assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
+    text = json.dumps(job)
+    for value in (TOKEN, SECRET, base64.b64encode(TOKEN.encode()).decode()):
+        assert value not in text
+    env = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert json.loads(env["CKRV_GIT_CREDENTIAL"])["value"] == TOKEN
+    assert json.loads(env["CKRV_AGENT_SECRETS"]) == {"MY_SECRET": SECRET}
+    assert env["CKRV_API_URL"] == server.api_url
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+
+
+def test_cancel_deletes_the_job_its_pod_and_secret(
+    sim: SimCluster, api: httpx.Client, repo: Path
+) -> None:
+    created = submit(api, "print waiting\nsleep 60\n", repo)
+    wait_phase(api, created["id"], "executing", timeout=60)
+    assert api.post(f"/jobs/{created['id']}/cancel").status_code in {200, 202}
+    assert wait_status(api, created["id"])["status"] == "cancelled"
+    wait_for(lambda: sim.get("jobs", f"ckrv-job-{created['id']}") is None, what="Job deleted")
+    wait_for(
+        lambda: sim.get("secrets", f"ckrv-job-{created['id']}-env") is None, what="Secret collected"
+    )
+    assert sim.pods_of(f"ckrv-job-{created['id']}") == []
+    wait_for(lambda: not processes_with(created["id"]), what="no worker process left")
+
+
+def test_a_worker_past_its_memory_limit_fails_the_job_saying_so(
+    api: httpx.Client, repo: Path
+) -> None:
+    created = submit(api, "# Use too much memory\n", repo, agent="hog")
+    done = wait_status(api, created["id"], timeout=90)
+    assert done["status"] == "failed"
+    assert "OOMKilled at the 300Mi limit" in done["error_message"], done
+
+
+def test_jobs_in_flight_survive_a_server_kill_and_a_pod_lost_meanwhile_is_reported(
+    sim: SimCluster, server: Server, api: httpx.Client, repo: Path
+) -> None:
+    survivor = submit(
+        api, "# Survive\nprint before\nsleep 4\nwrite after.txt still here\\n\n", repo
+    )
+    victim = submit(api, "# Evicted\nprint started\nsleep 60\n", repo)
+    for created in (survivor, victim):
+        wait_phase(api, created["id"], "executing", timeout=60)
+    server.kill()
+    pod = sim.pods_of(f"ckrv-job-{victim['id']}")[0]["metadata"]["name"]
+    assert sim.evict_pod(pod)
+    wait_for(
+        lambda: (sim.get("jobs", f"ckrv-job-{victim['id']}") or {}).get("status", {}).get("failed"),
+        what="the victim's Job to fail",
+    )
+    server.start(port=server.port)
+    with server.client(api.headers["Authorization"].split(" ", 1)[1]) as again:
+        done = wait_status(again, survivor["id"], timeout=90)
+        assert done["status"] == "succeeded", done
+        assert "+still here" in again.get(f"/jobs/{survivor['id']}/artifacts/diff").text
+        lost = wait_status(again, victim["id"], timeout=30)
+    assert lost["status"] == "failed"
+    assert "the pod was evicted: The node was low on resource: memory" in lost["error_message"]
