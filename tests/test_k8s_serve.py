@@ -19,7 +19,7 @@ from tests.conftest import write_config
 from tests.githttp import GitHttpServer
 from tests.helpers import ROOT, Server, make_repo, wait_for
 from tests.jobhelpers import logs, processes_with, submit, wait_phase, wait_status
-from tests.k8s_sim import WORKER_IMAGE, SimCluster, policy_from_manifests
+from tests.k8s_sim import WORKER_IMAGE, Image, SimCluster, policy_from_manifests
 
 TOKEN = "ghp_K8SSENTINEL0123456789abcdefGHIJ"
 SECRET = "sk-K8SSENTINEL-agent-secret-0123456789"
@@ -160,3 +160,42 @@ def test_jobs_in_flight_survive_a_server_kill_and_a_pod_lost_meanwhile_is_report
         lost = wait_status(again, victim["id"], timeout=30)
     assert lost["status"] == "failed"
     assert "the pod was evicted: The node was low on resource: memory" in lost["error_message"]
+
+
+def test_a_worker_that_crashes_leaves_its_pod_log_tail_in_the_job_log(
+    tmp_path: Path, sim: SimCluster, config_dir: Path, repo: Path
+) -> None:
+    crashing = "ckrv-worker:crashing"
+    sim.push_image(crashing, Image(binaries={"ckrv": (sys.executable, "-c", CRASH)}))
+    config = write_config(
+        tmp_path, kubernetes_config(sim, tmp_path).replace(WORKER_IMAGE, crashing)
+    )
+    srv = Server(
+        data_dir=tmp_path / "data",
+        config_dir=config_dir,
+        config=config,
+        extra_args=["--executor", "kubernetes"],
+    ).start()
+    try:
+        with srv.client(srv.add_user("ada@example.com")) as client:
+            created = submit(client, "print never runs\n", repo)
+            done = wait_status(client, created["id"], timeout=60)
+        assert done["status"] == "failed"
+        assert "the worker exited with code 1 without reporting a result" in done["error_message"]
+        assert done["error_message"].endswith("RuntimeError: cannot reach the agent registry")
+        entries = archived_logs(srv.data_dir, created["id"])
+        assert ("kubernetes", "worker booting") in entries
+        assert ("kubernetes", "RuntimeError: cannot reach the agent registry") in entries
+    finally:
+        srv.stop()
+
+
+CRASH = "print('worker booting', flush=True); raise RuntimeError('cannot reach the agent registry')"
+
+
+def archived_logs(data_dir: Path, job_id: str) -> list[tuple[str, str]]:
+    """(source, message) of every stored line, from the archive once the job ended."""
+    archive = data_dir / "artifacts" / job_id / "log.jsonl"
+    wait_for(archive.exists, what="the job's log archive")
+    lines = [json.loads(line) for line in archive.read_text().splitlines() if line]
+    return [(entry["source"], entry["message"]) for entry in lines]
