@@ -177,3 +177,33 @@ def test_worker_egress_allows_dns_the_server_and_git_hosts_only() -> None:
         (p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]
     )
     assert ports == [("TCP", 22), ("TCP", 53), ("TCP", 443), ("TCP", 8420), ("UDP", 53)]
+
+
+def test_the_example_server_config_is_valid(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, ROOT / "server" / "ckrv.example.toml")
+    assert settings.kubernetes_extra_labels == {"team": "platform"}
+    assert "my-agent" in settings.agents
+
+
+def _dockerfile(name: str, instruction: str) -> list[str]:
+    """The JSON-form argument of the last `instruction` in the Dockerfile."""
+    import json
+
+    lines = (ROOT / name).read_text().splitlines()
+    value = [line.split(" ", 1)[1] for line in lines if line.startswith(instruction + " ")][-1]
+    return list(json.loads(value))
+
+
+def test_the_simulated_worker_image_matches_the_real_one() -> None:
+    """The simulated kubelet runs what worker/Dockerfile would: same ENTRYPOINT and CMD, and the
+    Job template's args go through that entrypoint."""
+    from tests.k8s_sim.images import worker_image
+
+    image = worker_image()
+    entrypoint = _dockerfile("worker/Dockerfile", "ENTRYPOINT")
+    assert tuple(entrypoint) == image.entrypoint
+    assert tuple(_dockerfile("worker/Dockerfile", "CMD")) == image.cmd
+    assert f"worker/entrypoint.sh {entrypoint[0]}" in (ROOT / "worker" / "Dockerfile").read_text()
+    container = documents("job-template.yaml")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container and container["args"] == list(image.cmd)
+    assert _dockerfile("server/Dockerfile", "ENTRYPOINT") == ["ckrv"]
