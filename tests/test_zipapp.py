@@ -94,6 +94,14 @@ def test_the_file_holds_every_runtime_dependency(zipapp: Zipapp, config_dir: Pat
     assert again.stdout == first.stdout
     unpacked = list(zipapp.shiv_root.glob("ckrv.pyz_*/site-packages/ckrv/__init__.py"))
     assert len(unpacked) == 1, "the file unpacks into one directory under SHIV_ROOT"
+    site_packages = unpacked[0].parent.parent
+    imports = subprocess.run(
+        [str(zipapp.python), "-c", "import kubernetes.client, uvicorn, httptools, argon2"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site_packages), "PATH": os.environ["PATH"]},
+    )
+    assert imports.returncode == 0, imports.stderr  # compiled parts match the interpreter
 
 
 def test_full_flow_from_the_one_file(zipapp: Zipapp, tmp_path: Path, config_dir: Path) -> None:
