@@ -38,7 +38,13 @@ def admin(ctx: click.Context, data_dir: Path | None) -> None:
 
 @admin.group()
 def user() -> None:
-    """Add and list users; change a user's tier."""
+    """Add and list users; change a user's tier.
+
+    \b
+    Example:
+      ckrv admin user add ada@example.com --name Ada --tier pro
+      ckrv admin user list
+    """
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -55,7 +61,11 @@ def _read_password(from_stdin: bool) -> str:
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
 @click.option(
-    "--tier", type=click.Choice(["free", "pro", "enterprise"]), default="free", show_default=True
+    "--tier",
+    type=click.Choice(["free", "pro", "enterprise"]),
+    default="free",
+    show_default=True,
+    help="Jobs per month: free 10, pro 100, enterprise 1000.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_context
@@ -121,7 +131,12 @@ def user_set_tier(ctx: click.Context, email: str, tier: str) -> None:
 
 @admin.group()
 def device() -> None:
-    """Approve a pending device login from the server's shell."""
+    """Approve a pending device login from the server's shell.
+
+    \b
+    Example:
+      ckrv admin device approve WDJB-MJHT --email ada@example.com
+    """
 
 
 @device.command("approve")
@@ -143,7 +158,13 @@ def device_approve(ctx: click.Context, user_code: str, email: str) -> None:
 
 @admin.group()
 def token() -> None:
-    """Create, list and revoke long-lived API tokens (for CI)."""
+    """Create, list and revoke long-lived API tokens (for CI).
+
+    \b
+    Example:
+      export CKRV_TOKEN=$(ckrv admin token create ci@example.com --expires 30d)
+      ckrv admin token list
+    """
 
 
 @token.command("create")
