@@ -73,6 +73,8 @@ class JobController:
         job = self.store.find(JOBS, namespace, name)
         if job is None or job["metadata"].get("deletionTimestamp") or finished(job):
             return
+        if job["spec"].get("suspend"):
+            return  # a suspended Job gets no pods until it is resumed
         status = job["status"]
         pods = self._pods(job)
         changed = self._count(job, pods)

@@ -36,6 +36,7 @@ class Faults:
     unschedulable: bool = False
     retry_interval: float = 0.2
     max_grace: float = 5.0
+    memory_poll: float = 0.1  # how often the memory limit is checked
 
 
 @dataclass
@@ -271,7 +272,7 @@ class Kubelet:
                 container.ended_by = "OOMKilled"
                 _kill(container.process, signal.SIGKILL)
                 return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(self.faults.memory_poll)
 
     # -- what the API and the tests ask of the node
     def terminate(self, pod: Obj, grace: int | None) -> bool:

@@ -53,6 +53,12 @@ REASON_LINES = 8
 REPLACE_WAIT = 60.0
 
 
+class _SecretNotWritten(Exception):
+    def __init__(self, error: KubeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass
 class Tracked:
     job_id: str
@@ -116,25 +122,31 @@ class KubernetesExecutor:
 
     # -- launch
     async def launch(self, launch: Launch) -> str:
-        """Job first (it names the Secret), then the Secret owned by the Job; when the Secret
-        cannot be written the Job is deleted again (untracked first: no report for it)."""
+        """Job first (it names the Secret), then the Secret owned by the Job, in one trip to a
+        thread; when the Secret cannot be written the Job is deleted again (untracked first,
+        so its deletion is not reported)."""
         tracked = Tracked(launch.job_id)
         self._tracked[launch.job_id] = tracked
         try:
-            job = await asyncio.to_thread(self._create_job, launch)
-            try:
-                secret = render_secret(self.settings, launch, job)
-                await asyncio.to_thread(self._write_secret, secret)
-            except BaseException:
-                self._tracked.pop(launch.job_id, None)
-                await asyncio.to_thread(self._delete_quietly, launch.job_id)
-                raise
+            job = await asyncio.to_thread(self._create, launch)
+        except _SecretNotWritten as exc:
+            self._tracked.pop(launch.job_id, None)
+            await asyncio.to_thread(self._delete_quietly, launch.job_id)
+            raise exc.error from None
         except BaseException:
             self._tracked.pop(launch.job_id, None)
             raise
         tracked.confirmed_at = time.monotonic()
         self._evaluate(job)
         return str(job["metadata"]["name"])
+
+    def _create(self, launch: Launch) -> Obj:
+        job = self._create_job(launch)
+        try:
+            self._write_secret(render_secret(self.settings, launch, job))
+        except KubeError as exc:
+            raise _SecretNotWritten(exc) from exc
+        return job
 
     def _create_job(self, launch: Launch) -> Obj:
         body = render_job(self.template, self.settings, launch)
