@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from starlette.requests import Request
 
 from ckrv.server.http import HTTPError
@@ -28,6 +30,13 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+# An API token and its user in one read (the token's columns do not clash with the user's).
+_USER_BY_API_TOKEN = (
+    "SELECT u.*, t.user_id, t.revoked_at, t.expires_at FROM api_tokens t"
+    " JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?"
+)
+
+
 def current_user_id(request: Request) -> str:
     token = _bearer(request)
     svc = services(request)
@@ -42,6 +51,25 @@ def current_user_id(request: Request) -> str:
     except InvalidToken as exc:
         raise HTTPError(401, "invalid_token", str(exc)) from exc
     return user_id
+
+
+def current_user(request: Request) -> sqlite3.Row:
+    """The calling user's row, in one read whichever kind of token it is (for routes that need
+    the row itself, such as /users/me)."""
+    token = _bearer(request)
+    db = services(request).db
+    if token.startswith(API_TOKEN_PREFIX):
+        row = db.read_one(_USER_BY_API_TOKEN, (token_hash(token),))
+        try:
+            api_token_user(row)
+        except InvalidToken as exc:
+            raise HTTPError(401, "invalid_token", str(exc)) from exc
+        assert row is not None
+        return row
+    row = db.read_one("SELECT * FROM users WHERE id = ?", (current_user_id(request),))
+    if row is None:
+        raise HTTPError(401, "invalid_token", "the user of this token no longer exists")
+    return row
 
 
 def worker_job_id(request: Request, job_id: str) -> str:

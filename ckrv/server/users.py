@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -42,12 +43,35 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def cycle_bounds(created_at: datetime, now: datetime) -> tuple[datetime, datetime]:
-    """The billing cycle containing `now`, renewing monthly from the user's start date."""
-    months = (now.year - created_at.year) * 12 + now.month - created_at.month
-    start = add_months(created_at, max(months, 0))
-    if start > now:
-        start = add_months(created_at, max(months - 1, 0))
-    return start, add_months(start, 1)
+    """The billing cycle containing `now`, renewing monthly from the user's start date. Every
+    bound is counted from the start date, so one on the 31st renews on the last day of shorter
+    months and is back on the 31st after them."""
+    start, end, _end_text = _current_cycle(iso(created_at) or "", now)
+    return start, end
+
+
+def _cycle_number(created_at: datetime, now: datetime) -> int:
+    return max((now.year - created_at.year) * 12 + now.month - created_at.month, 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cycle(created_at: str, number: int) -> tuple[datetime, datetime, str]:
+    """(start, end, end as ISO text) of cycle `number` (0 = the first). A pure function,
+    memoized: /users/me asks on every call and the answer changes once a month."""
+    created = parse_iso(created_at)
+    assert created is not None
+    number = max(number, 0)
+    end = add_months(created, number + 1)
+    return add_months(created, number), end, iso(end) or ""
+
+
+def _current_cycle(created_at: str, now: datetime) -> tuple[datetime, datetime, str]:
+    created = parse_iso(created_at)
+    assert created is not None
+    number = _cycle_number(created, now)
+    bounds = _cycle(created_at, number)
+    # Earlier in the month than the start date: still the previous cycle.
+    return _cycle(created_at, number - 1) if bounds[0] > now else bounds
 
 
 def hash_password(password: str) -> str:
@@ -117,16 +141,16 @@ def set_tier(conn: sqlite3.Connection, email: str, tier: str) -> None:
     conn.execute("UPDATE users SET tier = ? WHERE email = ?", (tier, email))
 
 
-def _current_usage(row: sqlite3.Row, now: datetime) -> tuple[int, datetime, datetime]:
+def _current_usage(row: sqlite3.Row, now: datetime) -> tuple[int, datetime, datetime, str]:
     """Jobs used in the current cycle, and its bounds (a past cycle's usage counts as 0)."""
-    start, end = cycle_bounds(parse_iso(row["created_at"]), now)  # type: ignore[arg-type]
+    start, end, end_text = _current_cycle(row["created_at"], now)
     stored_start = parse_iso(row["cycle_start"])
     used = row["jobs_used"] if stored_start is not None and stored_start >= start else 0
-    return used, start, end
+    return used, start, end, end_text
 
 
 def profile(row: sqlite3.Row) -> dict[str, Any]:
-    used, _start, end = _current_usage(row, utcnow())
+    used, _start, _end, end_text = _current_usage(row, utcnow())
     return {
         "id": row["id"],
         "email": row["email"],
@@ -134,7 +158,7 @@ def profile(row: sqlite3.Row) -> dict[str, Any]:
         "subscription_tier": row["tier"],
         "job_quota_remaining": max(TIERS[row["tier"]].jobs_per_cycle - used, 0),
         "jobs_used": used,
-        "billing_cycle_end": iso(end),
+        "billing_cycle_end": end_text,
     }
 
 
@@ -143,7 +167,7 @@ def spend_quota(conn: sqlite3.Connection, user_id: str, upgrade_url: str) -> Non
     Called inside the job insert's transaction so the check and the decrement are atomic."""
     row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
     now = utcnow()
-    used, start, end = _current_usage(row, now)
+    used, start, end, _end_text = _current_usage(row, now)
     tier = TIERS[row["tier"]]
     if used >= tier.jobs_per_cycle and not tier.overage_allowed:
         error = QuotaExceeded(

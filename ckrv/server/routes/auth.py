@@ -9,8 +9,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ckrv.server import device
-from ckrv.server.auth import client_address, current_user_id, services
-from ckrv.server.http import HTTPError, field, json_body
+from ckrv.server.auth import client_address, current_user, services
+from ckrv.server.http import FastJSONResponse, HTTPError, field, json_body
 from ckrv.server.tokens import (
     InvalidToken,
     new_refresh_token,
@@ -97,11 +97,7 @@ async def revoke_token(request: Request) -> Response:
 
 
 async def me(request: Request) -> Response:
-    user_id = current_user_id(request)
-    row = services(request).db.read_one("SELECT * FROM users WHERE id = ?", (user_id,))
-    if row is None:
-        raise HTTPError(401, "invalid_token", "the user of this token no longer exists")
-    return JSONResponse(profile(row))
+    return FastJSONResponse(profile(current_user(request)))
 
 
 routes = [
