@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from tests.conftest import write_config
 from tests.githttp import GitHttpServer
-from tests.helpers import ROOT, Server, make_repo, wait_for
+from tests.helpers import PYTHON, ROOT, Server, base_env, make_repo, wait_for
 from tests.jobhelpers import logs, processes_with, submit, wait_phase, wait_status
 from tests.k8s_sim import WORKER_IMAGE, Image, SimCluster, policy_from_manifests
 
@@ -167,14 +168,12 @@ def test_a_worker_that_crashes_leaves_its_pod_log_tail_in_the_job_log(
 ) -> None:
     crashing = "ckrv-worker:crashing"
     sim.push_image(crashing, Image(binaries={"ckrv": (sys.executable, "-c", CRASH)}))
-    config = write_config(
-        tmp_path, kubernetes_config(sim, tmp_path).replace(WORKER_IMAGE, crashing)
-    )
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    extra = kubernetes_config(sim, tmp_path).replace(WORKER_IMAGE, crashing)
+    config = write_config(tmp_path, extra.replace(f'kubeconfig = "{kubeconfig}"\n', ""))
+    args = ["--executor", "kubernetes", "--kubeconfig", str(kubeconfig)]  # the flag this time
     srv = Server(
-        data_dir=tmp_path / "data",
-        config_dir=config_dir,
-        config=config,
-        extra_args=["--executor", "kubernetes"],
+        data_dir=tmp_path / "data", config_dir=config_dir, config=config, extra_args=args
     ).start()
     try:
         with srv.client(srv.add_user("ada@example.com")) as client:
@@ -199,3 +198,33 @@ def archived_logs(data_dir: Path, job_id: str) -> list[tuple[str, str]]:
     wait_for(archive.exists, what="the job's log archive")
     lines = [json.loads(line) for line in archive.read_text().splitlines() if line]
     return [(entry["source"], entry["message"]) for entry in lines]
+
+
+def test_serve_refuses_to_start_without_a_usable_cluster_config(tmp_path: Path) -> None:
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("apiVersion: v1\nkind: Config\n")
+    env = base_env(tmp_path / "cfg")
+    for extra in ([], ["--kubeconfig", str(bad)]):
+        result = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "ckrv",
+                "serve",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--port",
+                "0",
+                "--executor",
+                "kubernetes",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "kubernetes: cannot load the cluster configuration" in result.stderr
+        assert "--kubeconfig" in result.stderr  # the hint says how to fix it

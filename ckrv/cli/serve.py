@@ -27,6 +27,12 @@ from ckrv.paths import default_data_dir
     help="TOML config file; unknown keys are an error.",
 )
 @click.option("--executor", type=click.Choice(["local", "kubernetes"]), help="Where jobs run.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(exists=True, dir_okay=False),
+    help="[--executor kubernetes] kubeconfig of the cluster jobs run in [config: [kubernetes] "
+    "kubeconfig; default the in-cluster service account].",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -34,12 +40,14 @@ def serve(
     public_url: str | None,
     config_file: Path | None,
     executor: str | None,
+    kubeconfig: str | None,
 ) -> None:
     """Run the ckrv server: API, activation page, dispatcher and workers, in one process.
 
     \b
     Example:
       ckrv serve --data-dir /srv/ckrv --public-url https://ckrv.example.com
+      ckrv serve --config ckrv.toml --executor kubernetes --kubeconfig ~/.kube/config
     """
     from ckrv.server.runner import ServeOptions
     from ckrv.server.runner import serve as run
@@ -52,5 +60,6 @@ def serve(
             port=port,
             public_url=public_url,
             executor=executor,
+            kubeconfig=kubeconfig,
         )
     )

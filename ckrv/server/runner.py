@@ -21,6 +21,7 @@ class ServeOptions:
     port: int | None = None
     public_url: str | None = None
     executor: str | None = None
+    kubeconfig: str | None = None
 
 
 def resolve_settings(options: ServeOptions) -> Settings:
@@ -30,6 +31,7 @@ def resolve_settings(options: ServeOptions) -> Settings:
         port=options.port,
         public_url=options.public_url,
         executor=options.executor,
+        kubernetes_kubeconfig=options.kubeconfig,
     )
     if settings.executor not in {"local", "kubernetes"}:
         raise ConfigError(f"unknown executor {settings.executor!r}: use local or kubernetes")

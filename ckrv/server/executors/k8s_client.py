@@ -51,8 +51,8 @@ class KubeApi:
             where = settings.kubernetes_kubeconfig or "the in-cluster service account"
             raise ConfigError(
                 f"kubernetes: cannot load the cluster configuration from {where}: {exc}",
-                hint="set [kubernetes] kubeconfig (and context) in the "
-                "config file, or run the server inside the cluster",
+                hint="pass --kubeconfig or set [kubernetes] kubeconfig (and context) in "
+                "the config file, or run the server inside the cluster",
             ) from exc
         configuration.connection_pool_maxsize = pool_size
         self.client = client.ApiClient(configuration)
