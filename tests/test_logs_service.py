@@ -12,10 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ckrv.server import jobs, users
 from ckrv.server.db import Database
 from ckrv.server.logs import LogService
-from ckrv.server.logs_store import MAX_LINE_BYTES, seal
+from ckrv.server.logs_store import MAX_LINE_BYTES, entry_dict, entry_json, seal, validate
 from ckrv.timeutil import iso, utcnow
 
 Check = Callable[[LogService, str], Awaitable[None]]
@@ -56,7 +59,8 @@ async def _running_job(db: Database) -> str:
     def insert(conn: sqlite3.Connection) -> str:
         user_id = users.add_user(conn, "ada@example.com", "ada", "pro", None)
         new = jobs.NewJob(user_id, "# spec\n", "https://git.example/a.git", "main", "scripted", 60)
-        job_id = jobs.insert_job(conn, new, "")
+        jobs.insert_job(conn, new, "")
+        job_id = str(conn.execute("SELECT id FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()[0])
         conn.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (job_id,))
         return job_id
 
@@ -315,3 +319,23 @@ def test_a_restart_finishes_an_archive_that_a_crash_interrupted(tmp_path: Path) 
         db.close()
 
     asyncio.run(restart())
+
+
+@given(st.text(), st.text(min_size=1, max_size=100), st.sampled_from(["info", "warn"]))
+def test_log_entries_are_encoded_as_json_whatever_they_contain(
+    message: str, source: str, level: str
+) -> None:
+    line = validate(
+        [
+            {
+                "seq": 1,
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "level": level,
+                "source": source,
+                "message": message,
+            }
+        ]
+    )[0]
+    entry = (7, line.ts, line.level, line.source, line.message)
+    assert json.loads(entry_json(entry)) == entry_dict(entry)
+    assert entry_json(entry).encode()  # valid UTF-8, even from lone surrogates

@@ -61,13 +61,15 @@ class LogService:
         self.hub = Hub(follower_capacity)
         self._archiving: dict[str, asyncio.Task[None]] = {}
         self._recovery: asyncio.Task[None] | None = None
+        self._heartbeats: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._recovery = asyncio.create_task(self._recover(), name="ckrv-log-recovery")
+        self._heartbeats = asyncio.create_task(self._beat(), name="ckrv-log-heartbeats")
 
     async def stop(self) -> None:
         self.hub.close_all()
-        tasks = [t for t in (self._recovery, *self._archiving.values()) if t is not None]
+        tasks = [t for t in (self._recovery, self._heartbeats, *self._archiving.values()) if t]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -176,9 +178,7 @@ class LogService:
         follower = self.hub.subscribe(job_id)
         try:
             position = await self.start_position(job_id, after, tail)
-            stream = follow_sse(
-                Reader(self, job_id), follower, position, self.heartbeat, self.describe
-            )
+            stream = follow_sse(Reader(self, job_id), follower, position, self.describe)
             async for part in stream:
                 yield part
         finally:
@@ -190,6 +190,12 @@ class LogService:
 
         row = self.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return public(row) if row is not None else None
+
+    async def _beat(self) -> None:
+        """One timer for every stream: a comment on each one idle for `heartbeat` seconds."""
+        while True:
+            await asyncio.sleep(self.heartbeat / 3)
+            self.hub.heartbeat(self.heartbeat)
 
     # --- archiving ---
 

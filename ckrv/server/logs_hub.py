@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,12 @@ class Close:
     """The server is stopping: end the stream without [DONE], so the client reconnects."""
 
 
-Item = Chunk | Status | End | Close
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Nothing was sent for a while: send a comment, so proxies and clients see a live stream."""
+
+
+Item = Chunk | Status | End | Close | Heartbeat
 
 
 @dataclass(eq=False)
@@ -83,6 +89,7 @@ class Follower:
     items: deque[Item] = field(default_factory=deque)
     queued: int = 0
     behind: bool = False
+    active: float = field(default_factory=time.monotonic)  # when it last sent something
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, chunk: Chunk) -> None:
@@ -96,7 +103,7 @@ class Follower:
             self.queued += size
         self.wakeup.set()
 
-    def push(self, item: Status | End | Close) -> None:
+    def push(self, item: Status | End | Close | Heartbeat) -> None:
         """Rare control events bypass the bound: a follower must never miss its end."""
         self.items.append(item)
         self.wakeup.set()
@@ -108,21 +115,64 @@ class Follower:
         self.wakeup.clear()
         return items
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait until there is something to do; False after `timeout` seconds of nothing."""
-        if self.items or self.behind:
-            return True
-        try:
-            async with asyncio.timeout(timeout):
-                await self.wakeup.wait()
-        except TimeoutError:
-            return False
-        return True
+    async def wait(self) -> None:
+        """Until there is something to do (the hub's heartbeat timer makes sure there is)."""
+        if not (self.items or self.behind):
+            await self.wakeup.wait()
+
+
+def flush_interval(followers: int) -> float:
+    """How long the hub may gather lines before handing them out. Waking a follower costs tens
+    of microseconds however few lines it gets, so with many followers lines are handed out in
+    fewer, larger chunks: 0.1 ms per follower, at most 100 ms (1,000 followers: 10 wake-ups a
+    second each, whatever the line rate). One follower gets each batch at once."""
+    return min(0.0001 * followers, 0.1)
 
 
 @dataclass(eq=False)
 class JobHub:
     followers: set[Follower] = field(default_factory=set)
+    pending: list[Entry] = field(default_factory=list)  # published, not yet handed out
+    flushed_at: float = 0.0
+    timer: asyncio.TimerHandle | None = None
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.flushed_at = time.monotonic()
+        if not self.pending:
+            return
+        entries, self.pending = self.pending, []
+        for run in contiguous_runs(entries):
+            chunk = Chunk.of(run)
+            for follower in self.followers:
+                follower.offer(chunk)
+
+    def publish(self, entries: list[Entry]) -> None:
+        self.pending.extend(entries)
+        if self.timer is not None:
+            return  # a flush is already due
+        delay = self.flushed_at + flush_interval(len(self.followers)) - time.monotonic()
+        if delay <= 0:
+            self.flush()
+        else:
+            self.timer = asyncio.get_running_loop().call_later(delay, self.flush)
+
+    def push(self, item: Status | End | Close) -> None:
+        self.flush()  # lines published before a status change reach followers before it
+        for follower in self.followers:
+            follower.push(item)
+
+
+def contiguous_runs(entries: list[Entry]) -> list[list[Entry]]:
+    runs = [[entries[0]]]
+    for entry in entries[1:]:
+        if entry[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(entry)
+        else:
+            runs.append([entry])
+    return runs
 
 
 class Hub:
@@ -143,6 +193,8 @@ class Hub:
             return
         hub.followers.discard(follower)
         if not hub.followers:
+            if hub.timer is not None:
+                hub.timer.cancel()
             del self._jobs[job_id]
 
     def followers(self, job_id: str) -> int:
@@ -151,28 +203,27 @@ class Hub:
 
     def publish(self, job_id: str, entries: list[Entry]) -> None:
         hub = self._jobs.get(job_id)
-        if hub is None or not entries:
-            return  # nobody listens: not even encoded
-        chunk = Chunk.of(entries)
-        for follower in hub.followers:
-            follower.offer(chunk)
+        if hub is not None and entries:
+            hub.publish(entries)  # nobody listens: not even encoded
 
     def status(self, job_id: str, job: dict[str, Any]) -> None:
         hub = self._jobs.get(job_id)
-        if hub is None:
-            return
-        item = Status(sse_status(job), job.get("status") in TERMINAL)
-        for follower in hub.followers:
-            follower.push(item)
+        if hub is not None:
+            hub.push(Status(sse_status(job), job.get("status") in TERMINAL))
 
     def end(self, job_id: str, last: int) -> None:
         hub = self._jobs.get(job_id)
-        if hub is None:
-            return
-        for follower in hub.followers:
-            follower.push(End(last))
+        if hub is not None:
+            hub.push(End(last))
 
     def close_all(self) -> None:
         for hub in self._jobs.values():
+            hub.push(Close())
+
+    def heartbeat(self, idle: float) -> None:
+        """Give every follower that has sent nothing for `idle` seconds a heartbeat to send."""
+        quiet_since = time.monotonic() - idle
+        for hub in self._jobs.values():
             for follower in hub.followers:
-                follower.push(Close())
+                if follower.active <= quiet_since and not follower.items:
+                    follower.push(Heartbeat())

@@ -14,14 +14,14 @@ from `log_artifact` inside one snapshot, so it never sees a half-moved log.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ckrv.server.http import HTTPError
 from ckrv.timeutil import iso, utcnow
@@ -37,7 +37,18 @@ DELETE_CHUNK = 20_000
 Entry = tuple[int, str, str, str, str]
 """A stored line: (position, timestamp, level, source, message)."""
 
+_quote: Any = encode_basestring  # the C one: quotes and escapes, keeps non-ASCII as is
 _INSERT = "INSERT INTO job_logs (job_id, seq, ts, level, source, message) VALUES (?, ?, ?, ?, ?, ?)"
+# Multi-row inserts of 64, 32, ... 1 rows: one statement (one release of the GIL) per 64 rows
+# instead of one per row, about twice as fast as executemany, and only 7 statements to cache.
+# It matters because the writer thread competes for the GIL with the event loop: when the loop
+# is busy fanning lines out to many followers, each hand-over can cost the writer a switch
+# interval (5 ms).
+_ROWS_PER_INSERT = 64
+_INSERT_ROWS = {
+    rows: _INSERT.replace("(?, ?, ?, ?, ?, ?)", ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows))
+    for rows in (64, 32, 16, 8, 4, 2, 1)
+}
 
 
 def entry_dict(entry: Entry) -> dict[str, Any]:
@@ -46,14 +57,19 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
 
 
 def entry_json(entry: Entry) -> str:
-    return json.dumps(entry_dict(entry), ensure_ascii=False, separators=(",", ":"))
+    """The LogEntry as compact JSON. Built by hand around the C string encoder: this runs for
+    every line every follower is sent, and json.dumps of a dict costs several times more."""
+    seq, ts, level, source, message = entry
+    return (
+        f'{{"seq":{seq:d},"timestamp":{_quote(ts)},"level":{_quote(level)},'
+        f'"source":{_quote(source)},"message":{_quote(message)}}}'
+    )
 
 
 # --- validating what a worker sends ---
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
+class Incoming(NamedTuple):
     """A worker's line after validation and the per-line cap; `size` is its UTF-8 length."""
 
     worker_seq: int
@@ -66,16 +82,28 @@ class Incoming:
 
 def clip_line(message: str) -> tuple[str, int]:
     """The message (valid UTF-8, at most MAX_LINE_BYTES plus a marker) and its size in bytes."""
-    try:
+    if message.isascii():
+        if len(message) <= MAX_LINE_BYTES:
+            return message, len(message)
         data = message.encode()
-    except UnicodeEncodeError:  # lone surrogates from JSON escapes: SQLite cannot store them
-        data = message.encode(errors="replace")
-        message = data.decode()
-    if len(data) <= MAX_LINE_BYTES:
-        return message, len(data)
+    else:
+        data = _utf8(message).encode()
+        if len(data) <= MAX_LINE_BYTES:
+            return data.decode(), len(data)
     kept = data[:MAX_LINE_BYTES].decode(errors="ignore")
     message = f"{kept}… [line truncated: {len(data)} bytes, the limit is {MAX_LINE_BYTES}]"
     return message, len(message.encode())
+
+
+def _utf8(text: str) -> str:
+    """`text` with lone surrogates (valid in JSON escapes, not in UTF-8) replaced."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode(errors="replace").decode()
+    return text
 
 
 def _bad(index: int, what: str) -> HTTPError:
@@ -105,8 +133,8 @@ def validate(entries: Any) -> list[Incoming]:
         if not isinstance(ts, str) or not 0 < len(ts) <= 40:
             raise _bad(index, "timestamp must be an ISO 8601 string")
         text, size = clip_line(message)
-        out.append(Incoming(seq, ts, level, source, text, size))
-    out.sort(key=lambda e: e.worker_seq)
+        out.append(Incoming(seq, _utf8(ts), level, _utf8(source), text, size))
+    out.sort(key=lambda e: e.worker_seq)  # linear when already in order, as it usually is
     return out
 
 
@@ -118,19 +146,28 @@ def _next_position(conn: sqlite3.Connection, job_id: str) -> int:
     return int(row[0] or 0) + 1
 
 
+def _insert(conn: sqlite3.Connection, job_id: str, entries: list[Entry]) -> None:
+    at = 0
+    while at < len(entries):
+        rows = min(_ROWS_PER_INSERT, 1 << ((len(entries) - at).bit_length() - 1))
+        values = [v for entry in entries[at : at + rows] for v in (job_id, *entry)]
+        conn.execute(_INSERT_ROWS[rows], values)
+        at += rows
+
+
 def append_worker_lines(
     conn: sqlite3.Connection, job_id: str, lines: list[Incoming], max_bytes: int
 ) -> list[Entry]:
     """Store the lines not seen before, within the job's byte budget; return what was stored."""
     job = conn.execute(
-        "SELECT last_log_seq, log_bytes, log_dropped, log_artifact,"
-        " artifacts_expired FROM jobs WHERE id = ?",
+        "SELECT last_log_seq, log_bytes, log_dropped, log_artifact, artifacts_expired,"
+        " (SELECT MAX(seq) FROM job_logs WHERE job_id = jobs.id) AS last FROM jobs WHERE id = ?",
         (job_id,),
     ).fetchone()
     if job is None or job["log_artifact"] is not None or job["artifacts_expired"]:
         return []  # unknown job, or its log is sealed: the job has ended
     seen, used, dropped = job["last_log_seq"], job["log_bytes"], job["log_dropped"]
-    position = _next_position(conn, job_id)
+    position = (job["last"] or 0) + 1
     stored: list[Entry] = []
     for line in lines:
         if line.worker_seq <= seen:
@@ -142,8 +179,7 @@ def append_worker_lines(
         used += line.size
         stored.append((position, line.ts, line.level, line.source, line.message))
         position += 1
-    if stored:
-        conn.executemany(_INSERT, [(job_id, *entry) for entry in stored])
+    _insert(conn, job_id, stored)
     conn.execute(
         "UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE id = ?",
         (seen, used, dropped, job_id),

@@ -9,6 +9,7 @@ last position delivered: older positions are skipped, a gap sends the follower b
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from ckrv.server.logs_hub import (
     Close,
     End,
     Follower,
+    Heartbeat,
     Status,
     sse_lines,
     sse_status,
@@ -101,7 +103,6 @@ async def follow_sse(
     reader: Reader,
     follower: Follower,
     after: int,
-    heartbeat: float,
     describe: Callable[[str], dict[str, Any] | None],
 ) -> AsyncIterator[bytes]:
     """The SSE stream: current status, backlog, live lines and status changes, and when the job
@@ -123,6 +124,7 @@ async def follow_sse(
                 follower.behind = False
                 state, page = await reader.page(delivered)
                 if page:
+                    follower.active = time.monotonic()
                     yield b"".join(sse_lines(page))
                     delivered = page[-1][0]
                 if len(page) == PAGE:
@@ -130,9 +132,7 @@ async def follow_sse(
                 elif state is None or state.archived or state.expired:
                     break  # an ended job: storage had all of it
                 continue
-            if not await follower.wait(heartbeat):
-                yield HEARTBEAT
-                continue
+            await follower.wait()
             parts: list[bytes] = []
             end: int | None = None
             for item in follower.take():
@@ -150,11 +150,14 @@ async def follow_sse(
                         last_status = item.event
                 elif isinstance(item, End):
                     end = item.last
+                elif isinstance(item, Heartbeat):
+                    parts.append(HEARTBEAT)
                 elif isinstance(item, Close):
                     if parts:
                         yield b"".join(parts)
                     return
             if parts:
+                follower.active = time.monotonic()
                 yield b"".join(parts)
             if end is not None:
                 async for part in _rest(reader, delivered, end):
