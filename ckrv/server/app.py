@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route, compile_path
+from starlette.types import Receive, Scope, Send
 
 from ckrv.server.http import HTTPError, http_error_handler
 from ckrv.server.services import Services
@@ -33,15 +37,70 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 def api_routes() -> list[BaseRoute]:
     from ckrv.server.routes import auth, credentials, jobs, logs, openapi, secrets, worker
 
-    return [
-        *auth.routes,
+    return [  # hot paths first: Starlette tries routes in order
         *jobs.routes,
-        *logs.routes,
         *worker.routes,
+        *logs.routes,
+        *auth.routes,
         *credentials.routes,
         *secrets.routes,
         *openapi.routes,
     ]
+
+
+class PrefixRoutes(BaseRoute):
+    """Routes under `prefix`, indexed by their first path segment after it, so a request is
+    tried only against the few routes sharing its segment (not every route in turn, whose
+    order would then matter) and without a Mount's second routing pass, which costs a fifth of
+    a bare request. Starlette's Router sees one route; `routes` lists the prefixed ones."""
+
+    def __init__(self, prefix: str, routes: list[BaseRoute]) -> None:
+        self.prefix = prefix
+        self.routes: list[Route] = []
+        self._by_segment: dict[str, list[Route]] = {}
+        for route in routes:
+            if not isinstance(route, Route):
+                raise TypeError(f"only plain Routes can live under {prefix}, not {route!r}")
+            prefixed = copy.copy(route)  # keeps the endpoint, methods and middleware
+            prefixed.path = prefix + route.path
+            prefixed.path_regex, prefixed.path_format, prefixed.param_convertors = compile_path(
+                prefixed.path
+            )
+            self.routes.append(prefixed)
+            self._by_segment.setdefault(self._segment(route.path), []).append(prefixed)
+
+    @staticmethod
+    def _segment(path: str) -> str:
+        return path[1:].partition("/")[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+        if not path.startswith(self.prefix + "/"):
+            return Match.NONE, {}
+        partial: tuple[Match, Scope] | None = None
+        for route in self._by_segment.get(self._segment(path[len(self.prefix) :]), ()):
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, {**child, "ckrv.route": route}
+            if match is Match.PARTIAL and partial is None:  # right path, wrong method: a 405
+                partial = match, {**child, "ckrv.route": route}
+        return partial or (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["ckrv.route"].handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
 
 
 def page_routes() -> list[BaseRoute]:
@@ -65,7 +124,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await svc.stop()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), Mount("/v1", routes=api_routes()), *page_routes()],
+        routes=[Route("/healthz", healthz), PrefixRoutes("/v1", api_routes()), *page_routes()],
         exception_handlers={HTTPError: http_error_handler, HTTPException: _http_exception},
         lifespan=lifespan,
     )

@@ -44,7 +44,7 @@ class Engine:
         self.wakeup.set()
 
     def row(self, job_id: str) -> sqlite3.Row | None:
-        return self.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return self.db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (job_id,))
 
     def eta_median(self, agent: str) -> float | None:
         if agent not in self._eta:
@@ -92,7 +92,7 @@ class Engine:
 
     async def worker_lost(self, job_id: str, reason: str) -> None:
         if reason.startswith(TIMEOUT_PREFIX):
-            await self.fail_with_line(job_id, "timeout", reason[len(TIMEOUT_PREFIX):].strip())
+            await self.fail_with_line(job_id, "timeout", reason[len(TIMEOUT_PREFIX) :].strip())
         else:
             await self.fail_with_line(job_id, "failed", reason)
 
@@ -100,7 +100,9 @@ class Engine:
         row = self.row(job_id)
         if row is None or row["status"] in jobs.TERMINAL:
             return False
-        await self.db.write(lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,)))
+        await self.db.write(
+            lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+        )
         ended = await self.fail_with_line(job_id, "cancelled", "job cancelled by its owner")
         if row["attempt"] is not None:
             await self.executor.terminate(job_id, row["executor_ref"])
@@ -108,7 +110,9 @@ class Engine:
 
     async def time_out(self, row: sqlite3.Row) -> None:
         limit = row["timeout_seconds"]
-        await self.fail_with_line(row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped")
+        await self.fail_with_line(
+            row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped"
+        )
         await self.executor.terminate(row["id"], row["executor_ref"])
 
 

@@ -6,10 +6,20 @@ import base64
 import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 _MAX_JSON_BODY = 2 * 1024 * 1024
+
+
+class FastJSONResponse(Response):
+    """JSON rendered with orjson: the hot API responses spend most of their time encoding."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class HTTPError(Exception):

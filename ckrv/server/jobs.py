@@ -19,6 +19,15 @@ TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
 STATUSES = ("pending", "running", *TERMINAL)
 PHASES = ("cloning", "setup", "executing", "verifying", "uploading")
 _NOT_TERMINAL = "status IN ('pending', 'running')"
+# Every column but spec_content (up to 1 MiB, needed only by the worker): what routes select.
+COLUMNS = (
+    "seq, id, user_id, status, phase, agent, spec_title, git_repo_url, git_base_branch,"
+    " credential_id, credential_name, setup, push, timeout_seconds, feature_branch_name,"
+    " base_commit, pushed_branch, created_at, started_at, completed_at, result_summary,"
+    " error_message, diff_stats, diff_artifact, log_artifact, artifacts_expired, executor,"
+    " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
+    " log_dropped, last_log_seq"
+)
 
 
 @dataclass(frozen=True)
@@ -49,19 +58,34 @@ def feature_branch(title: str, job_id: str) -> str:
     return f"ckrv/{slug}-{job_id[:8]}"
 
 
-def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> str:
+def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> sqlite3.Row:
+    """Insert the job, spending one unit of quota in the same transaction; returns its row."""
     spend_quota(conn, job.user_id, upgrade_url)
     job_id = str(uuid.uuid4())
     title = spec_title(job.spec_content)
-    conn.execute(
+    row: sqlite3.Row = conn.execute(
         "INSERT INTO jobs (id, user_id, status, agent, spec_content, spec_title, git_repo_url,"
         " git_base_branch, credential_id, credential_name, setup, push, timeout_seconds,"
-        " feature_branch_name, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (job_id, job.user_id, job.agent, job.spec_content, title, job.git_repo_url,
-         job.git_base_branch, job.credential_id, job.credential_name, job.setup, int(job.push),
-         job.timeout_seconds, feature_branch(title, job_id), iso(utcnow())),
-    )
-    return job_id
+        " feature_branch_name, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" RETURNING {COLUMNS}",
+        (
+            job_id,
+            job.user_id,
+            job.agent,
+            job.spec_content,
+            title,
+            job.git_repo_url,
+            job.git_base_branch,
+            job.credential_id,
+            job.credential_name,
+            job.setup,
+            int(job.push),
+            job.timeout_seconds,
+            feature_branch(title, job_id),
+            iso(utcnow()),
+        ),
+    ).fetchone()
+    return row
 
 
 def duration(row: sqlite3.Row) -> float | None:
@@ -110,33 +134,46 @@ def median_duration(conn: sqlite3.Connection, agent: str, sample: int = 20) -> f
     """Median duration of this server's recent successful jobs with `agent`; None below 3."""
     rows = conn.execute(
         "SELECT started_at, completed_at FROM jobs WHERE status = 'succeeded' AND agent = ?"
-        " ORDER BY seq DESC LIMIT ?", (agent, sample)).fetchall()
+        " ORDER BY seq DESC LIMIT ?",
+        (agent, sample),
+    ).fetchall()
     durations = [d for d in (duration(r) for r in rows) if d is not None]
     return statistics.median(durations) if len(durations) >= 3 else None
 
 
 # --- status moves ---
 
+
 def mark_dispatched(conn: sqlite3.Connection, job_id: str, attempt: str, executor: str) -> bool:
     cur = conn.execute(
         "UPDATE jobs SET attempt = ?, executor = ?, dispatched_at = ? WHERE id = ? AND status = 'pending'"
-        " AND attempt IS NULL AND cancel_requested = 0", (attempt, executor, iso(utcnow()), job_id))
+        " AND attempt IS NULL AND cancel_requested = 0",
+        (attempt, executor, iso(utcnow()), job_id),
+    )
     return cur.rowcount == 1
 
 
 def set_executor_ref(conn: sqlite3.Connection, job_id: str, attempt: str, ref: str) -> None:
-    conn.execute("UPDATE jobs SET executor_ref = ? WHERE id = ? AND attempt = ?", (ref, job_id, attempt))
+    conn.execute(
+        "UPDATE jobs SET executor_ref = ? WHERE id = ? AND attempt = ?", (ref, job_id, attempt)
+    )
 
 
 def undispatch(conn: sqlite3.Connection, job_id: str) -> None:
     """Put a dispatched job whose worker never reported back in the queue again."""
-    conn.execute("UPDATE jobs SET attempt = NULL, executor_ref = NULL, dispatched_at = NULL"
-                 " WHERE id = ? AND status = 'pending'", (job_id,))
+    conn.execute(
+        "UPDATE jobs SET attempt = NULL, executor_ref = NULL, dispatched_at = NULL"
+        " WHERE id = ? AND status = 'pending'",
+        (job_id,),
+    )
 
 
 def mark_running(conn: sqlite3.Connection, job_id: str) -> None:
-    conn.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?)"
-                 " WHERE id = ? AND status = 'pending'", (iso(utcnow()), job_id))
+    conn.execute(
+        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?)"
+        " WHERE id = ? AND status = 'pending'",
+        (iso(utcnow()), job_id),
+    )
 
 
 def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
@@ -144,13 +181,23 @@ def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any
     sets = {k: v for k, v in fields.items() if k in allowed and v is not None}
     if sets:
         assignments = ", ".join(f"{k} = ?" for k in sets)
-        conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ? AND status = 'running'",
-                     (*sets.values(), job_id))
+        conn.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ? AND status = 'running'",
+            (*sets.values(), job_id),
+        )
 
 
-def finish(conn: sqlite3.Connection, job_id: str, status: str, *, summary: str | None = None,
-           error: str | None = None, diff_stats: dict[str, int] | None = None,
-           diff_artifact: str | None = None, agent_exit_code: int | None = None) -> bool:
+def finish(
+    conn: sqlite3.Connection,
+    job_id: str,
+    status: str,
+    *,
+    summary: str | None = None,
+    error: str | None = None,
+    diff_stats: dict[str, int] | None = None,
+    diff_artifact: str | None = None,
+    agent_exit_code: int | None = None,
+) -> bool:
     """Move a job to a terminal status; False when it already was terminal."""
     assert status in TERMINAL
     now = iso(utcnow())
@@ -159,6 +206,16 @@ def finish(conn: sqlite3.Connection, job_id: str, status: str, *, summary: str |
         f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
         f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code)"
         f" WHERE id = ? AND {_NOT_TERMINAL}",
-        (status, now, now if status != "cancelled" else None, summary, error,
-         json.dumps(diff_stats) if diff_stats is not None else None, diff_artifact, agent_exit_code, job_id))
+        (
+            status,
+            now,
+            now if status != "cancelled" else None,
+            summary,
+            error,
+            json.dumps(diff_stats) if diff_stats is not None else None,
+            diff_artifact,
+            agent_exit_code,
+            job_id,
+        ),
+    )
     return cur.rowcount == 1

@@ -20,7 +20,15 @@ from ckrv.server import jobs
 from ckrv.server.agents import available_agents
 from ckrv.server.auth import current_user_id, services
 from ckrv.server.engine import Engine
-from ckrv.server.http import HTTPError, decode_cursor, encode_cursor, field, json_body, query_int
+from ckrv.server.http import (
+    FastJSONResponse,
+    HTTPError,
+    decode_cursor,
+    encode_cursor,
+    field,
+    json_body,
+    query_int,
+)
 from ckrv.server.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 
 _MAX_SETUP = 16 * 1024
@@ -37,22 +45,40 @@ def owned_job(request: Request, user_id: str) -> sqlite3.Row:
         uuid.UUID(job_id)
     except ValueError:
         raise HTTPError(404, "not_found", f"no job {job_id}") from None
-    row = services(request).db.read_one("SELECT * FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id))
+    row = services(request).db.read_one(
+        f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id)
+    )
     if row is None:
         raise HTTPError(404, "not_found", f"no job {job_id}")
     return row
 
 
-def _credential(request: Request, user_id: str, name: str | None, repo_url: str) -> tuple[str | None, str | None]:
+def _credential(
+    request: Request, user_id: str, name: str | None, repo_url: str
+) -> tuple[str | None, str | None]:
     if name is None:
         return None, None
     db = services(request).db
-    row = db.read_one("SELECT id, credential_type FROM credentials WHERE user_id = ? AND name = ?", (user_id, name))
+    row = db.read_one(
+        "SELECT id, credential_type FROM credentials WHERE user_id = ? AND name = ?",
+        (user_id, name),
+    )
     if row is None:
-        names = [r["name"] for r in db.read("SELECT name FROM credentials WHERE user_id = ? ORDER BY name", (user_id,))]
-        listing = ", ".join(names) if names else "none yet; add one with `ckrv cloud credentials add`"
-        raise HTTPError(404, "credential_not_found", f"no git credential named {name!r}; yours: {listing}",
-                        credentials=names)
+        names = [
+            r["name"]
+            for r in db.read(
+                "SELECT name FROM credentials WHERE user_id = ? ORDER BY name", (user_id,)
+            )
+        ]
+        listing = (
+            ", ".join(names) if names else "none yet; add one with `ckrv cloud credentials add`"
+        )
+        raise HTTPError(
+            404,
+            "credential_not_found",
+            f"no git credential named {name!r}; yours: {listing}",
+            credentials=names,
+        )
     try:
         from ckrv.server.credential_rules import check_credential_fits
     except ImportError:  # pragma: no cover - credentials work not installed yet
@@ -83,15 +109,34 @@ def parse_new_job(request: Request, user_id: str, body: dict[str, Any]) -> jobs.
     agent = field(body, "agent", required=False) or settings.default_agent
     known = available_agents(settings)
     if agent not in known:
-        raise HTTPError(400, "invalid_request", f"unknown agent {agent!r}; this server knows: {', '.join(sorted(known))}")
+        raise HTTPError(
+            400,
+            "invalid_request",
+            f"unknown agent {agent!r}; this server knows: {', '.join(sorted(known))}",
+        )
     setup = field(body, "setup", required=False)
     if setup is not None and (len(setup) > _MAX_SETUP or not setup.strip()):
-        raise HTTPError(400, "invalid_request", f"setup must be a non-empty command of at most {_MAX_SETUP} bytes")
+        raise HTTPError(
+            400,
+            "invalid_request",
+            f"setup must be a non-empty command of at most {_MAX_SETUP} bytes",
+        )
     push = field(body, "push", required=False, kind=bool, default=False)
     credential_id, credential_name = _credential(
-        request, user_id, field(body, "git_credential_name", required=False), repo)
-    return jobs.NewJob(user_id, spec, repo, branch, agent, _timeout(request, body), setup,
-                       credential_id, credential_name, push)
+        request, user_id, field(body, "git_credential_name", required=False), repo
+    )
+    return jobs.NewJob(
+        user_id,
+        spec,
+        repo,
+        branch,
+        agent,
+        _timeout(request, body),
+        setup,
+        credential_id,
+        credential_name,
+        push,
+    )
 
 
 async def create_job(request: Request) -> Response:
@@ -100,15 +145,20 @@ async def create_job(request: Request) -> Response:
     new_job = parse_new_job(request, user_id, body)
     svc = services(request)
     try:
-        job_id = await svc.db.write(lambda c: jobs.insert_job(c, new_job, svc.settings.upgrade_url))
+        row = await svc.db.write(lambda c: jobs.insert_job(c, new_job, svc.settings.upgrade_url))
     except QuotaExceeded as exc:
-        raise HTTPError(402, "quota_exceeded", exc.message, quota_resets_at=getattr(exc, "resets_at", None),
-                        upgrade_url=svc.settings.upgrade_url or None) from exc
+        raise HTTPError(
+            402,
+            "quota_exceeded",
+            exc.message,
+            quota_resets_at=getattr(exc, "resets_at", None),
+            upgrade_url=svc.settings.upgrade_url or None,
+        ) from exc
     eng = engine(request)
     eng.wake()
-    row = eng.row(job_id)
-    assert row is not None
-    return JSONResponse(eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{job_id}"})
+    return FastJSONResponse(
+        eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
+    )
 
 
 async def list_jobs(request: Request) -> Response:
@@ -118,13 +168,17 @@ async def list_jobs(request: Request) -> Response:
     status = request.query_params.get("status")
     if status is not None:
         if status not in jobs.STATUSES:
-            raise HTTPError(400, "invalid_request", f"status must be one of {', '.join(jobs.STATUSES)}")
+            raise HTTPError(
+                400, "invalid_request", f"status must be one of {', '.join(jobs.STATUSES)}"
+            )
         where.append("status = ?")
         params.append(status)
     prefix = request.query_params.get("id_prefix")
     if prefix is not None:
         if not _ID_PREFIX.match(prefix.lower()):
-            raise HTTPError(400, "invalid_request", "id_prefix must be hexadecimal digits and dashes")
+            raise HTTPError(
+                400, "invalid_request", "id_prefix must be hexadecimal digits and dashes"
+            )
         where.append("id LIKE ?")
         params.append(prefix.lower() + "%")
     cursor = request.query_params.get("cursor")
@@ -132,24 +186,27 @@ async def list_jobs(request: Request) -> Response:
         where.append("seq < ?")
         params.append(str(decode_cursor(cursor)))
     rows = services(request).db.read(
-        f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
-        (*params, limit + 1))
+        f"SELECT {jobs.COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+        (*params, limit + 1),
+    )
     eng = engine(request)
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]["seq"]) if len(rows) > limit else None
-    return JSONResponse({"jobs": [eng.public(r) for r in page], "next_cursor": next_cursor})
+    return FastJSONResponse({"jobs": [eng.public(r) for r in page], "next_cursor": next_cursor})
 
 
 async def get_job(request: Request) -> Response:
     row = owned_job(request, current_user_id(request))
-    return JSONResponse(engine(request).public(row))
+    return FastJSONResponse(engine(request).public(row))
 
 
 async def cancel_job(request: Request) -> Response:
     row = owned_job(request, current_user_id(request))
     eng = engine(request)
     if row["status"] in jobs.TERMINAL:
-        raise HTTPError(409, "conflict", f"job {row['id']} already ended ({row['status']}); nothing to cancel")
+        raise HTTPError(
+            409, "conflict", f"job {row['id']} already ended ({row['status']}); nothing to cancel"
+        )
     await eng.cancel(row["id"])
     fresh = eng.row(row["id"])
     assert fresh is not None
@@ -159,7 +216,9 @@ async def cancel_job(request: Request) -> Response:
 def _no_diff_reason(row: sqlite3.Row) -> HTTPError:
     status = row["status"]
     if row["artifacts_expired"]:
-        return HTTPError(410, "artifact_expired", "the diff has expired and was deleted (artifact retention)")
+        return HTTPError(
+            410, "artifact_expired", "the diff has expired and was deleted (artifact retention)"
+        )
     if status in ("pending", "running"):
         return HTTPError(404, "not_finished", f"job is {status}; its diff exists once it succeeds")
     detail = f": {row['error_message']}" if row["error_message"] else ""
@@ -177,8 +236,11 @@ async def get_diff(request: Request) -> Response:
         if fresh is not None and fresh["artifacts_expired"]:
             raise _no_diff_reason(fresh) from None
         raise HTTPError(404, "no_diff", "the diff artifact is missing on the server") from None
-    return StreamingResponse(_chunks(handle), media_type="text/plain; charset=utf-8",
-                             headers={"Content-Length": str(os.fstat(handle.fileno()).st_size)})
+    return StreamingResponse(
+        _chunks(handle),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Length": str(os.fstat(handle.fileno()).st_size)},
+    )
 
 
 async def _chunks(handle: BinaryIO, size: int = 256 * 1024) -> AsyncIterator[bytes]:
