@@ -3,9 +3,10 @@ finished and why, is a Pod stuck before its container could start, how did a con
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
-from ckrv.server.executors.k8s_client import Obj
+from ckrv.server.executors.k8s_client import KubeApi, KubeError, Obj
 from ckrv.server.executors.k8s_manifest import CONTAINER, JOB_ID
 
 STUCK_REASONS = frozenset(
@@ -106,3 +107,18 @@ def newest(pods: list[Obj]) -> Obj | None:
             int((p.get("metadata") or {}).get("resourceVersion") or 0),
         ),
     )
+
+
+def log_tail(api: KubeApi, pod: Obj, lines: int) -> list[str]:
+    """The end of the worker container's log: the previous instance first (a restarted
+    container's last words), else the current one. Blocking."""
+    name, container = pod["metadata"]["name"], container_name(pod)
+    for previous in (True, False):
+        try:
+            text = api.read_log(name, container, previous, lines)
+        except KubeError as exc:
+            print(f"ckrv: {exc}", file=sys.stderr, flush=True)
+            return []
+        if text:
+            return text.rstrip("\n").splitlines()
+    return []

@@ -35,10 +35,10 @@ from ckrv.server.executors.k8s_manifest import (
     secret_name,
 )
 from ckrv.server.executors.k8s_status import (
-    container_name,
     describe_end,
     job_end,
     job_id_of,
+    log_tail,
     newest,
     stuck_reason,
 )
@@ -204,8 +204,10 @@ class KubernetesExecutor:
 
     # -- cancel / timeout
     async def terminate(self, job_id: str, executor_ref: str | None) -> None:
+        """The Job's name follows from the job id (the reference may predate a launch, or come
+        from another executor before the server was switched over)."""
         self._tracked.pop(job_id, None)
-        await asyncio.to_thread(self.api.delete_job, executor_ref or job_name(job_id))
+        await asyncio.to_thread(self.api.delete_job, job_name(job_id))
 
     # -- restart
     async def reconcile(self, running: list[RunningJob]) -> dict[str, str]:
@@ -335,26 +337,12 @@ class KubernetesExecutor:
             f"the Kubernetes Job failed ({end.reason}): "
             f"{describe_end(pod, self.settings.kubernetes_memory)}"
         )
-        lines = await asyncio.to_thread(self._log_tail, pod) if pod is not None else []
+        lines = await asyncio.to_thread(log_tail, self.api, pod, TAIL_LINES) if pod else []
         if lines and self.log_sink is not None:
             await self.log_sink(job_id, lines)
         if lines:
             reason += "; its last output:\n" + "\n".join(lines[-REASON_LINES:])
         return reason
-
-    def _log_tail(self, pod: Obj) -> list[str]:
-        """The end of the worker container's log: the previous instance first (a restarted
-        container's last words), else the current one."""
-        name, container = pod["metadata"]["name"], container_name(pod)
-        for previous in (True, False):
-            try:
-                text = self.api.read_log(name, container, previous, TAIL_LINES)
-            except KubeError as exc:
-                print(f"ckrv: {exc}", file=sys.stderr, flush=True)
-                return []
-            if text:
-                return text.rstrip("\n").splitlines()
-        return []
 
     # -- pods that cannot start
     async def _check_stuck_pods(self) -> None:
