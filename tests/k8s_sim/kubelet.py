@@ -69,8 +69,11 @@ class Kubelet:
             task.add_done_callback(self.tasks.discard)
 
     async def close(self) -> None:
-        for container in list(self.containers.values()):
+        """Node shutdown: kill every container and reap it, then stop what is left."""
+        running = list(self.containers.values())
+        for container in running:
             _kill(container.process, signal.SIGKILL)
+        await asyncio.gather(*(c.process.wait() for c in running), return_exceptions=True)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
