@@ -16,6 +16,7 @@ from ckrv.server.agents import available_agents
 from ckrv.server.engine import Engine
 from ckrv.server.entitlements import job_environment
 from ckrv.server.executors.base import Launch, RunningJob
+from ckrv.server.secrets_store import mark_credential_used
 from ckrv.timeutil import parse_iso, utcnow
 
 _ACTIVE = "(status = 'running' OR (status = 'pending' AND attempt IS NOT NULL))"
@@ -55,13 +56,16 @@ class Dispatcher:
 
     async def reconcile(self) -> None:
         rows = self.engine.db.read(f"SELECT id, status, executor_ref FROM jobs WHERE {_ACTIVE}")
-        gone = await self.engine.executor.reconcile([RunningJob(r["id"], r["executor_ref"]) for r in rows])
+        gone = await self.engine.executor.reconcile(
+            [RunningJob(r["id"], r["executor_ref"]) for r in rows]
+        )
         for row in rows:
             reason = gone.get(row["id"])
             if reason is None:
                 continue
             if row["status"] == "pending":  # never reported running: safe to start again
-                await self.engine.db.write(lambda c, job_id=row["id"]: jobs.undispatch(c, job_id))
+                job_id: str = row["id"]
+                await self.engine.db.write(lambda c: jobs.undispatch(c, job_id))  # noqa: B023
             else:
                 await self.engine.worker_lost(row["id"], reason)
         self.engine.wake()
@@ -70,18 +74,27 @@ class Dispatcher:
         """Up to `free` job ids, taking users in turn: the user with the fewest active jobs
         first, then the one served longest ago, then the one with the oldest job."""
         db = self.engine.db
-        active = {r["user_id"]: r["n"] for r in db.read(
-            f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id")}
+        active = {
+            r["user_id"]: r["n"]
+            for r in db.read(
+                f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id"
+            )
+        }
         queued = db.read(
             "SELECT id, user_id, seq FROM (SELECT id, user_id, seq, ROW_NUMBER() OVER"
             " (PARTITION BY user_id ORDER BY seq) AS rank FROM jobs WHERE status = 'pending'"
-            " AND attempt IS NULL AND cancel_requested = 0) WHERE rank <= ? ORDER BY seq", (free,))
+            " AND attempt IS NULL AND cancel_requested = 0) WHERE rank <= ? ORDER BY seq",
+            (free,),
+        )
         per_user: dict[str, list[tuple[int, str]]] = {}
         for row in queued:
             per_user.setdefault(row["user_id"], []).append((row["seq"], row["id"]))
         picks: list[str] = []
         while len(picks) < free and per_user:
-            user = min(per_user, key=lambda u: (active.get(u, 0), self._last_served.get(u, -1), per_user[u][0][0]))
+            user = min(
+                per_user,
+                key=lambda u: (active.get(u, 0), self._last_served.get(u, -1), per_user[u][0][0]),
+            )
             picks.append(per_user[user].pop(0)[1])
             active[user] = active.get(user, 0) + 1
             self._dispatches += 1
@@ -108,7 +121,9 @@ class Dispatcher:
         for name in agent.env if agent else ():
             if name in os.environ:
                 env.setdefault(name, os.environ[name])
-        token = engine.services.issuer.worker_token(job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt)
+        token = engine.services.issuer.worker_token(
+            job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt
+        )
         env.update(CKRV_API_URL=settings.api_url, CKRV_JOB_ID=job_id, CKRV_JOB_TOKEN=token)
         return Launch(job_id, env, row["timeout_seconds"], frozenset(secret_values))
 
@@ -116,7 +131,9 @@ class Dispatcher:
         engine = self.engine
         attempt = uuid.uuid4().hex
         executor_name = engine.executor.name
-        if not await engine.db.write(lambda c: jobs.mark_dispatched(c, job_id, attempt, executor_name)):
+        if not await engine.db.write(
+            lambda c: jobs.mark_dispatched(c, job_id, attempt, executor_name)
+        ):
             return
         try:
             ref = await engine.executor.launch(self._environment(job_id, attempt))
@@ -124,6 +141,10 @@ class Dispatcher:
             await engine.fail_with_line(job_id, "failed", f"could not start the worker: {exc}")
             return
         await engine.db.write(lambda c: jobs.set_executor_ref(c, job_id, attempt, ref))
+        row = engine.row(job_id)
+        if row is not None and row["credential_id"]:
+            credential_id = row["credential_id"]
+            await engine.db.write(lambda c: mark_credential_used(c, credential_id))
 
     async def enforce_deadlines(self) -> None:
         now = utcnow()

@@ -4,20 +4,22 @@ and known secrets before it goes anywhere."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ckrv.errors import GitError
+from ckrv.worker.gitauth import scrub
 from ckrv.worker.masking import Masker
 
-_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_IDENTITY = ("-c", "user.name=ckrv", "-c", "user.email=ckrv@localhost", "-c", "commit.gpgsign=false")
-
-
-def scrub(text: str, masker: Masker) -> str:
-    return masker.mask(_USERINFO.sub(r"\1***@", text))
+_IDENTITY = (
+    "-c",
+    "user.name=ckrv",
+    "-c",
+    "user.email=ckrv@localhost",
+    "-c",
+    "commit.gpgsign=false",
+)
 
 
 @dataclass
@@ -30,8 +32,14 @@ class Git:
 
     def run_bytes(self, *args: str, cwd: Path, check: bool = True) -> bytes:
         try:
-            result = subprocess.run(["git", *args], cwd=cwd, env=self.env, capture_output=True,
-                                    stdin=subprocess.DEVNULL, timeout=3600)
+            result = subprocess.run(
+                ["git", *args],
+                cwd=cwd,
+                env=self.env,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=3600,
+            )
         except FileNotFoundError as exc:
             raise GitError("git is not installed on the worker") from exc
         except subprocess.TimeoutExpired as exc:
@@ -43,11 +51,23 @@ class Git:
 
     def clone(self, url: str, branch: str, dest: Path) -> None:
         try:
-            self.run("clone", "--quiet", "--no-tags", "--single-branch", "--branch", branch, "--", url,
-                     str(dest), cwd=dest.parent)
+            self.run(
+                "clone",
+                "--quiet",
+                "--no-tags",
+                "--single-branch",
+                "--branch",
+                branch,
+                "--",
+                url,
+                str(dest),
+                cwd=dest.parent,
+            )
         except GitError as exc:
             if "Remote branch" in exc.message and "not found" in exc.message:
-                raise GitError(f"the base branch {branch!r} does not exist in the repository") from exc
+                raise GitError(
+                    f"the base branch {branch!r} does not exist in the repository"
+                ) from exc
             raise
 
     def commit_all(self, checkout: Path, message: str) -> bool:
@@ -57,6 +77,16 @@ class Git:
             return False
         self.run(*_IDENTITY, "commit", "--quiet", "--no-verify", "-m", message, cwd=checkout)
         return True
+
+    def push(self, checkout: Path, branch: str) -> None:
+        self.run(
+            "push",
+            "--quiet",
+            "--no-verify",
+            "origin",
+            f"refs/heads/{branch}:refs/heads/{branch}",
+            cwd=checkout,
+        )
 
     def diff(self, checkout: Path, base: str) -> bytes:
         return self.run_bytes("diff", "--binary", base, "HEAD", cwd=checkout)

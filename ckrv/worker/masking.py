@@ -55,10 +55,10 @@ def secret_forms(secret: str) -> set[str]:
         if len(value) >= MIN_SECRET_LENGTH:
             forms |= {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
             forms |= _base64_cores(value.encode())
-    for line in secret.splitlines():  # a key printed in part, or line by line
-        line = line.strip()
-        if len(line) >= MIN_SECRET_LENGTH:
-            forms |= {line, json.dumps(line)[1:-1]}
+    for raw_line in secret.splitlines():  # a key printed in part, or line by line
+        for line in {raw_line, raw_line.strip()}:  # strip() may eat non-ASCII spaces too
+            if len(line) >= MIN_SECRET_LENGTH:
+                forms |= {line, json.dumps(line)[1:-1]}
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 

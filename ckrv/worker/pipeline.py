@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.errors import GitError, WorkerError
-from ckrv.worker.gitauth import base_git_env, credential_env, explain_clone_failure
-from ckrv.worker.gitops import Git, scrub
+from ckrv.worker.gitauth import base_git_env, credential_env, explain_clone_failure, scrub
+from ckrv.worker.gitops import Git
 from ckrv.worker.masking import Masker
 from ckrv.worker.process import Completed, run_streaming
 from ckrv.worker.reporter import JobGone, Reporter
@@ -62,7 +62,11 @@ class JobContext:
 
     def command_env(self) -> dict[str, str]:
         """Environment of setup, agent and verify: the worker's own, plus the agent secrets."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CKRV_JOB_TOKEN", "CKRV_GIT_", "CKRV_AGENT_SECRETS"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CKRV_JOB_TOKEN", "CKRV_GIT_", "CKRV_AGENT_SECRETS"))
+        }
         env.update(self.extra_env)
         env.update(self.agent_secrets)
         return env
@@ -71,9 +75,13 @@ class JobContext:
 def substitute(command: list[str], spec_file: Path, prompt: str) -> list[str]:
     uses_prompt = any("{prompt}" in arg for arg in command)
     if uses_prompt and len(prompt.encode()) > _PROMPT_ARG_LIMIT:
-        raise WorkerError("the spec is too large to pass as {prompt} on the command line; configure the "
-                          "agent to read {spec_file} instead")
-    return [arg.replace("{spec_file}", str(spec_file)).replace("{prompt}", prompt) for arg in command]
+        raise WorkerError(
+            "the spec is too large to pass as {prompt} on the command line; configure the "
+            "agent to read {spec_file} instead"
+        )
+    return [
+        arg.replace("{spec_file}", str(spec_file)).replace("{prompt}", prompt) for arg in command
+    ]
 
 
 def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
@@ -101,8 +109,15 @@ def _clone(ctx: JobContext, git: Git) -> str:
 
 
 def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | None) -> Completed:
-    return run_streaming(argv, cwd=ctx.checkout, env=ctx.command_env(), source=source, sink=ctx.sink,
-                         timeout=timeout, should_stop=lambda: ctx.reporter.gone)
+    return run_streaming(
+        argv,
+        cwd=ctx.checkout,
+        env=ctx.command_env(),
+        source=source,
+        sink=ctx.sink,
+        timeout=timeout,
+        should_stop=lambda: ctx.reporter.gone,
+    )
 
 
 def _run_agent(ctx: JobContext) -> Completed | Outcome:
@@ -113,9 +128,15 @@ def _run_agent(ctx: JobContext) -> Completed | Outcome:
     ctx.extra_env["CKRV_SPEC_FILE"] = str(spec_file)
     path = ctx.command_env().get("PATH")
     if shutil.which(argv[0], path=path) is None:
-        hint = agent.get("install_hint") or f"install {argv[0]} on the worker or fix [agents.{agent['name']}]"
-        return _failure(ctx, f"agent {agent['name']!r} needs the command {argv[0]!r}, which is not "
-                             f"installed on the worker: {hint}")
+        hint = (
+            agent.get("install_hint")
+            or f"install {argv[0]} on the worker or fix [agents.{agent['name']}]"
+        )
+        return _failure(
+            ctx,
+            f"agent {agent['name']!r} needs the command {argv[0]!r}, which is not "
+            f"installed on the worker: {hint}",
+        )
     ctx.reporter.event(phase="executing")
     ctx.say(f"running agent {agent['name']}")
     return _run_step(ctx, argv, agent["name"], agent.get("timeout"))
@@ -138,20 +159,55 @@ def _upload(ctx: JobContext, git: Git, base: str, agent_code: int, verify: str |
     verify_note = f"; verify {verify}" if verify else ""
     if not changed:
         ctx.say("the agent made no changes")
-        return Outcome("succeeded", summary=f"The agent made no changes (exit code {agent_code}){verify_note}.",
-                       diff=b"", diff_stats={"files_changed": 0, "insertions": 0, "deletions": 0},
-                       agent_exit_code=agent_code, base_commit=base)
+        return Outcome(
+            "succeeded",
+            summary=f"The agent made no changes (exit code {agent_code}){verify_note}.",
+            diff=b"",
+            diff_stats={"files_changed": 0, "insertions": 0, "deletions": 0},
+            agent_exit_code=agent_code,
+            base_commit=base,
+        )
     diff = git.diff(ctx.checkout, base)
     limit = int(ctx.job.get("max_diff_bytes") or 50 * 1024 * 1024)
     if len(diff) > limit:
-        return _failure(ctx, f"the diff is {len(diff)} bytes, over the server's limit of {limit} bytes",
-                        agent_exit_code=agent_code, base_commit=base)
+        return _failure(
+            ctx,
+            f"the diff is {len(diff)} bytes, over the server's limit of {limit} bytes",
+            agent_exit_code=agent_code,
+            base_commit=base,
+        )
     stats = git.diff_stats(ctx.checkout, base)
-    summary = (f"{title}: {stats['files_changed']} files changed, {stats['insertions']} insertions(+), "
-               f"{stats['deletions']} deletions(-); agent exit code {agent_code}{verify_note}")
+    pushed, push_note = _push(ctx, git)
+    summary = (
+        f"{title}: {stats['files_changed']} files changed, {stats['insertions']} insertions(+), "
+        f"{stats['deletions']} deletions(-); agent exit code {agent_code}{verify_note}{push_note}"
+    )
     ctx.say(summary)
-    return Outcome("succeeded", summary=summary, diff=diff, diff_stats=stats, agent_exit_code=agent_code,
-                   base_commit=base)
+    return Outcome(
+        "succeeded",
+        summary=summary,
+        diff=diff,
+        diff_stats=stats,
+        agent_exit_code=agent_code,
+        base_commit=base,
+        pushed_branch=pushed,
+    )
+
+
+def _push(ctx: JobContext, git: Git) -> tuple[str | None, str]:
+    """Push the feature branch when the job asked to. A failed push does not throw the diff
+    away: the job still succeeds, and the summary and log say why the push failed."""
+    if not ctx.job.get("push"):
+        return None, ""
+    branch = ctx.job["feature_branch_name"]
+    ctx.say(f"pushing {branch} to origin")
+    try:
+        git.push(ctx.checkout, branch)
+    except GitError as exc:
+        ctx.say(f"push failed: {exc.message}", "error")
+        return None, "; push failed (see the log)"
+    ctx.say(f"pushed {branch}")
+    return branch, f"; pushed {branch}"
 
 
 def run_job(ctx: JobContext) -> Outcome:
@@ -159,8 +215,14 @@ def run_job(ctx: JobContext) -> Outcome:
     private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.workspace))
     try:
         env = {**os.environ, **base_git_env(bool(ctx.job.get("allow_local_repositories")))}
-        env.update(credential_env(ctx.credential, ctx.job["git_repo_url"], private,
-                                  known_hosts_policy=ctx.job.get("ssh_known_hosts") or "accept-new"))
+        env.update(
+            credential_env(
+                ctx.credential,
+                ctx.job["git_repo_url"],
+                private,
+                known_hosts_policy=ctx.job.get("ssh_known_hosts") or "accept-new",
+            )
+        )
         git = Git(env, ctx.masker)
         base = _clone(ctx, git)
         setup = ctx.job.get("setup")
@@ -169,17 +231,27 @@ def run_job(ctx: JobContext) -> Outcome:
             ctx.say(f"setup: {setup}")
             done = _run_step(ctx, ["sh", "-c", setup], "setup", None)
             if done.exit_code != 0:
-                return _failure(ctx, f"the setup command exited with code {done.exit_code}", base_commit=base)
+                return _failure(
+                    ctx, f"the setup command exited with code {done.exit_code}", base_commit=base
+                )
         ran = _run_agent(ctx)
         if isinstance(ran, Outcome):
             return ran
         if ran.timed_out:
-            return _failure(ctx, f"the agent ran past its timeout of {ctx.job['agent']['timeout']:g} s",
-                            agent_exit_code=ran.exit_code, base_commit=base)
+            return _failure(
+                ctx,
+                f"the agent ran past its timeout of {ctx.job['agent']['timeout']:g} s",
+                agent_exit_code=ran.exit_code,
+                base_commit=base,
+            )
         if ran.exit_code != 0:
             tail = "\n".join(ctx.masker.mask(line) for line in list(ran.last_lines)[-10:])
-            return _failure(ctx, f"the agent exited with code {ran.exit_code}; its last lines:\n{tail}",
-                            agent_exit_code=ran.exit_code, base_commit=base)
+            return _failure(
+                ctx,
+                f"the agent exited with code {ran.exit_code}; its last lines:\n{tail}",
+                agent_exit_code=ran.exit_code,
+                base_commit=base,
+            )
         return _upload(ctx, git, base, ran.exit_code, _verify(ctx))
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)

@@ -18,6 +18,7 @@ from typing import IO
 
 LineSink = Callable[[str, str, str], None]  # (source, message, level)
 _READ_CHUNK = 64 * 1024
+_MAX_LINE = 1024 * 1024  # the reporter truncates to 64 KiB after masking
 
 
 @dataclass
@@ -53,23 +54,51 @@ def kill_tree(pid: int) -> None:
 
 
 def _pump(stream: IO[bytes], source: str, level: str, sink: LineSink, done: Completed) -> None:
+    """Forward whole lines. A long line is read in chunks and joined (up to _MAX_LINE) before
+    it is sent, so a secret straddling two chunks is still masked whole."""
+    pending = b""
     while True:
         raw = stream.readline(_READ_CHUNK)
         if not raw:
+            if pending:
+                _emit(pending, source, level, sink, done)
             return
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        done.last_lines.append(line)
-        sink(source, line, level)
+        pending += raw
+        if raw.endswith(b"\n") or len(pending) >= _MAX_LINE:
+            _emit(pending, source, level, sink, done)
+            pending = b""
 
 
-def run_streaming(argv: list[str], *, cwd: Path, env: dict[str, str], source: str, sink: LineSink,
-                  timeout: float | None = None, should_stop: Callable[[], bool] = lambda: False) -> Completed:
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+def _emit(raw: bytes, source: str, level: str, sink: LineSink, done: Completed) -> None:
+    line = raw.decode("utf-8", "replace").rstrip("\r\n")
+    done.last_lines.append(line[:2000])
+    sink(source, line, level)
+
+
+def run_streaming(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    source: str,
+    sink: LineSink,
+    timeout: float | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Completed:
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     done = Completed(exit_code=-1)
     assert proc.stdout is not None and proc.stderr is not None
-    pumps = [threading.Thread(target=_pump, args=(proc.stdout, source, "info", sink, done), daemon=True),
-             threading.Thread(target=_pump, args=(proc.stderr, source, "warn", sink, done), daemon=True)]
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, source, "info", sink, done), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, source, "warn", sink, done), daemon=True),
+    ]
     for pump in pumps:
         pump.start()
     deadline = time.monotonic() + timeout if timeout else None

@@ -99,7 +99,7 @@ class HttpReporter:
             return "event", first
         time.sleep(LINGER_SECONDS)  # let a burst of lines join this batch
         with self._cond:
-            batch = []
+            batch: list[dict[str, Any]] = []
             for kind, item in self._queue:
                 if kind != "log" or len(batch) >= MAX_BATCH:
                     break
