@@ -32,7 +32,17 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/ckrv-zipapp.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 echo "build-zipapp: building the ckrv wheel"
-"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheel" .
+# From a clean copy of the sources: setuptools builds in-tree, and a stale build/ directory would
+# carry deleted modules into the wheel.
+mkdir "$work/src"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git ls-files -z --cached --others --exclude-standard \
+    | while IFS= read -r -d '' file; do if [[ -e $file ]]; then printf '%s\0' "$file"; fi; done \
+    | tar --null -T - -cf - | tar -xf - -C "$work/src"
+else
+  tar --exclude=./build --exclude=./dist --exclude=./.venv --exclude=./.git -cf - . | tar -xf - -C "$work/src"
+fi
+"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheel" "$work/src"
 wheel="$(ls "$work"/wheel/ckrv-*.whl)"
 
 # Pin every dependency to the version installed for $PYTHON: the file holds what the tests ran.
