@@ -14,7 +14,7 @@ import contextlib
 import sqlite3
 import sys
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,13 @@ class LogService:
         self._recovery = asyncio.create_task(self._recover(), name="ckrv-log-recovery")
         self._heartbeats = asyncio.create_task(self._beat(), name="ckrv-log-heartbeats")
 
-    async def stop(self) -> None:
+    def close_streams(self) -> None:
+        """End every live stream without [DONE], so clients reconnect (to the next server).
+        Meant for the start of a graceful shutdown: uvicorn waits for open responses first."""
         self.hub.close_all()
+
+    async def stop(self) -> None:
+        self.close_streams()
         tasks = [t for t in (self._recovery, self._heartbeats, *self._archiving.values()) if t]
         for task in tasks:
             task.cancel()
@@ -173,23 +178,23 @@ class LogService:
         async for part in json_logs(Reader(self, job_id), position, limit):
             yield part
 
-    async def follow(self, job_id: str, after: int, tail: int | None) -> AsyncIterator[bytes]:
-        """The SSE stream of the job's log. Subscribes before reading any storage."""
+    async def follow(
+        self,
+        job_id: str,
+        after: int,
+        tail: int | None,
+        describe: Callable[[str], dict[str, Any] | None],
+    ) -> AsyncIterator[bytes]:
+        """The SSE stream of the job's log; `describe` gives the Job JSON its status events
+        carry (the engine's, ETA included). Subscribes before reading any storage."""
         follower = self.hub.subscribe(job_id)
         try:
             position = await self.start_position(job_id, after, tail)
-            stream = follow_sse(Reader(self, job_id), follower, position, self.describe)
+            stream = follow_sse(Reader(self, job_id), follower, position, describe)
             async for part in stream:
                 yield part
         finally:
             self.hub.unsubscribe(job_id, follower)
-
-    def describe(self, job_id: str) -> dict[str, Any] | None:
-        """The job's public JSON, as the status events carry it."""
-        from ckrv.server.jobs import public
-
-        row = self.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return public(row) if row is not None else None
 
     async def _beat(self) -> None:
         """One timer for every stream: a comment on each one idle for `heartbeat` seconds."""
