@@ -54,6 +54,10 @@ class Engine:
     def public(self, row: sqlite3.Row) -> dict[str, Any]:
         return jobs.public(row, self.eta_median(row["agent"]))
 
+    def describe(self, job_id: str) -> dict[str, Any] | None:
+        row = self.row(job_id)
+        return self.public(row) if row is not None else None
+
     def _announce(self, job_id: str) -> sqlite3.Row | None:
         row = self.row(job_id)
         if row is not None:

@@ -10,10 +10,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING, Any
 
 from ckrv.errors import NotFound, QuotaExceeded, UsageError
 from ckrv.server.db import Database
@@ -32,7 +29,17 @@ TIERS = {
     "pro": Tier("pro", 100, True),
     "enterprise": Tier("enterprise", 1000, True),
 }
-_hasher = PasswordHasher()  # argon2id with argon2-cffi's defaults
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2id with argon2-cffi's defaults; imported on first use (CLI paths never need it)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -75,19 +82,21 @@ def _current_cycle(created_at: str, now: datetime) -> tuple[datetime, datetime, 
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(row: sqlite3.Row | None, password: str) -> tuple[bool, str | None]:
     """(matches, new hash when argon2's parameters changed). CPU-heavy: run it off the loop."""
     if row is None or not row["password_hash"]:
-        _hasher.hash(password)  # same cost whether or not the account exists
+        _hasher().hash(password)  # same cost whether or not the account exists
         return False, None
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        _hasher.verify(row["password_hash"], password)
+        _hasher().verify(row["password_hash"], password)
     except (VerificationError, InvalidHashError):
         return False, None
-    return True, hash_password(password) if _hasher.check_needs_rehash(
+    return True, hash_password(password) if _hasher().check_needs_rehash(
         row["password_hash"]
     ) else None
 

@@ -67,7 +67,7 @@ async def job_logs(request: Request) -> Response:
     tail_or_none = tail if tail >= 0 else None
     if stream:
         return StreamingResponse(
-            logs.follow(job_id, after, tail_or_none),
+            logs.follow(job_id, after, tail_or_none, services(request).extras["engine"].describe),
             media_type="text/event-stream",
             headers=_SSE_HEADERS,
         )
