@@ -23,7 +23,9 @@ async def post(request: Request) -> JSONResponse:
     return JSONResponse(BODY, status_code=201)
 
 
-app = Starlette(routes=[Route("/bare", get, methods=["GET"]), Route("/bare", post, methods=["POST"])])
+app = Starlette(
+    routes=[Route("/bare", get, methods=["GET"]), Route("/bare", post, methods=["POST"])]
+)
 
 if __name__ == "__main__":
     import uvicorn
@@ -32,4 +34,6 @@ if __name__ == "__main__":
 
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(
+        sockets=[sock]
+    )

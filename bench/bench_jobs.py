@@ -43,8 +43,12 @@ def start_server(tmp: Path, capacity: int, name: str = "srv") -> Server:
 
 
 def start_bare(body: dict[str, object]) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "bare_server.py"), "x", json.dumps(body)],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [PYTHON, str(ROOT / "bench" / "bare_server.py"), "x", json.dumps(body)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     return proc, int(line.rsplit(":", 1)[1])
@@ -62,13 +66,19 @@ def api_speed(tmp: Path, seconds: float) -> dict[str, object]:
     host = "127.0.0.1"
     cases = {
         "GET bare": (bare_port, lambda n: build("GET", "/bare", host)),
-        "GET /v1/jobs/{id}": (srv.port, lambda n: build("GET", f"/v1/jobs/{job['id']}", host, auth)),
-        "POST bare": (bare_port, lambda n: build("POST", "/bare", host, {"Content-Type": "application/json"}, body)),
+        "GET /v1/jobs/{id}": (
+            srv.port,
+            lambda n: build("GET", f"/v1/jobs/{job['id']}", host, auth),
+        ),
+        "POST bare": (
+            bare_port,
+            lambda n: build("POST", "/bare", host, {"Content-Type": "application/json"}, body),
+        ),
         "POST /v1/jobs": (srv.port, lambda n: build("POST", "/v1/jobs", host, auth, body)),
     }
     results: dict[str, dict[str, float]] = {}
     try:
-        for name, (port, make) in cases.items():
+        for port, make in cases.values():
             run(host, port, make, 8, 0.5)  # warm up
         for _round in range(2):  # interleave so drift on a noisy machine hits both sides
             for name, (port, make) in cases.items():
@@ -77,9 +87,16 @@ def api_speed(tmp: Path, seconds: float) -> dict[str, object]:
                 assert not bad, f"{name}: error statuses {bad}"
                 row = result.row()
                 prev = results.get(name)
-                results[name] = row if prev is None else {
-                    "rps": round((prev["rps"] + row["rps"]) / 2, 1), "p50_ms": max(prev["p50_ms"], row["p50_ms"]),
-                    "p99_ms": max(prev["p99_ms"], row["p99_ms"]), "mean_ms": round((prev["mean_ms"] + row["mean_ms"]) / 2, 2)}
+                results[name] = (
+                    row
+                    if prev is None
+                    else {
+                        "rps": round((prev["rps"] + row["rps"]) / 2, 1),
+                        "p50_ms": max(prev["p50_ms"], row["p50_ms"]),
+                        "p99_ms": max(prev["p99_ms"], row["p99_ms"]),
+                        "mean_ms": round((prev["mean_ms"] + row["mean_ms"]) / 2, 2),
+                    }
+                )
     finally:
         bare.terminate()
         bare.wait()
@@ -108,19 +125,35 @@ def overhead(tmp: Path, runs: int = 8) -> dict[str, float]:
         with srv.client(token) as client:
             for i in range(runs):
                 began = time.perf_counter()
-                subprocess.run(["git", "clone", "-q", "--single-branch", "--branch", "main", repo.as_uri(),
-                                str(tmp / f"clone{i}")], check=True)
+                subprocess.run(
+                    [
+                        "git",
+                        "clone",
+                        "-q",
+                        "--single-branch",
+                        "--branch",
+                        "main",
+                        repo.as_uri(),
+                        str(tmp / f"clone{i}"),
+                    ],
+                    check=True,
+                )
                 clone_times.append(time.perf_counter() - began)
                 began = time.perf_counter()
-                job_id = client.post("/jobs", json={"spec_content": "# noop\n", "git_repo_url": repo.as_uri()}).json()["id"]
+                job_id = client.post(
+                    "/jobs", json={"spec_content": "# noop\n", "git_repo_url": repo.as_uri()}
+                ).json()["id"]
                 job = wait_done(client, job_id)
                 job_times.append(time.perf_counter() - began)
                 assert job["status"] == "succeeded", job
     finally:
         srv.stop()
     clone, total = statistics.median(clone_times), statistics.median(job_times)
-    return {"git_clone_ms": round(clone * 1000, 1), "job_ms": round(total * 1000, 1),
-            "overhead_ms": round((total - clone) * 1000, 1)}
+    return {
+        "git_clone_ms": round(clone * 1000, 1),
+        "job_ms": round(total * 1000, 1),
+        "overhead_ms": round((total - clone) * 1000, 1),
+    }
 
 
 def rss_kb(pid: int) -> int:
@@ -136,10 +169,14 @@ def drain(tmp: Path, count: int = 200) -> dict[str, float]:
     token = srv.add_user("drain@example.com", tier="enterprise")
     with srv.client(token) as client:
         for i in range(count):
-            client.post("/jobs", json={"spec_content": f"# noop {i}\n", "git_repo_url": repo.as_uri()})
+            client.post(
+                "/jobs", json={"spec_content": f"# noop {i}\n", "git_repo_url": repo.as_uri()}
+            )
     srv.stop()
     config = tmp / "drain.toml"
-    config.write_text(config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 2"))
+    config.write_text(
+        config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 2")
+    )
     began = time.perf_counter()
     srv.start(port=srv.port)
     peak = 0
@@ -155,8 +192,10 @@ def drain(tmp: Path, count: int = 200) -> dict[str, float]:
     sampler.start()
     try:
         with srv.client(token) as client:
-            while any(client.get("/jobs", params={"status": s, "limit": 1}).json()["jobs"]
-                      for s in ("pending", "running")):
+            while any(
+                client.get("/jobs", params={"status": s, "limit": 1}).json()["jobs"]
+                for s in ("pending", "running")
+            ):
                 time.sleep(0.1)
             failed = client.get("/jobs", params={"status": "failed", "limit": 100}).json()["jobs"]
         elapsed = time.perf_counter() - began
@@ -165,8 +204,12 @@ def drain(tmp: Path, count: int = 200) -> dict[str, float]:
         sampler.join()
         srv.stop()
     assert not failed, failed[:1]
-    return {"jobs": count, "seconds": round(elapsed, 2), "jobs_per_second": round(count / elapsed, 2),
-            "server_peak_rss_mb": round(peak / 1024, 1)}
+    return {
+        "jobs": count,
+        "seconds": round(elapsed, 2),
+        "jobs_per_second": round(count / elapsed, 2),
+        "server_peak_rss_mb": round(peak / 1024, 1),
+    }
 
 
 def main() -> None:
@@ -181,13 +224,21 @@ def main() -> None:
     print(f"{'case':<22}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, row in speed["rows"].items():  # type: ignore[attr-defined]
         print(f"{name:<22}{row['rps']:>10}{row['p50_ms']:>10}{row['p99_ms']:>10}")
-    print(f"GET ratio {speed['get_ratio']} (target >= 0.6); POST ratio {speed['post_ratio']} (target >= 0.5)")
-    print(f"job overhead: job {over['job_ms']} ms - git clone {over['git_clone_ms']} ms = {over['overhead_ms']} ms (target < 500)")
-    print(f"drain: {drained['jobs']} jobs in {drained['seconds']} s = {drained['jobs_per_second']} jobs/s, "
-          f"server peak RSS {drained['server_peak_rss_mb']} MB")
+    print(
+        f"GET ratio {speed['get_ratio']} (target >= 0.6); POST ratio {speed['post_ratio']} (target >= 0.5)"
+    )
+    print(
+        f"job overhead: job {over['job_ms']} ms - git clone {over['git_clone_ms']} ms = {over['overhead_ms']} ms (target < 500)"
+    )
+    print(
+        f"drain: {drained['jobs']} jobs in {drained['seconds']} s = {drained['jobs_per_second']} jobs/s, "
+        f"server peak RSS {drained['server_peak_rss_mb']} MB"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_jobs.json").write_text(json.dumps({"api": speed, "overhead": over, "drain": drained}, indent=2))
+    (out / "bench_jobs.json").write_text(
+        json.dumps({"api": speed, "overhead": over, "drain": drained}, indent=2)
+    )
 
 
 if __name__ == "__main__":

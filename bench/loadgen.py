@@ -26,14 +26,24 @@ class Result:
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
-        return ordered[min(int(len(ordered) * q), len(ordered) - 1)] * 1000 if ordered else float("nan")
+        return (
+            ordered[min(int(len(ordered) * q), len(ordered) - 1)] * 1000
+            if ordered
+            else float("nan")
+        )
 
     def row(self) -> dict[str, float]:
-        return {"rps": round(self.rps, 1), "p50_ms": round(self.pct(0.50), 2), "p99_ms": round(self.pct(0.99), 2),
-                "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else 0.0}
+        return {
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.pct(0.50), 2),
+            "p99_ms": round(self.pct(0.99), 2),
+            "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else 0.0,
+        }
 
 
-def build(method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+def build(
+    method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     if body or method in ("POST", "PUT"):
@@ -63,7 +73,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _worker(host: str, port: int, make: Callable[[int], bytes], stop: float, out: Result, index: int) -> None:
+async def _worker(
+    host: str, port: int, make: Callable[[int], bytes], stop: float, out: Result, index: int
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     n = index
     try:
@@ -80,14 +92,20 @@ async def _worker(host: str, port: int, make: Callable[[int], bytes], stop: floa
         writer.close()
 
 
-async def _run(host: str, port: int, make: Callable[[int], bytes], concurrency: int, duration: float) -> Result:
+async def _run(
+    host: str, port: int, make: Callable[[int], bytes], concurrency: int, duration: float
+) -> Result:
     out = Result(0, duration, [], {})
     began = time.perf_counter()
     stop = began + duration
-    await asyncio.gather(*(_worker(host, port, make, stop, out, i * 1_000_000) for i in range(concurrency)))
+    await asyncio.gather(
+        *(_worker(host, port, make, stop, out, i * 1_000_000) for i in range(concurrency))
+    )
     out.seconds = time.perf_counter() - began
     return out
 
 
-def run(host: str, port: int, make: Callable[[int], bytes], concurrency: int = 32, duration: float = 5.0) -> Result:
+def run(
+    host: str, port: int, make: Callable[[int], bytes], concurrency: int = 32, duration: float = 5.0
+) -> Result:
     return asyncio.run(_run(host, port, make, concurrency, duration))

@@ -26,8 +26,9 @@ def job(client: httpx.Client, job_id: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def wait_status(client: httpx.Client, job_id: str, statuses: set[str] | None = None,
-                timeout: float = 60) -> dict[str, Any]:
+def wait_status(
+    client: httpx.Client, job_id: str, statuses: set[str] | None = None, timeout: float = 60
+) -> dict[str, Any]:
     wanted = statuses or TERMINAL
 
     def reached() -> dict[str, Any] | None:
@@ -37,7 +38,9 @@ def wait_status(client: httpx.Client, job_id: str, statuses: set[str] | None = N
     return dict(wait_for(reached, timeout=timeout, what=f"job {job_id} to reach {sorted(wanted)}"))
 
 
-def wait_phase(client: httpx.Client, job_id: str, phase: str, timeout: float = 60) -> dict[str, Any]:
+def wait_phase(
+    client: httpx.Client, job_id: str, phase: str, timeout: float = 60
+) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         current = job(client, job_id)
         return current if current["phase"] == phase else None
@@ -55,7 +58,12 @@ def logs(data_dir: Path, job_id: str) -> list[str]:
         return [json.loads(line)["message"] for line in archive.read_text().splitlines() if line]
     conn = sqlite3.connect(data_dir / "ckrv.db")
     try:
-        return [r[0] for r in conn.execute("SELECT message FROM job_logs WHERE job_id = ? ORDER BY seq", (job_id,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT message FROM job_logs WHERE job_id = ? ORDER BY seq", (job_id,)
+            )
+        ]
     finally:
         conn.close()
 

@@ -31,7 +31,9 @@ def diff_of(api, job_id: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_success_produces_the_agents_diff_on_a_feature_branch(api, repo: Path) -> None:  # type: ignore[no-untyped-def]
-    spec = "# Add a greeting\nwrite hello.txt Hello\\n\nappend app.py print('bye')\nprint all done\n"
+    spec = (
+        "# Add a greeting\nwrite hello.txt Hello\\n\nappend app.py print('bye')\nprint all done\n"
+    )
     created = submit(api, spec, repo)
     assert created["status"] == "pending" and created["agent"] == "scripted"
     done = wait_status(api, created["id"])
@@ -75,14 +77,21 @@ def test_agent_failure_reports_exit_code_and_last_lines(api, repo: Path) -> None
     assert response.status_code == 404 and "failed" in response.json()["message"]
 
 
-def test_missing_agent_binary_names_the_command(tmp_path: Path, config_dir: Path, repo: Path) -> None:
-    config = write_config(tmp_path, '\n[agents.ghost]\ncommand = ["ckrv-no-such-agent", "{spec_file}"]\n')
+def test_missing_agent_binary_names_the_command(
+    tmp_path: Path, config_dir: Path, repo: Path
+) -> None:
+    config = write_config(
+        tmp_path, '\n[agents.ghost]\ncommand = ["ckrv-no-such-agent", "{spec_file}"]\n'
+    )
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     try:
         with srv.client(srv.add_user("bob@example.com")) as api:
             done = wait_status(api, submit(api, "print hi\n", repo, agent="ghost")["id"])
         assert done["status"] == "failed"
-        assert "ckrv-no-such-agent" in done["error_message"] and "not installed" in done["error_message"]
+        assert (
+            "ckrv-no-such-agent" in done["error_message"]
+            and "not installed" in done["error_message"]
+        )
     finally:
         srv.stop()
 
@@ -91,7 +100,9 @@ def test_setup_runs_before_the_agent_and_its_failure_fails_the_job(api, repo: Pa
     ok = submit(api, "print agent ran\n", repo, setup="echo setting up > setup.txt")
     assert wait_status(api, ok["id"])["status"] == "succeeded"
     assert "setup.txt" in diff_of(api, ok["id"])
-    bad = wait_status(api, submit(api, "print agent ran\n", repo, setup="echo broken >&2; exit 4")["id"])
+    bad = wait_status(
+        api, submit(api, "print agent ran\n", repo, setup="echo broken >&2; exit 4")["id"]
+    )
     assert bad["status"] == "failed" and "setup command exited with code 4" in bad["error_message"]
 
 
@@ -116,9 +127,15 @@ def test_cancel_while_running_stops_the_worker(api, repo: Path) -> None:  # type
 
 
 def test_cancel_while_pending(tmp_path: Path, config_dir: Path, repo: Path) -> None:
-    config = write_config(tmp_path).read_text().replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
+    config = (
+        write_config(tmp_path)
+        .read_text()
+        .replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
+    )
     (tmp_path / "paused.toml").write_text(config)
-    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=tmp_path / "paused.toml").start()
+    srv = Server(
+        data_dir=tmp_path / "data", config_dir=config_dir, config=tmp_path / "paused.toml"
+    ).start()
     try:
         with srv.client(srv.add_user("bob@example.com")) as api:
             created = submit(api, "print hi\n", repo)
@@ -134,7 +151,11 @@ def test_sigkill_of_the_worker_fails_the_job_with_a_reason(api, repo: Path) -> N
 
     created = submit(api, "print started\nsleep 300\n", repo)
     wait_phase(api, created["id"], "executing")
-    workers = [p for p in processes_with(created["id"]) if b"worker" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    workers = [
+        p
+        for p in processes_with(created["id"])
+        if b"worker" in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
     assert workers
     os.kill(workers[0], signal.SIGKILL)
     done = wait_status(api, created["id"], timeout=20)
@@ -146,7 +167,9 @@ def test_sigkill_of_the_worker_fails_the_job_with_a_reason(api, repo: Path) -> N
 def test_server_sigkill_mid_job_then_restart_finishes_the_job(server: Server, repo: Path) -> None:
     token = server.add_user("carol@example.com")
     with server.client(token) as api:
-        created = submit(api, "print started\nsleep 3\nwrite after.txt survived\\n\nprint finished\n", repo)
+        created = submit(
+            api, "print started\nsleep 3\nwrite after.txt survived\\n\nprint finished\n", repo
+        )
         wait_phase(api, created["id"], "executing")
     server.kill()
     server.start(port=server.port)
@@ -160,13 +183,19 @@ def test_server_sigkill_mid_job_then_restart_finishes_the_job(server: Server, re
 
 def test_pending_jobs_survive_a_server_kill(tmp_path: Path, config_dir: Path, repo: Path) -> None:
     config = tmp_path / "paused.toml"
-    config.write_text(write_config(tmp_path).read_text().replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0"))
+    config.write_text(
+        write_config(tmp_path)
+        .read_text()
+        .replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
+    )
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     token = srv.add_user("dan@example.com", tier="pro")
     with srv.client(token) as api:
         ids = [submit(api, f"write f{i}.txt {i}\\n\n", repo)["id"] for i in range(3)]
     srv.kill()
-    config.write_text(config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 2"))
+    config.write_text(
+        config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 2")
+    )
     srv.start(port=srv.port)
     try:
         with srv.client(token) as api:

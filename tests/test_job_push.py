@@ -12,7 +12,9 @@ from tests.jobhelpers import submit, wait_status
 def test_push_puts_the_feature_branch_on_the_remote(server: Server, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     with server.client(server.add_user("pat@example.com")) as api:
-        done = wait_status(api, submit(api, "# Pushed work\nwrite pushed.txt yes\\n\n", repo, push=True)["id"])
+        done = wait_status(
+            api, submit(api, "# Pushed work\nwrite pushed.txt yes\\n\n", repo, push=True)["id"]
+        )
     branch = done["feature_branch_name"]
     assert done["status"] == "succeeded" and done["pushed_branch"] == branch
     assert f"pushed {branch}" in done["result_summary"]

@@ -15,7 +15,11 @@ from tests.jobhelpers import submit, wait_status
 
 def paused_config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "paused.toml"
-    path.write_text(write_config(tmp_path, extra).read_text().replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0"))
+    path.write_text(
+        write_config(tmp_path, extra)
+        .read_text()
+        .replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
+    )
     return path
 
 
@@ -31,30 +35,54 @@ def inproc(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def create(client: Any, **body: Any) -> Any:
-    payload = {"spec_content": "# Do it\n", "git_repo_url": "https://git.example.com/me/app.git", **body}
+    payload = {
+        "spec_content": "# Do it\n",
+        "git_repo_url": "https://git.example.com/me/app.git",
+        **body,
+    }
     return client.post("/v1/jobs", json=payload)
 
 
-@pytest.mark.parametrize("url", [
-    "file:///tmp/repo.git", "/srv/repo.git", "ext::sh -c touch% /tmp/pwned", "-uhttps://x/y.git",
-    "https://user:secret@git.example.com/a.git", "https://token@git.example.com/a.git",
-    "http://git.example.com/a.git", "ftp://git.example.com/a.git", "https:// spaced.example.com/a",
-    "fd::17", "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///tmp/repo.git",
+        "/srv/repo.git",
+        "ext::sh -c touch% /tmp/pwned",
+        "-uhttps://x/y.git",
+        "https://user:secret@git.example.com/a.git",
+        "https://token@git.example.com/a.git",
+        "http://git.example.com/a.git",
+        "ftp://git.example.com/a.git",
+        "https:// spaced.example.com/a",
+        "fd::17",
+        "",
+    ],
+)
 def test_refused_repository_urls(inproc: Any, url: str) -> None:
     response = create(inproc, git_repo_url=url)
     assert response.status_code == 400, url
-    assert response.json()["error"] == "invalid_request" and "git_repo_url" in response.json()["message"]
+    assert (
+        response.json()["error"] == "invalid_request"
+        and "git_repo_url" in response.json()["message"]
+    )
 
 
-@pytest.mark.parametrize("url", [
-    "https://git.example.com/me/app.git", "ssh://git@git.example.com/me/app.git", "git@git.example.com:me/app.git",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://git.example.com/me/app.git",
+        "ssh://git@git.example.com/me/app.git",
+        "git@git.example.com:me/app.git",
+    ],
+)
 def test_accepted_repository_urls(inproc: Any, url: str) -> None:
     assert create(inproc, git_repo_url=url).status_code == 201
 
 
-@pytest.mark.parametrize("branch", ["main..x", "-x", "a b", "x.lock", "a//b", "@", "feat/.hidden", "x~1", ""])
+@pytest.mark.parametrize(
+    "branch", ["main..x", "-x", "a b", "x.lock", "a//b", "@", "feat/.hidden", "x~1", ""]
+)
 def test_refused_branch_names(inproc: Any, branch: str) -> None:
     response = create(inproc, git_base_branch=branch)
     assert response.status_code == 400 and "branch" in response.json()["message"]
@@ -67,8 +95,15 @@ def test_spec_validation(inproc: Any) -> None:
     assert create(inproc, spec_content="y" * (1024 * 1024)).status_code == 201
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"git_repo_url": "https://x.example/a.git"}',
-                                  b'{"spec_content": 5, "git_repo_url": "https://x.example/a.git"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"git_repo_url": "https://x.example/a.git"}',
+        b'{"spec_content": 5, "git_repo_url": "https://x.example/a.git"}',
+    ],
+)
 def test_malformed_bodies_get_400(inproc: Any, body: bytes) -> None:
     response = inproc.post("/v1/jobs", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["message"]
@@ -80,7 +115,11 @@ def test_agent_timeout_and_setup_fields(inproc: Any) -> None:
     default = create(inproc).json()
     assert default["agent"] == "claude-code" and default["timeout_seconds"] == 3600
     capped = create(inproc, agent="aider", timeout_seconds=10**9, setup="pip install -e .").json()
-    assert capped["timeout_seconds"] == 6 * 3600 and capped["setup"] == "pip install -e ." and capped["agent"] == "aider"
+    assert (
+        capped["timeout_seconds"] == 6 * 3600
+        and capped["setup"] == "pip install -e ."
+        and capped["agent"] == "aider"
+    )
     assert create(inproc, timeout_seconds=-1).status_code == 400
 
 
@@ -93,8 +132,9 @@ def test_unknown_credential_is_404_and_spends_no_quota(inproc: Any) -> None:
 
 
 def test_quota_race_creates_exactly_the_remaining_jobs(tmp_path: Path, config_dir: Path) -> None:
-    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir,
-                 config=paused_config(tmp_path)).start()
+    srv = Server(
+        data_dir=tmp_path / "data", config_dir=config_dir, config=paused_config(tmp_path)
+    ).start()
     try:
         token = srv.add_user("eve@example.com", tier="free")
         statuses: list[int] = []
@@ -104,7 +144,9 @@ def test_quota_race_creates_exactly_the_remaining_jobs(tmp_path: Path, config_di
         def post() -> None:
             with srv.client(token) as client:
                 barrier.wait()
-                response = client.post("/jobs", json={"spec_content": "x", "git_repo_url": "https://h.example/a.git"})
+                response = client.post(
+                    "/jobs", json={"spec_content": "x", "git_repo_url": "https://h.example/a.git"}
+                )
                 statuses.append(response.status_code)
                 bodies.append(response.json())
 
@@ -147,14 +189,26 @@ def test_another_users_job_is_404_everywhere(tmp_path: Path, inproc: Any) -> Non
     job_id = create(inproc).json()["id"]
     data = tmp_path / "data"
     add_user_direct(data, "mallory@example.com")
-    other = {"Authorization": "Bearer " + device_login(inproc, data, "mallory@example.com")["access_token"]}
-    for method, path in [("GET", f"/v1/jobs/{job_id}"), ("POST", f"/v1/jobs/{job_id}/cancel"),
-                         ("GET", f"/v1/jobs/{job_id}/artifacts/diff"), ("GET", "/v1/jobs/not-a-uuid")]:
+    other = {
+        "Authorization": "Bearer "
+        + device_login(inproc, data, "mallory@example.com")["access_token"]
+    }
+    for method, path in [
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("POST", f"/v1/jobs/{job_id}/cancel"),
+        ("GET", f"/v1/jobs/{job_id}/artifacts/diff"),
+        ("GET", "/v1/jobs/not-a-uuid"),
+    ]:
         assert inproc.request(method, path, headers=other).status_code == 404, path
     assert inproc.get("/v1/jobs", headers=other).json()["jobs"] == []
-    assert inproc.get("/v1/jobs", params={"id_prefix": job_id[:8]}, headers=other).json()["jobs"] == []
+    assert (
+        inproc.get("/v1/jobs", params={"id_prefix": job_id[:8]}, headers=other).json()["jobs"] == []
+    )
     for method, path in [("GET", "/v1/jobs"), ("GET", f"/v1/jobs/{job_id}"), ("POST", "/v1/jobs")]:
-        assert inproc.request(method, path, headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert (
+            inproc.request(method, path, headers={"Authorization": "Bearer nope"}).status_code
+            == 401
+        )
 
 
 def test_users_take_turns(tmp_path: Path, config_dir: Path) -> None:
@@ -166,7 +220,9 @@ def test_users_take_turns(tmp_path: Path, config_dir: Path) -> None:
         order = [submit(a, f"print a{i}\n", repo)["id"] for i in range(4)]
         order += [submit(b, f"print b{i}\n", repo)["id"] for i in range(2)]
     srv.kill()
-    config.write_text(config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 1"))
+    config.write_text(
+        config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 1")
+    )
     srv.start(port=srv.port)
     try:
         with srv.client(alice) as a, srv.client(bob) as b:
@@ -181,14 +237,19 @@ def test_users_take_turns(tmp_path: Path, config_dir: Path) -> None:
 def test_expired_diff_answers_410(tmp_path: Path, config_dir: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     config = write_config(tmp_path, "")
-    config.write_text(config.read_text().replace("[server]\n", '[server]\nartifact_retention = "1s"\n', 1))
+    config.write_text(
+        config.read_text().replace("[server]\n", '[server]\nartifact_retention = "1s"\n', 1)
+    )
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     try:
         with srv.client(srv.add_user("fay@example.com")) as api:
             job_id = submit(api, "write a.txt A\\n\n", repo)["id"]
             assert wait_status(api, job_id)["status"] == "succeeded"
-            response = wait_for(lambda: (r := api.get(f"/jobs/{job_id}/artifacts/diff")).status_code == 410 and r,
-                                timeout=15, what="the diff to expire")
+            response = wait_for(
+                lambda: (r := api.get(f"/jobs/{job_id}/artifacts/diff")).status_code == 410 and r,
+                timeout=15,
+                what="the diff to expire",
+            )
             assert "expired" in response.json()["message"]
             assert not (srv.data_dir / "artifacts" / job_id).exists()
             assert api.get(f"/jobs/{job_id}").json()["status"] == "succeeded"

@@ -27,7 +27,9 @@ class ArtifactStore:
     def path(self, job_id: str, name: str) -> Path:
         return self.job_dir(job_id) / name
 
-    async def write_stream(self, job_id: str, name: str, chunks: AsyncIterator[bytes], limit: int) -> int:
+    async def write_stream(
+        self, job_id: str, name: str, chunks: AsyncIterator[bytes], limit: int
+    ) -> int:
         directory = self.job_dir(job_id)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = directory / f".{name}.{uuid.uuid4().hex}.tmp"
@@ -37,7 +39,9 @@ class ArtifactStore:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > limit:
-                        raise ArtifactTooLarge(f"{name} is larger than the server's limit of {limit} bytes")
+                        raise ArtifactTooLarge(
+                            f"{name} is larger than the server's limit of {limit} bytes"
+                        )
                     handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -43,16 +43,23 @@ class Sweeper:
         cutoff = iso(utcnow() - timedelta(seconds=self.retention))
         rows = self.engine.db.read(
             "SELECT id FROM jobs WHERE artifacts_expired = 0 AND completed_at IS NOT NULL"
-            " AND completed_at < ?", (cutoff,))
+            " AND completed_at < ?",
+            (cutoff,),
+        )
         for row in rows:
             self.engine.artifacts.delete_job(row["id"])
         ids = [r["id"] for r in rows]
         now = iso(utcnow())
 
         def expire(conn):  # type: ignore[no-untyped-def]
-            conn.executemany("UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
-                             " log_artifact = NULL WHERE id = ?", [(i,) for i in ids])
-            conn.execute("DELETE FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE artifacts_expired = 1)")
+            conn.executemany(
+                "UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
+                " log_artifact = NULL WHERE id = ?",
+                [(i,) for i in ids],
+            )
+            conn.execute(
+                "DELETE FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE artifacts_expired = 1)"
+            )
             conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
             conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
 

@@ -23,7 +23,9 @@ def check_spec(spec: str) -> None:
     if not spec.strip():
         raise bad("spec_content is empty: send the text of the spec file")
     if len(spec.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
-        raise HTTPError(413, "payload_too_large", f"spec_content is larger than {MAX_SPEC_BYTES} bytes")
+        raise HTTPError(
+            413, "payload_too_large", f"spec_content is larger than {MAX_SPEC_BYTES} bytes"
+        )
     if "\x00" in spec:
         raise bad("spec_content must be text (it contains a NUL byte)")
 
@@ -31,8 +33,15 @@ def check_spec(spec: str) -> None:
 def check_branch(name: str) -> None:
     """git check-ref-format rules for a branch name."""
     problems = (
-        not name or len(name) > 255 or name.startswith(("-", "/", ".")) or name.endswith(("/", ".", ".lock"))
-        or ".." in name or "@{" in name or name == "@" or "//" in name or _BAD_REF_CHARS.search(name)
+        not name
+        or len(name) > 255
+        or name.startswith(("-", "/", "."))
+        or name.endswith(("/", ".", ".lock"))
+        or ".." in name
+        or "@{" in name
+        or name == "@"
+        or "//" in name
+        or _BAD_REF_CHARS.search(name)
         or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
     )
     if problems:
@@ -54,15 +63,19 @@ def check_repo_url(url: str, settings: Settings) -> str:
     if url.startswith("-"):
         raise bad("git_repo_url must not start with '-'")
     if "::" in url.split("/", 1)[0]:
-        raise bad("git_repo_url uses a git remote helper (like ext::); only https and ssh are allowed")
+        raise bad(
+            "git_repo_url uses a git remote helper (like ext::); only https and ssh are allowed"
+        )
     if _SCP_LIKE.match(url):
         return _check_ssh(url, settings, host=url.split("@", 1)[1].split(":", 1)[0])
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in {"https", "http"}:
         if parts.username is not None or parts.password is not None:
-            raise bad("git_repo_url must not carry credentials; store them with "
-                      "`ckrv cloud credentials add` and pass --credential")
+            raise bad(
+                "git_repo_url must not carry credentials; store them with "
+                "`ckrv cloud credentials add` and pass --credential"
+            )
         if not parts.hostname:
             raise bad("git_repo_url has no host")
         if scheme == "http" and not settings.allow_local_repositories:
@@ -73,9 +86,13 @@ def check_repo_url(url: str, settings: Settings) -> str:
         if parts.password is not None:
             raise bad("git_repo_url must not carry a password")
         return _check_ssh(url, settings, host=parts.hostname or "")
-    if settings.allow_local_repositories and (scheme == "file" or (not scheme and url.startswith("/"))):
+    if settings.allow_local_repositories and (
+        scheme == "file" or (not scheme and url.startswith("/"))
+    ):
         return "local"
-    raise bad(f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// and local paths are refused)")
+    raise bad(
+        f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// and local paths are refused)"
+    )
 
 
 def _check_ssh(url: str, settings: Settings, host: str) -> str:
@@ -96,5 +113,12 @@ def _check_host(host: str, settings: Settings) -> None:
         raise bad(f"cannot resolve repository host {host!r}") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified:
-            raise bad(f"repository host {host!r} resolves to a private address; this server refuses those")
+        if (
+            address.is_loopback
+            or address.is_private
+            or address.is_link_local
+            or address.is_unspecified
+        ):
+            raise bad(
+                f"repository host {host!r} resolves to a private address; this server refuses those"
+            )

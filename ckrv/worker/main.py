@@ -34,9 +34,13 @@ def secret_values(credential: dict[str, Any] | None, agent_secrets: dict[str, st
 
 def run_worker() -> int:
     try:
-        api_url, job_id, token = (os.environ[k] for k in ("CKRV_API_URL", "CKRV_JOB_ID", "CKRV_JOB_TOKEN"))
+        api_url, job_id, token = (
+            os.environ[k] for k in ("CKRV_API_URL", "CKRV_JOB_ID", "CKRV_JOB_TOKEN")
+        )
     except KeyError as exc:
-        raise UsageError(f"ckrv worker is started by the server; {exc.args[0]} is not set") from None
+        raise UsageError(
+            f"ckrv worker is started by the server; {exc.args[0]} is not set"
+        ) from None
     credential = _json_env("CKRV_GIT_CREDENTIAL")
     agent_secrets = {str(k): str(v) for k, v in (_json_env("CKRV_AGENT_SECRETS") or {}).items()}
     for name in ("CKRV_JOB_TOKEN", "CKRV_GIT_CREDENTIAL", "CKRV_AGENT_SECRETS"):
@@ -51,7 +55,9 @@ def run_worker() -> int:
         try:
             outcome = run_job(ctx)
         except CkrvError as exc:
-            outcome = Outcome("failed", summary=exc.message[:300], error_message=masker.mask(exc.message))
+            outcome = Outcome(
+                "failed", summary=exc.message[:300], error_message=masker.mask(exc.message)
+            )
         reporter.finish(outcome.result(), outcome.diff if outcome.status == "succeeded" else None)
         return 0 if outcome.status == "succeeded" else 1
     except JobGone:

@@ -40,8 +40,11 @@ class Reporter(Protocol):
 
 class HttpReporter:
     def __init__(self, api_url: str, job_id: str, token: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout,
-                                  headers={"Authorization": f"Bearer {token}"})
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         self._prefix = f"/worker/jobs/{job_id}"
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lines = 0
@@ -67,8 +70,18 @@ class HttpReporter:
             if self._lines >= MAX_QUEUED_LINES:
                 self._drop_oldest_line()
             self._seq += 1
-            self._queue.append(("log", {"seq": self._seq, "timestamp": iso(utcnow()), "level": level,
-                                        "source": source, "message": message}))
+            self._queue.append(
+                (
+                    "log",
+                    {
+                        "seq": self._seq,
+                        "timestamp": iso(utcnow()),
+                        "level": level,
+                        "source": source,
+                        "message": message,
+                    },
+                )
+            )
             self._lines += 1
             self._cond.notify()
 
@@ -152,7 +165,9 @@ class HttpReporter:
         if response.status_code >= 500 or response.status_code == 429:
             raise _Retry()
         if response.status_code >= 400:
-            raise WorkerError(f"server refused a report ({response.status_code}): {response.text[:300]}")
+            raise WorkerError(
+                f"server refused a report ({response.status_code}): {response.text[:300]}"
+            )
         return response
 
     def drain(self, timeout: float = GIVE_UP_SECONDS) -> bool:
@@ -162,9 +177,19 @@ class HttpReporter:
             if self._dropped:
                 dropped, self._dropped = self._dropped, 0
                 self._seq += 1
-                self._queue.append(("log", {"seq": self._seq, "timestamp": iso(utcnow()), "level": "warn",
-                                            "source": "worker", "message": f"[{dropped} log lines were dropped "
-                                            "while the server was unreachable]"}))
+                self._queue.append(
+                    (
+                        "log",
+                        {
+                            "seq": self._seq,
+                            "timestamp": iso(utcnow()),
+                            "level": "warn",
+                            "source": "worker",
+                            "message": f"[{dropped} log lines were dropped "
+                            "while the server was unreachable]",
+                        },
+                    )
+                )
                 self._lines += 1
                 self._cond.notify()
             while (self._queue or self._busy) and not self._gone:

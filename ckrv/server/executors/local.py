@@ -15,7 +15,16 @@ from pathlib import Path
 
 from ckrv.server.executors.base import Launch, RunningJob, WorkerLost
 
-_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_KEEP_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "SYSTEMROOT",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 _POLL_SECONDS = 0.5
 _KILL_GRACE = 2.0
 
@@ -65,8 +74,13 @@ class LocalExecutor:
 
     def _environment(self, launch: Launch, workspace: Path) -> dict[str, str]:
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
-        env.update(HOME=str(workspace), TMPDIR=str(workspace / "tmp"), PYTHONPATH=_python_path(),
-                   CKRV_WORKSPACE=str(workspace), PYTHONUNBUFFERED="1")
+        env.update(
+            HOME=str(workspace),
+            TMPDIR=str(workspace / "tmp"),
+            PYTHONPATH=_python_path(),
+            CKRV_WORKSPACE=str(workspace),
+            PYTHONUNBUFFERED="1",
+        )
         env.update(launch.env)
         return env
 
@@ -76,8 +90,14 @@ class LocalExecutor:
         (workspace / "tmp").mkdir(mode=0o700, parents=True)
         with open(workspace / "worker.log", "wb") as log:  # not a pipe: the worker outlives us
             proc = await asyncio.create_subprocess_exec(
-                *worker_command(), cwd=workspace, env=self._environment(launch, workspace),
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                *worker_command(),
+                cwd=workspace,
+                env=self._environment(launch, workspace),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         start = process_start_time(proc.pid) or "0"
         self._watchers[launch.job_id] = asyncio.create_task(self._wait_child(launch.job_id, proc))
         return f"{proc.pid}:{start}"
@@ -115,7 +135,9 @@ class LocalExecutor:
         gone: dict[str, str] = {}
         for job in running:
             if job.executor_ref and alive(job.executor_ref):
-                self._watchers[job.job_id] = asyncio.create_task(self._poll_adopted(job.job_id, job.executor_ref))
+                self._watchers[job.job_id] = asyncio.create_task(
+                    self._poll_adopted(job.job_id, job.executor_ref)
+                )
             else:
                 gone[job.job_id] = "the worker process was gone when the server restarted"
         return gone

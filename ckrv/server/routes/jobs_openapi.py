@@ -16,29 +16,50 @@ openapi_schemas = {
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "status": {"type": "string", "enum": _STATUS},
-            "phase": {"type": ["string", "null"],
-                      "enum": ["cloning", "setup", "executing", "verifying", "uploading", None]},
-            "agent": {"type": "string"}, "spec_title": {"type": "string"},
-            "git_repo_url": {"type": "string"}, "git_base_branch": {"type": "string"},
-            "git_credential_name": _NSTR, "base_commit": _NSTR, "feature_branch_name": _NSTR,
-            "pushed_branch": _NSTR, "setup": _NSTR, "push": {"type": "boolean"},
+            "phase": {
+                "type": ["string", "null"],
+                "enum": ["cloning", "setup", "executing", "verifying", "uploading", None],
+            },
+            "agent": {"type": "string"},
+            "spec_title": {"type": "string"},
+            "git_repo_url": {"type": "string"},
+            "git_base_branch": {"type": "string"},
+            "git_credential_name": _NSTR,
+            "base_commit": _NSTR,
+            "feature_branch_name": _NSTR,
+            "pushed_branch": _NSTR,
+            "setup": _NSTR,
+            "push": {"type": "boolean"},
             "timeout_seconds": {"type": "number"},
             "created_at": {"type": "string", "format": "date-time"},
-            "started_at": _NTIME, "completed_at": _NTIME,
-            "result_status": {"type": ["string", "null"],
-                              "enum": ["succeeded", "failed", "timeout", "cancelled", None]},
-            "result_summary": _NSTR, "error_message": _NSTR,
-            "diff_stats": {"type": ["object", "null"], "properties": {
-                "files_changed": {"type": "integer"}, "insertions": {"type": "integer"},
-                "deletions": {"type": "integer"}}},
-            "duration_seconds": _NNUM, "eta_seconds": _NNUM,
+            "started_at": _NTIME,
+            "completed_at": _NTIME,
+            "result_status": {
+                "type": ["string", "null"],
+                "enum": ["succeeded", "failed", "timeout", "cancelled", None],
+            },
+            "result_summary": _NSTR,
+            "error_message": _NSTR,
+            "diff_stats": {
+                "type": ["object", "null"],
+                "properties": {
+                    "files_changed": {"type": "integer"},
+                    "insertions": {"type": "integer"},
+                    "deletions": {"type": "integer"},
+                },
+            },
+            "duration_seconds": _NNUM,
+            "eta_seconds": _NNUM,
         },
     },
     "JobCreate": {
         "type": "object",
         "required": ["spec_content", "git_repo_url"],
         "properties": {
-            "spec_content": {"type": "string", "description": "Full spec text (UTF-8, at most 1 MiB)"},
+            "spec_content": {
+                "type": "string",
+                "description": "Full spec text (UTF-8, at most 1 MiB)",
+            },
             "git_repo_url": {"type": "string", "description": "https:// or ssh:// repository URL"},
             "git_base_branch": {"type": "string", "default": "main"},
             "git_credential_name": {"type": ["string", "null"]},
@@ -54,47 +75,95 @@ openapi_schemas = {
     },
     "QuotaExceededError": {
         "type": "object",
-        "properties": {"error": {"type": "string", "enum": ["quota_exceeded"]}, "message": {"type": "string"},
-                       "quota_resets_at": {"type": "string", "format": "date-time"},
-                       "upgrade_url": {"type": ["string", "null"]}},
+        "properties": {
+            "error": {"type": "string", "enum": ["quota_exceeded"]},
+            "message": {"type": "string"},
+            "quota_resets_at": {"type": "string", "format": "date-time"},
+            "upgrade_url": {"type": ["string", "null"]},
+        },
     },
 }
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")
-_NOT_FOUND = {"404": {"description": "No such job (or not yours)", "content": {"application/json": {"schema": ref("Error")}}}}
+_NOT_FOUND = {
+    "404": {
+        "description": "No such job (or not yours)",
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
+}
 
 openapi_paths = {
     "/jobs": {
         "get": {
-            "tags": ["Jobs"], "summary": "List your jobs, newest first",
+            "tags": ["Jobs"],
+            "summary": "List your jobs, newest first",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUS}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 20, "minimum": 1, "maximum": 100}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "default": 20, "minimum": 1, "maximum": 100},
+                },
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                {"name": "id_prefix", "in": "query", "schema": {"type": "string"},
-                 "description": "Only jobs whose id starts with this"},
+                {
+                    "name": "id_prefix",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "Only jobs whose id starts with this",
+                },
             ],
             "responses": {"200": ok(ref("JobListResponse")), "400": ERROR, **AUTH_ERRORS},
         },
         "post": {
-            "tags": ["Jobs"], "summary": "Dispatch a new job",
+            "tags": ["Jobs"],
+            "summary": "Dispatch a new job",
             "requestBody": body(ref("JobCreate")),
-            "responses": {"201": ok(ref("Job"), "Job created and queued"), "400": ERROR,
-                          "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
-                          "404": ok(ref("Error"), "Unknown credential"),
-                          "413": ok(ref("Error"), "Spec too large"), **AUTH_ERRORS},
+            "responses": {
+                "201": ok(ref("Job"), "Job created and queued"),
+                "400": ERROR,
+                "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
+                "404": ok(ref("Error"), "Unknown credential"),
+                "413": ok(ref("Error"), "Spec too large"),
+                **AUTH_ERRORS,
+            },
         },
     },
-    "/jobs/{job_id}": {"get": {
-        "tags": ["Jobs"], "summary": "A job's status and details", "parameters": [_JOB_ID],
-        "responses": {"200": ok(ref("Job")), **_NOT_FOUND, **AUTH_ERRORS}}},
-    "/jobs/{job_id}/cancel": {"post": {
-        "tags": ["Jobs"], "summary": "Cancel a pending or running job", "parameters": [_JOB_ID],
-        "responses": {"200": ok(ref("Job")), "409": ok(ref("Error"), "Job already ended"),
-                      **_NOT_FOUND, **AUTH_ERRORS}}},
-    "/jobs/{job_id}/artifacts/diff": {"get": {
-        "tags": ["Jobs"], "summary": "The job's diff (empty when it changed nothing)", "parameters": [_JOB_ID],
-        "responses": {"200": {"description": "git diff --binary", "content": {"text/plain": {"schema": {"type": "string"}}}},
-                      **_NOT_FOUND, "410": ok(ref("Error"), "Expired"), **AUTH_ERRORS}}},
+    "/jobs/{job_id}": {
+        "get": {
+            "tags": ["Jobs"],
+            "summary": "A job's status and details",
+            "parameters": [_JOB_ID],
+            "responses": {"200": ok(ref("Job")), **_NOT_FOUND, **AUTH_ERRORS},
+        }
+    },
+    "/jobs/{job_id}/cancel": {
+        "post": {
+            "tags": ["Jobs"],
+            "summary": "Cancel a pending or running job",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": ok(ref("Job")),
+                "409": ok(ref("Error"), "Job already ended"),
+                **_NOT_FOUND,
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/jobs/{job_id}/artifacts/diff": {
+        "get": {
+            "tags": ["Jobs"],
+            "summary": "The job's diff (empty when it changed nothing)",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {
+                    "description": "git diff --binary",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                **_NOT_FOUND,
+                "410": ok(ref("Error"), "Expired"),
+                **AUTH_ERRORS,
+            },
+        }
+    },
 }
 _ = ERROR

@@ -52,18 +52,28 @@ async def describe(request: Request) -> Response:
     credential = None
     if row["credential_id"]:
         cred = services(request).db.read_one(
-            "SELECT name, provider, credential_type FROM credentials WHERE id = ?", (row["credential_id"],))
+            "SELECT name, provider, credential_type FROM credentials WHERE id = ?",
+            (row["credential_id"],),
+        )
         credential = dict(cred) if cred else None
-    return JSONResponse({
-        "id": row["id"], "spec_content": row["spec_content"], "spec_title": row["spec_title"],
-        "git_repo_url": row["git_repo_url"], "git_base_branch": row["git_base_branch"],
-        "feature_branch_name": row["feature_branch_name"], "setup": row["setup"],
-        "push": bool(row["push"]), "timeout_seconds": row["timeout_seconds"],
-        "agent": agent_description(agent), "credential": credential,
-        "max_diff_bytes": settings.max_diff_bytes,
-        "allow_local_repositories": settings.allow_local_repositories,
-        "ssh_known_hosts": settings.ssh_known_hosts,
-    })
+    return JSONResponse(
+        {
+            "id": row["id"],
+            "spec_content": row["spec_content"],
+            "spec_title": row["spec_title"],
+            "git_repo_url": row["git_repo_url"],
+            "git_base_branch": row["git_base_branch"],
+            "feature_branch_name": row["feature_branch_name"],
+            "setup": row["setup"],
+            "push": bool(row["push"]),
+            "timeout_seconds": row["timeout_seconds"],
+            "agent": agent_description(agent),
+            "credential": credential,
+            "max_diff_bytes": settings.max_diff_bytes,
+            "allow_local_repositories": settings.allow_local_repositories,
+            "ssh_known_hosts": settings.ssh_known_hosts,
+        }
+    )
 
 
 async def report_event(request: Request) -> Response:
@@ -75,7 +85,9 @@ async def report_event(request: Request) -> Response:
     phase = field(body, "phase", required=False)
     if phase is not None and phase not in jobs.PHASES:
         raise HTTPError(400, "invalid_request", f"phase must be one of {', '.join(jobs.PHASES)}")
-    progress = {k: field(body, k, required=False) for k in ("phase", "base_commit", "feature_branch_name")}
+    progress = {
+        k: field(body, k, required=False) for k in ("phase", "base_commit", "feature_branch_name")
+    }
     if any(v is not None for v in progress.values()):
         await eng.progress(row["id"], progress)
     return JSONResponse({"ok": True})
@@ -86,10 +98,20 @@ def _entries(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         raise HTTPError(400, "invalid_request", "entries must be a list")
     for entry in entries:
-        if not (isinstance(entry, dict) and isinstance(entry.get("seq"), int) and entry["seq"] > 0
-                and isinstance(entry.get("message"), str) and isinstance(entry.get("source"), str)
-                and isinstance(entry.get("timestamp"), str) and entry.get("level") in LEVELS):
-            raise HTTPError(400, "invalid_request", "each entry needs seq > 0, timestamp, level, source, message")
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("seq"), int)
+            and entry["seq"] > 0
+            and isinstance(entry.get("message"), str)
+            and isinstance(entry.get("source"), str)
+            and isinstance(entry.get("timestamp"), str)
+            and entry.get("level") in LEVELS
+        ):
+            raise HTTPError(
+                400,
+                "invalid_request",
+                "each entry needs seq > 0, timestamp, level, source, message",
+            )
     return entries
 
 
@@ -105,8 +127,9 @@ async def upload_diff(request: Request) -> Response:
     row = worker_job(request)
     svc = services(request)
     try:
-        size = await engine(request).artifacts.write_stream(row["id"], "diff.patch", request.stream(),
-                                                            svc.settings.max_diff_bytes)
+        size = await engine(request).artifacts.write_stream(
+            row["id"], "diff.patch", request.stream(), svc.settings.max_diff_bytes
+        )
     except ArtifactTooLarge as exc:
         raise HTTPError(413, "payload_too_large", exc.message) from exc
     return JSONResponse({"bytes": size})
@@ -122,17 +145,25 @@ async def report_result(request: Request) -> Response:
     if status == "succeeded" and not eng.artifacts.path(row["id"], "diff.patch").exists():
         raise HTTPError(400, "invalid_request", "upload the diff before reporting success")
     stats = body.get("diff_stats")
-    if stats is not None and not (isinstance(stats, dict) and all(isinstance(v, int) for v in stats.values())):
+    if stats is not None and not (
+        isinstance(stats, dict) and all(isinstance(v, int) for v in stats.values())
+    ):
         raise HTTPError(400, "invalid_request", "diff_stats must map names to integers")
     pushed = field(body, "pushed_branch", required=False)
     if pushed:
         await eng.progress(row["id"], {"pushed_branch": pushed})
     exit_code = body.get("agent_exit_code")
     await eng.finish(
-        row["id"], status, summary=field(body, "summary", required=False),
+        row["id"],
+        status,
+        summary=field(body, "summary", required=False),
         error=field(body, "error_message", required=False) if status == "failed" else None,
-        diff_stats=stats, diff_artifact="diff.patch" if status == "succeeded" else None,
-        agent_exit_code=exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None)
+        diff_stats=stats,
+        diff_artifact="diff.patch" if status == "succeeded" else None,
+        agent_exit_code=exit_code
+        if isinstance(exit_code, int) and not isinstance(exit_code, bool)
+        else None,
+    )
     return JSONResponse({"ok": True})
 
 

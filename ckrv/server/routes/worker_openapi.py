@@ -6,39 +6,108 @@ from ckrv.server.openapi import ERROR, body, ok, path_param
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")
 _WORKER = {"tags": ["Worker"], "security": [{"bearerAuth": []}], "parameters": [_JOB_ID]}
-_ERRORS = {"400": ERROR, "401": ERROR, "404": ERROR, "409": ok({"$ref": "#/components/schemas/Error"}, "Attempt superseded or job ended")}
+_ERRORS = {
+    "400": ERROR,
+    "401": ERROR,
+    "404": ERROR,
+    "409": ok({"$ref": "#/components/schemas/Error"}, "Attempt superseded or job ended"),
+}
 _OK = ok({"type": "object"})
 
 openapi_paths = {
-    "/worker/jobs/{job_id}": {"get": {
-        **_WORKER, "summary": "The job as its worker needs it (spec, repository, agent)",
-        "responses": {"200": _OK, **_ERRORS}}},
-    "/worker/jobs/{job_id}/events": {"post": {
-        **_WORKER, "summary": "Report running, a phase, the base commit or the feature branch",
-        "requestBody": body({"type": "object", "properties": {
-            "status": {"type": "string", "enum": ["running"]},
-            "phase": {"type": "string", "enum": ["cloning", "setup", "executing", "verifying", "uploading"]},
-            "base_commit": {"type": "string"}, "feature_branch_name": {"type": "string"}}}),
-        "responses": {"200": _OK, **_ERRORS}}},
-    "/worker/jobs/{job_id}/logs": {"post": {
-        **_WORKER, "summary": "Send a batch of log entries (idempotent by seq)",
-        "requestBody": body({"type": "object", "required": ["entries"], "properties": {"entries": {
-            "type": "array", "items": {"type": "object", "required": ["seq", "timestamp", "level", "source", "message"],
-                                       "properties": {"seq": {"type": "integer", "minimum": 1},
-                                                      "timestamp": {"type": "string"},
-                                                      "level": {"type": "string", "enum": ["debug", "info", "warn", "error"]},
-                                                      "source": {"type": "string"}, "message": {"type": "string"}}}}}}),
-        "responses": {"200": _OK, **_ERRORS}}},
-    "/worker/jobs/{job_id}/diff": {"put": {
-        **_WORKER, "summary": "Upload the job's diff (git diff --binary)",
-        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}},
-        "responses": {"200": _OK, "413": ERROR, **_ERRORS}}},
-    "/worker/jobs/{job_id}/result": {"post": {
-        **_WORKER, "summary": "Report the job's result",
-        "requestBody": body({"type": "object", "required": ["status"], "properties": {
-            "status": {"type": "string", "enum": ["succeeded", "failed"]}, "summary": {"type": "string"},
-            "error_message": {"type": "string"}, "agent_exit_code": {"type": "integer"},
-            "pushed_branch": {"type": "string"},
-            "diff_stats": {"type": "object", "additionalProperties": {"type": "integer"}}}}),
-        "responses": {"200": _OK, **_ERRORS}}},
+    "/worker/jobs/{job_id}": {
+        "get": {
+            **_WORKER,
+            "summary": "The job as its worker needs it (spec, repository, agent)",
+            "responses": {"200": _OK, **_ERRORS},
+        }
+    },
+    "/worker/jobs/{job_id}/events": {
+        "post": {
+            **_WORKER,
+            "summary": "Report running, a phase, the base commit or the feature branch",
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["running"]},
+                        "phase": {
+                            "type": "string",
+                            "enum": ["cloning", "setup", "executing", "verifying", "uploading"],
+                        },
+                        "base_commit": {"type": "string"},
+                        "feature_branch_name": {"type": "string"},
+                    },
+                }
+            ),
+            "responses": {"200": _OK, **_ERRORS},
+        }
+    },
+    "/worker/jobs/{job_id}/logs": {
+        "post": {
+            **_WORKER,
+            "summary": "Send a batch of log entries (idempotent by seq)",
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["entries"],
+                    "properties": {
+                        "entries": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["seq", "timestamp", "level", "source", "message"],
+                                "properties": {
+                                    "seq": {"type": "integer", "minimum": 1},
+                                    "timestamp": {"type": "string"},
+                                    "level": {
+                                        "type": "string",
+                                        "enum": ["debug", "info", "warn", "error"],
+                                    },
+                                    "source": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        }
+                    },
+                }
+            ),
+            "responses": {"200": _OK, **_ERRORS},
+        }
+    },
+    "/worker/jobs/{job_id}/diff": {
+        "put": {
+            **_WORKER,
+            "summary": "Upload the job's diff (git diff --binary)",
+            "requestBody": {
+                "required": True,
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            "responses": {"200": _OK, "413": ERROR, **_ERRORS},
+        }
+    },
+    "/worker/jobs/{job_id}/result": {
+        "post": {
+            **_WORKER,
+            "summary": "Report the job's result",
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["succeeded", "failed"]},
+                        "summary": {"type": "string"},
+                        "error_message": {"type": "string"},
+                        "agent_exit_code": {"type": "integer"},
+                        "pushed_branch": {"type": "string"},
+                        "diff_stats": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                    },
+                }
+            ),
+            "responses": {"200": _OK, **_ERRORS},
+        }
+    },
 }
