@@ -498,3 +498,26 @@ def test_a_secret_that_cannot_be_created_takes_its_job_with_it(
         assert jid not in recorder.lost
 
     run(settings, body)
+
+
+def test_reconcile_waits_out_an_api_server_that_is_briefly_down(
+    sim: SimCluster, settings: Settings
+) -> None:
+    running = job_id(17)
+
+    async def first_server(executor: KubernetesExecutor, recorder: Recorder) -> None:
+        await executor.launch(launch_for(running, "sleep 60"))
+
+    run(settings, first_server, start=False)
+
+    async def second_server(executor: KubernetesExecutor, recorder: Recorder) -> None:
+        sim.unavailable(True)
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.5, sim.unavailable, False)
+        started = time.monotonic()
+        gone = await executor.reconcile([RunningJob(running, job_name(running))])
+        assert time.monotonic() - started >= 1.0  # it waited for the API server
+        assert gone == {}  # and then adopted the running job
+        await executor.terminate(running, None)
+
+    run(settings, second_server, start=False)

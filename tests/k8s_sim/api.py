@@ -42,6 +42,8 @@ class Parts:
     token: str
     policy: Policy | None = None
     bookmark_interval: float = 1.0
+    unavailable: bool = False
+    """The API server is down (behind its load balancer): every request answers 503."""
     refuse_watches: bool = False
     """An outage of the watch cache: new watches answer 503 until it is lifted."""
 
@@ -67,6 +69,8 @@ class Handlers:
         return RESOURCES[plural]
 
     def _authorize(self, request: Request, res: Resource, verb: str, sub: str = "") -> None:
+        if self.parts.unavailable:
+            raise ApiError(503, "ServiceUnavailable", "the API server is shutting down")
         if request.headers.get("authorization") != f"Bearer {self.parts.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if self.parts.policy is not None:

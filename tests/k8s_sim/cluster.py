@@ -185,6 +185,12 @@ class SimCluster:
         """Abort every open watch connection mid-stream (no terminating chunk)."""
         return self.call(lambda: self._store.end_watches(drop=True))
 
+    def unavailable(self, down: bool) -> None:
+        """While on, every API request answers 503 (the API server restarting)."""
+        assert self.parts is not None
+        parts = self.parts
+        self.call(lambda: setattr(parts, "unavailable", down))
+
     def refuse_watches(self, refuse: bool) -> None:
         """While on, new watch requests fail with 503 (an API server outage for watchers)."""
         assert self.parts is not None

@@ -141,3 +141,21 @@ class ResourceWatch:
             self.resource_version = str(version)
         if kind in {"ADDED", "MODIFIED", "DELETED"}:
             self._post(self.on_event, self.plural, str(kind), obj)
+
+
+async def list_patiently(api: KubeApi, plural: str, selector: str, patience: float) -> list[Obj]:
+    """A list at start-up, retried while the API server is unreachable or overloaded (it may be
+    restarting too) for up to `patience` seconds; other errors are final."""
+    backoff = Backoff(first=0.5, cap=8.0)
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            items, _ = await asyncio.to_thread(api.list, plural, selector)
+            return items
+        except KubeError as exc:
+            retryable = exc.status == 0 or exc.status == 429 or exc.status >= 500
+            delay = backoff.next()
+            if not retryable or time.monotonic() + delay > deadline:
+                raise
+            print(f"ckrv: {exc}; retrying in {delay:.1f} s", file=sys.stderr, flush=True)
+            await asyncio.sleep(delay)

@@ -42,7 +42,7 @@ from ckrv.server.executors.k8s_status import (
     newest,
     stuck_reason,
 )
-from ckrv.server.executors.k8s_watch import ResourceWatch
+from ckrv.server.executors.k8s_watch import ResourceWatch, list_patiently
 from ckrv.settings import Settings
 
 LogSink = Callable[[str, list[str]], Awaitable[None]]
@@ -51,6 +51,7 @@ LogSink = Callable[[str, list[str]], Awaitable[None]]
 TAIL_LINES = 100
 REASON_LINES = 8
 REPLACE_WAIT = 60.0
+RECONCILE_PATIENCE = 60.0
 
 
 class _SecretNotWritten(Exception):
@@ -211,7 +212,7 @@ class KubernetesExecutor:
 
     # -- restart
     async def reconcile(self, running: list[RunningJob]) -> dict[str, str]:
-        jobs, _ = await asyncio.to_thread(self.api.list, "jobs", SELECTOR)
+        jobs = await list_patiently(self.api, "jobs", SELECTOR, RECONCILE_PATIENCE)
         listed = {job_id_of(j): j for j in jobs}
         gone: dict[str, str] = {}
         now = time.monotonic()
@@ -232,7 +233,7 @@ class KubernetesExecutor:
         return gone
 
     async def _delete_orphan_secrets(self, jobs: set[str | None]) -> None:
-        secrets, _ = await asyncio.to_thread(self.api.list, "secrets", SELECTOR)
+        secrets = await list_patiently(self.api, "secrets", SELECTOR, RECONCILE_PATIENCE)
         for secret in secrets:
             job_id = job_id_of(secret)
             if job_id not in jobs and job_id not in self._tracked:
