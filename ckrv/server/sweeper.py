@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import sys
 import traceback
 from datetime import timedelta
@@ -51,15 +52,14 @@ class Sweeper:
         ids = [r["id"] for r in rows]
         now = iso(utcnow())
 
-        def expire(conn):  # type: ignore[no-untyped-def]
+        def expire(conn: sqlite3.Connection) -> None:
+            params = [(i,) for i in ids]
             conn.executemany(
                 "UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
                 " log_artifact = NULL WHERE id = ?",
-                [(i,) for i in ids],
+                params,
             )
-            conn.execute(
-                "DELETE FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE artifacts_expired = 1)"
-            )
+            conn.executemany("DELETE FROM job_logs WHERE job_id = ?", params)  # unarchived leftovers
             conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
             conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
 
