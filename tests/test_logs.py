@@ -260,6 +260,8 @@ def test_an_ended_jobs_log_is_served_from_its_archive(
     assert [json.loads(line) for line in tail.stdout.splitlines()] == archived[-3:]
     followed = user_cli.run("logs", job_id, "-f")  # an ended job: the whole log, then exit 0
     assert followed.returncode == 0 and len(followed.stdout.splitlines()) == len(archived)
+    last_two = user_cli.run("logs", job_id, "-f", "-n", "2", "--json")
+    assert [json.loads(line) for line in last_two.stdout.splitlines()] == archived[-2:]
 
 
 def test_the_log_budget_drops_lines_past_it_and_says_how_many_once(
@@ -299,3 +301,26 @@ def test_logs_of_another_users_job_are_not_found(
     with server.client() as nobody:
         assert nobody.get(f"/jobs/{job_id}/logs").status_code == 401
     assert api.get(f"/jobs/{job_id[:8]}/logs").status_code == 404  # full ids only on the API
+
+
+def test_follow_with_a_tail_starts_at_the_last_lines_then_goes_live(
+    api: httpx.Client, user_cli: Cli, repo: Path
+) -> None:
+    job_id = submit(api, "# Tail\nlines 200\nsleep 4\nprint after the pause\n", repo)["id"]
+
+    def stored() -> list[str]:
+        return [e["message"] for e in api.get(f"/jobs/{job_id}/logs").json()["logs"]]
+
+    wait_for(lambda: "line 199" in stored(), what="the agent's lines")
+    result = user_cli.run("logs", job_id, "-f", "-n", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["message"] for e in printed[:4]] == [
+        "line 197",
+        "line 198",
+        "line 199",
+        "after the pause",
+    ]
+    assert [e["seq"] for e in printed] == list(
+        range(printed[0]["seq"], printed[0]["seq"] + len(printed))
+    )
