@@ -324,3 +324,11 @@ def test_follow_with_a_tail_starts_at_the_last_lines_then_goes_live(
     assert [e["seq"] for e in printed] == list(
         range(printed[0]["seq"], printed[0]["seq"] + len(printed))
     )
+
+
+def test_follow_fails_fast_when_the_server_was_never_reached(server: Server, user_cli: Cli) -> None:
+    server.stop()
+    started = time.monotonic()
+    result = user_cli.run("logs", "3f8a9b2c-0000-4000-8000-000000000000", "-f")
+    assert result.returncode == 6 and "cannot reach the ckrv server" in result.stderr
+    assert time.monotonic() - started < 20

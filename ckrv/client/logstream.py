@@ -111,12 +111,13 @@ def follow(
     give_up_after: float = 600.0,
 ) -> Iterator[Event]:
     """Log lines after position `after` (or from the last `tail` lines) and status changes,
-    live, until the job has ended: the last event is the final StatusEvent. A lost connection is
-    retried with backoff (one notice per outage) for up to `give_up_after` seconds."""
+    live, until the job has ended: the last event is the final StatusEvent. Once connected, a
+    lost connection is retried with backoff (one notice per outage) for up to `give_up_after`
+    seconds; failing to connect the first time raises ServerUnreachable at once."""
     # Where to resume: known from the start unless only a tail was asked for; then the server
     # says where that tail began (the id of its first event), and lines carry their own ids.
     position: int | None = after if tail is None else None
-    outage_since, attempt = 0.0, 0
+    outage_since, attempt, connected = 0.0, 0, False
     while True:
         params: dict[str, Any] = {"follow": "true"}
         headers = {"Accept": "text/event-stream"}
@@ -132,6 +133,7 @@ def follow(
                 headers=headers,
                 timeout=STREAM_TIMEOUT,
             ) as response:
+                connected = True
                 for event, event_id in parse_sse(response.iter_lines()):
                     outage_since, attempt = 0.0, 0
                     if event_id is not None and event_id.isdigit():
@@ -141,9 +143,11 @@ def follow(
                     yield event
             reason = "the server closed the stream"
         except ServerUnreachable as exc:
+            if not connected:
+                raise  # never reached it: a wrong URL or a stopped server, not a dropped line
             reason = exc.message
         except ApiError as exc:
-            if exc.status < 500:
+            if exc.status < 500 or not connected:
                 raise
             reason = f"the server answered {exc.status}"
         now = time.monotonic()
