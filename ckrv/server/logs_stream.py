@@ -9,6 +9,7 @@ last position delivered: older positions are skipped, a gap sends the follower b
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING, Any
@@ -50,8 +51,6 @@ class Reader:
         return state, rows
 
     def _read_archive(self, after: int, limit: int) -> list[Entry]:
-        import json
-
         if self._file is None or self._file_position != after:
             self.close()
             try:
