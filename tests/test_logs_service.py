@@ -67,6 +67,16 @@ async def _running_job(db: Database) -> str:
     return await db.write(insert)
 
 
+def follow(service: LogService, job_id: str, after: int, tail: int | None) -> AsyncIterator[bytes]:
+    """The SSE stream, its status events carrying the job's public JSON."""
+
+    def describe(job: str) -> dict[str, Any] | None:
+        row = service.db.read_one("SELECT * FROM jobs WHERE id = ?", (job,))
+        return jobs.public(row) if row is not None else None
+
+    return service.follow(job_id, after, tail, describe)
+
+
 async def end_job(service: LogService, job_id: str, status: str = "succeeded") -> None:
     await service.db.write(
         lambda c: c.execute(
@@ -205,7 +215,7 @@ def test_a_follower_gets_backlog_then_live_lines_exactly_once_then_status_and_do
 ) -> None:
     async def check(service: LogService, job_id: str) -> None:
         await service.ingest(job_id, lines(1, 3000))
-        follower = asyncio.create_task(collect(service.follow(job_id, 0, None)))
+        follower = asyncio.create_task(collect(follow(service, job_id, 0, None)))
         for first in range(3001, 6001, 7):  # small batches, racing the follower's backlog reads
             await service.ingest(job_id, lines(first, min(first + 6, 6000)))
             if first % 70 == 1:
@@ -226,18 +236,18 @@ def test_a_follower_gets_backlog_then_live_lines_exactly_once_then_status_and_do
 def test_resuming_after_a_position_gives_exactly_the_lines_after_it(tmp_path: Path) -> None:
     async def check(service: LogService, job_id: str) -> None:
         await service.ingest(job_id, lines(1, 100))
-        first = service.follow(job_id, 0, None)
+        first = follow(service, job_id, 0, None)
         seen = []
         async for part in first:  # a follower that goes away after some lines
             seen += log_ids(parse_sse(part.decode()))
             if len(seen) >= 100:
                 break
         await first.aclose()
-        resumed = asyncio.create_task(collect(service.follow(job_id, 60, None)))
+        resumed = asyncio.create_task(collect(follow(service, job_id, 60, None)))
         await service.ingest(job_id, lines(101, 150))
         await end_job(service, job_id)
         assert log_ids(await resumed) == list(range(61, 151))
-        assert log_ids(await collect(service.follow(job_id, 0, 5))) == list(range(146, 151))
+        assert log_ids(await collect(follow(service, job_id, 0, 5))) == list(range(146, 151))
         assert service.hub.followers(job_id) == 0
 
     run(tmp_path, check)
@@ -248,11 +258,11 @@ def test_a_stalled_follower_falls_behind_without_slowing_others_then_catches_up(
 ) -> None:
     async def check(service: LogService, job_id: str) -> None:
         await service.ingest(job_id, lines(1, 10))
-        stalled = service.follow(job_id, 0, None)
+        stalled = follow(service, job_id, 0, None)
         await stalled.__anext__()  # the current status
         assert log_ids(parse_sse((await stalled.__anext__()).decode())) == list(range(1, 11))
         # ...and from now on it reads nothing
-        fast = asyncio.create_task(collect(service.follow(job_id, 0, None)))
+        fast = asyncio.create_task(collect(follow(service, job_id, 0, None)))
         for first in range(11, 2001, 10):
             await service.ingest(job_id, lines(first, first + 9))
             await asyncio.sleep(0)
@@ -281,7 +291,7 @@ def test_reading_while_the_log_is_archived_sees_every_line_once(tmp_path: Path) 
 
 def test_an_idle_stream_sends_heartbeats(tmp_path: Path) -> None:
     async def check(service: LogService, job_id: str) -> None:
-        stream = service.follow(job_id, 0, None)
+        stream = follow(service, job_id, 0, None)
         assert b"event: status" in await stream.__anext__()
         assert await asyncio.wait_for(stream.__anext__(), 5) == b": keep-alive\n\n"
         await stream.aclose()
