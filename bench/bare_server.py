@@ -34,6 +34,8 @@ if __name__ == "__main__":
 
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(
-        sockets=[sock]
+    # The uvicorn settings of `ckrv serve` (ckrv/server/runner.py), lifespan aside.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
     )
+    uvicorn.Server(config).run(sockets=[sock])

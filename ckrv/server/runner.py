@@ -72,8 +72,16 @@ def serve(options: ServeOptions) -> None:
     print(f"  API:     {settings.api_url}", flush=True)
     print(f"  data:    {settings.data_dir}", flush=True)
     print(f"  executor: {settings.executor}", flush=True)
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
+    # client as the client's address, so a local guesser could forge a fresh address for every
+    # try past the throttles, and the approval page would show what the header claimed.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers, then
