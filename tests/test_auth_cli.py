@@ -220,3 +220,42 @@ def test_concurrent_refreshes_of_one_token_at_most_one_succeeds(srv: Server, use
     with httpx.Client(base_url=srv.api_url) as http:
         body = {"grant_type": "refresh_token", "refresh_token": winners[0]["refresh_token"]}
         assert http.post("/auth/refresh", json=body).json()["error"] == "invalid_grant"
+
+
+_HEAVY = ("starlette", "uvicorn", "jinja2", "kubernetes", "argon2", "cryptography", "jwt")
+_REPORT_MODULES = """
+import json, runpy, sys
+sys.argv = ["ckrv", *sys.argv[1:]]
+try:
+    runpy.run_module("ckrv", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def loaded_modules(cli: Cli, *args: str, **env: str) -> tuple[int, set[str]]:
+    result = subprocess.run(
+        [PYTHON, "-c", _REPORT_MODULES, *args],
+        capture_output=True,
+        text=True,
+        env=cli.env(**env),
+        cwd=ROOT,
+        timeout=60,
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    return report["code"], set(report["modules"])
+
+
+def test_whoami_loads_no_server_side_or_crypto_modules(srv: Server, user_cli: Cli) -> None:
+    """`ckrv cloud whoami` starts close to bare Python: it needs httpx and click, not the
+    server's stack, and not the keyring once the token file is in use."""
+    login(user_cli, srv)
+    code, modules = loaded_modules(user_cli, "cloud", "whoami")
+    assert code == 0
+    assert not modules & {*_HEAVY, "keyring"}, modules & {*_HEAVY, "keyring"}
+    token = srv.admin("token", "create", EMAIL).strip()
+    code, modules = loaded_modules(user_cli, "cloud", "whoami", CKRV_TOKEN=token)
+    assert code == 0 and not modules & set(_HEAVY)
+    code, modules = loaded_modules(user_cli, "--help")
+    assert code == 0 and not modules & {*_HEAVY, "keyring", "httpx"}
