@@ -24,14 +24,18 @@ PYTHON = sys.executable
 
 def base_env(config_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CKRV_", "CHAKRAVARTI_"))}
-    env.update({
-        "CKRV_CONFIG_DIR": str(config_dir),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "NO_COLOR": "1",
-        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "CKRV_CONFIG_DIR": str(config_dir),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "NO_COLOR": "1",
+            "GIT_AUTHOR_NAME": "Test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "Test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
@@ -55,12 +59,27 @@ class Server:
         return f"{self.url}/v1"
 
     def start(self, port: int = 0, timeout: float = 20.0) -> Server:
-        args = [PYTHON, "-m", "ckrv", "serve", "--data-dir", str(self.data_dir), "--port", str(port or self.port)]
+        args = [
+            PYTHON,
+            "-m",
+            "ckrv",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(port or self.port),
+        ]
         if self.config:
             args += ["--config", str(self.config)]
         env = {**base_env(self.config_dir), **self.env_extra}
-        self.proc = subprocess.Popen([*args, *self.extra_args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [*args, *self.extra_args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
@@ -126,17 +145,32 @@ class Server:
         return self.start(port=self.port)
 
     def admin(self, *args: str, input: str | None = None) -> str:
-        result = subprocess.run([PYTHON, "-m", "ckrv", "admin", "--data-dir", str(self.data_dir), *args],
-                                capture_output=True, text=True, env=base_env(self.config_dir), input=input,
-                                cwd=ROOT, timeout=60)
+        result = subprocess.run(
+            [PYTHON, "-m", "ckrv", "admin", "--data-dir", str(self.data_dir), *args],
+            capture_output=True,
+            text=True,
+            env=base_env(self.config_dir),
+            input=input,
+            cwd=ROOT,
+            timeout=60,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"ckrv admin {args} failed: {result.stderr}")
         return result.stdout
 
     def add_user(self, email: str, tier: str = "free", password: str = "correct-horse-1") -> str:
         """Create a user and return an API token for them."""
-        self.admin("user", "add", email, "--name", email.split("@")[0], "--tier", tier,
-                   "--password-stdin", input=password + "\n")
+        self.admin(
+            "user",
+            "add",
+            email,
+            "--name",
+            email.split("@")[0],
+            "--tier",
+            tier,
+            "--password-stdin",
+            input=password + "\n",
+        )
         return self.admin("token", "create", email).strip()
 
     def client(self, token: str | None = None) -> httpx.Client:
@@ -162,9 +196,18 @@ class Cli:
         env.update(extra)
         return env
 
-    def run(self, *args: str, input: str | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([PYTHON, "-m", "ckrv", *args], capture_output=True, text=True,
-                              env=self.env(**env), cwd=self.cwd or ROOT, input=input, timeout=timeout)
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 120, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "-m", "ckrv", *args],
+            capture_output=True,
+            text=True,
+            env=self.env(**env),
+            cwd=self.cwd or ROOT,
+            input=input,
+            timeout=timeout,
+        )
 
     def json(self, *args: str, **env: str) -> Any:
         result = self.run(*args, "--json", **env)
@@ -185,7 +228,9 @@ def make_repo(root: Path, files: dict[str, str] | None = None, branch: str = "ma
     work = root / "seed"
     work.mkdir(parents=True)
     git(work, "init", "-q", "-b", branch)
-    for name, content in (files or {"README.md": "# sample\n", "app.py": "print('hello')\n"}).items():
+    for name, content in (
+        files or {"README.md": "# sample\n", "app.py": "print('hello')\n"}
+    ).items():
         path = work / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
@@ -197,7 +242,9 @@ def make_repo(root: Path, files: dict[str, str] | None = None, branch: str = "ma
     return bare
 
 
-def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Any, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -226,19 +273,29 @@ def app_client(data_dir: Path, **overrides: Any) -> Iterator[Any]:
         yield client
 
 
-def add_user_direct(data_dir: Path, email: str, tier: str = "free", password: str = PASSWORD) -> str:
+def add_user_direct(
+    data_dir: Path, email: str, tier: str = "free", password: str = PASSWORD
+) -> str:
     from ckrv.server.admin import add_user
 
     return add_user(data_dir, email, email.split("@")[0], tier, password)
 
 
-def device_login(client: Any, data_dir: Path, email: str, client_id: str = "ckrv-cli") -> dict[str, Any]:
+def device_login(
+    client: Any, data_dir: Path, email: str, client_id: str = "ckrv-cli"
+) -> dict[str, Any]:
     """Run the device flow in-process, approving with `ckrv admin device approve`'s code path."""
     from ckrv.server.admin import approve_device
 
     grant = client.post("/v1/auth/device", json={"client_id": client_id}).json()
     approve_device(data_dir, grant["user_code"], email)
-    response = client.post("/v1/auth/token", json={
-        "grant_type": DEVICE_GRANT, "device_code": grant["device_code"], "client_id": client_id})
+    response = client.post(
+        "/v1/auth/token",
+        json={
+            "grant_type": DEVICE_GRANT,
+            "device_code": grant["device_code"],
+            "client_id": client_id,
+        },
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
