@@ -246,6 +246,15 @@ def test_oversized_body_gets_413(client: Any) -> None:
     response = client.post("/v1/auth/device", content=b"{" + b" " * (3 * 1024 * 1024) + b"}")
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
 
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"client_id": "'
+        for _ in range(48):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = client.post("/v1/auth/device", content=chunked())
+    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
+
 
 def test_client_id_length_is_bounded(client: Any) -> None:
     for client_id in ("", "x" * 101):

@@ -162,6 +162,17 @@ def test_port_in_use_is_reported(fresh: Server) -> None:
     assert "--port" in result.stderr
 
 
+def test_without_public_url_links_use_the_address_the_client_reached(fresh: Server) -> None:
+    fresh.extra_args = ["--host", "0.0.0.0"]
+    fresh.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{fresh.port}/v1") as api:
+            grant = api.post("/auth/device", json={"client_id": "t"}).json()
+        assert grant["verification_uri"] == f"http://127.0.0.1:{fresh.port}/activate"
+    finally:
+        assert fresh.stop() == 0
+
+
 def test_public_url_is_used_for_links_and_the_issuer(fresh: Server) -> None:
     fresh.extra_args = ["--public-url", "https://ckrv.example.com/"]
     fresh.start()

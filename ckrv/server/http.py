@@ -52,13 +52,22 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+def _too_large(max_bytes: int) -> HTTPError:
+    return HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
+
+
 async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes:
-        raise HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
-    raw = await request.body()
-    if len(raw) > max_bytes:
-        raise HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # counted as it arrives: a chunked body has no length
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -47,7 +47,10 @@ async def start_device_flow(request: Request) -> Response:
             c, client_id, addr, settings.device_code_ttl, settings.device_poll_interval
         )
     )
-    activate = f"{settings.base_url}/activate"
+    # Without --public-url, the address the CLI reached us at (a server on 0.0.0.0 would
+    # otherwise send browsers to http://0.0.0.0:PORT).
+    base = settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    activate = f"{base}/activate"
     grant["verification_uri"] = activate
     grant["verification_uri_complete"] = f"{activate}?user_code={grant['user_code']}"
     return JSONResponse(grant, headers={"Cache-Control": "no-store"})
