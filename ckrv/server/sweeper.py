@@ -59,7 +59,9 @@ class Sweeper:
                 " log_artifact = NULL WHERE id = ?",
                 params,
             )
-            conn.executemany("DELETE FROM job_logs WHERE job_id = ?", params)  # unarchived leftovers
+            conn.executemany(
+                "DELETE FROM job_logs WHERE job_id = ?", params
+            )  # unarchived leftovers
             conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
             conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
 
