@@ -1,13 +1,20 @@
-"""Starts the server: settings, data dir, a bound socket, uvicorn. SIGTERM and SIGINT shut it
+"""Starts the server: settings, data dir, a bound socket, uvicorn (imported here: only
+`ckrv serve` imports this module). SIGTERM and SIGINT shut it
 down cleanly (uvicorn's handlers, then our lifespan stops the components)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+
+import uvicorn
 
 from ckrv.errors import ConfigError
 from ckrv.settings import Settings, load_settings
@@ -60,9 +67,21 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(options: ServeOptions) -> None:
-    import uvicorn
+class StreamClosingServer(uvicorn.Server):
+    """Ends live log streams as soon as a stop is asked for: uvicorn waits for open
+    responses before the lifespan runs, so an SSE follower would hold the stop 5 s."""
 
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to close
+            asyncio.get_running_loop().call_soon_threadsafe(self._on_exit)
+
+
+def serve(options: ServeOptions) -> None:
     from ckrv.server.app import create_app
 
     settings = resolve_settings(options)
@@ -85,7 +104,7 @@ def serve(options: ServeOptions) -> None:
         timeout_graceful_shutdown=5,
         proxy_headers=False,
     )
-    server = uvicorn.Server(config)
+    server = StreamClosingServer(config, app.state.services.logs.close_streams)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers, then
     # re-raises the signal; make those handlers a clean exit so a stop ends with status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
