@@ -82,16 +82,24 @@ class PrefixRoutes(BaseRoute):
             path = path[len(root) :]
         if not path.startswith(self.prefix + "/"):
             return Match.NONE, {}
-        partial: tuple[Match, Scope] | None = None
+        partial: Scope | None = None
+        allowed: set[str] = set()
         for route in self._by_segment.get(self._segment(path[len(self.prefix) :]), ()):
             match, child = route.matches(scope)
             if match is Match.FULL:
                 return match, {**child, "ckrv.route": route}
-            if match is Match.PARTIAL and partial is None:  # right path, wrong method: a 405
-                partial = match, {**child, "ckrv.route": route}
-        return partial or (Match.NONE, {})
+            if match is Match.PARTIAL:  # right path, wrong method: a 405
+                allowed |= route.methods or set()
+                partial = partial or {**child, "ckrv.route": route}
+        if partial is None:
+            return Match.NONE, {}
+        # One path may have a route per method: the 405's Allow names them all (RFC 9110).
+        return Match.PARTIAL, {**partial, "ckrv.allow": ", ".join(sorted(allowed))}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        allow = scope.get("ckrv.allow")
+        if allow is not None:
+            raise HTTPException(status_code=405, headers={"Allow": allow})
         await scope["ckrv.route"].handle(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
