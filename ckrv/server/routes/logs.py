@@ -30,12 +30,12 @@ def _owned_job_id(request: Request) -> str:
 
 
 def _wants_stream(request: Request) -> bool:
-    follow = request.query_params.get("follow", "").lower()
-    if follow not in ("", "true", "false", "1", "0"):
+    follow = request.query_params.get("follow")
+    if follow is None:
+        return "text/event-stream" in request.headers.get("accept", "")
+    if follow.lower() not in ("true", "false", "1", "0"):  # `?follow=` too: it is a boolean
         raise HTTPError(400, "invalid_request", "query parameter 'follow' must be true or false")
-    if follow in ("true", "1"):
-        return True
-    return follow == "" and "text/event-stream" in request.headers.get("accept", "")
+    return follow.lower() in ("true", "1")
 
 
 def _after(request: Request) -> int:
