@@ -80,7 +80,10 @@ async def report_event(request: Request) -> Response:
     row = worker_job(request)
     body = await json_body(request)
     eng = engine(request)
-    if body.get("status") == "running":
+    status = field(body, "status", required=False)
+    if status is not None and status != "running":  # the result route reports the end
+        raise HTTPError(400, "invalid_request", "status, when given, must be running")
+    if status == "running":
         await eng.mark_running(row["id"])
     phase = field(body, "phase", required=False)
     if phase is not None and phase not in jobs.PHASES:
@@ -146,23 +149,25 @@ async def report_result(request: Request) -> Response:
         raise HTTPError(400, "invalid_request", "upload the diff before reporting success")
     stats = body.get("diff_stats")
     if stats is not None and not (
-        isinstance(stats, dict) and all(isinstance(v, int) for v in stats.values())
+        isinstance(stats, dict)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in stats.values())
     ):
         raise HTTPError(400, "invalid_request", "diff_stats must map names to integers")
+    # Every field is checked before anything is recorded: a refused report changes nothing.
     pushed = field(body, "pushed_branch", required=False)
+    summary = field(body, "summary", required=False)
+    error = field(body, "error_message", required=False)
+    exit_code = field(body, "agent_exit_code", required=False, kind=int)
     if pushed:
         await eng.progress(row["id"], {"pushed_branch": pushed})
-    exit_code = body.get("agent_exit_code")
     await eng.finish(
         row["id"],
         status,
-        summary=field(body, "summary", required=False),
-        error=field(body, "error_message", required=False) if status == "failed" else None,
+        summary=summary,
+        error=error if status == "failed" else None,
         diff_stats=stats,
         diff_artifact="diff.patch" if status == "succeeded" else None,
-        agent_exit_code=exit_code
-        if isinstance(exit_code, int) and not isinstance(exit_code, bool)
-        else None,
+        agent_exit_code=exit_code,
     )
     return JSONResponse({"ok": True})
 
