@@ -61,12 +61,22 @@ openapi_schemas = {
                 "description": "Full spec text (UTF-8, at most 1 MiB)",
             },
             "git_repo_url": {"type": "string", "description": "https:// or ssh:// repository URL"},
-            "git_base_branch": {"type": "string", "default": "main"},
+            # Optional fields: null is the same as leaving the field out.
+            "git_base_branch": {"type": ["string", "null"], "default": "main"},
             "git_credential_name": {"type": ["string", "null"]},
-            "agent": {"type": "string", "description": "Agent preset or configured agent"},
-            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
-            "setup": {"type": "string", "description": "Shell command run before the agent"},
-            "push": {"type": "boolean", "description": "Push the feature branch on success"},
+            "agent": {
+                "type": ["string", "null"],
+                "description": "Agent preset or configured agent",
+            },
+            "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            "setup": {
+                "type": ["string", "null"],
+                "description": "Shell command run before the agent",
+            },
+            "push": {
+                "type": ["boolean", "null"],
+                "description": "Push the feature branch on success",
+            },
         },
     },
     "JobListResponse": {

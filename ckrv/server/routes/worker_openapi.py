@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ckrv.server import jobs
 from ckrv.server.openapi import ERROR, body, ok, path_param
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")
@@ -13,6 +14,7 @@ _ERRORS = {
     "409": ok({"$ref": "#/components/schemas/Error"}, "Attempt superseded or job ended"),
 }
 _OK = ok({"type": "object"})
+_NSTR = {"type": ["string", "null"]}
 
 openapi_paths = {
     "/worker/jobs/{job_id}": {
@@ -29,14 +31,14 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
-                    "properties": {
-                        "status": {"type": "string", "enum": ["running"]},
+                    "properties": {  # null is the same as leaving a field out
+                        "status": {"type": ["string", "null"], "enum": ["running", None]},
                         "phase": {
-                            "type": "string",
-                            "enum": ["cloning", "setup", "executing", "verifying", "uploading"],
+                            "type": ["string", "null"],
+                            "enum": [*jobs.PHASES, None],
                         },
-                        "base_commit": {"type": "string"},
-                        "feature_branch_name": {"type": "string"},
+                        "base_commit": _NSTR,
+                        "feature_branch_name": _NSTR,
                     },
                 }
             ),
@@ -96,12 +98,12 @@ openapi_paths = {
                     "required": ["status"],
                     "properties": {
                         "status": {"type": "string", "enum": ["succeeded", "failed"]},
-                        "summary": {"type": "string"},
-                        "error_message": {"type": "string"},
-                        "agent_exit_code": {"type": "integer"},
-                        "pushed_branch": {"type": "string"},
+                        "summary": _NSTR,  # null is the same as leaving a field out
+                        "error_message": _NSTR,
+                        "agent_exit_code": {"type": ["integer", "null"]},
+                        "pushed_branch": _NSTR,
                         "diff_stats": {
-                            "type": "object",
+                            "type": ["object", "null"],
                             "additionalProperties": {"type": "integer"},
                         },
                     },
