@@ -57,16 +57,17 @@ def current_user(request: Request) -> sqlite3.Row:
     """The calling user's row, in one read whichever kind of token it is (for routes that need
     the row itself, such as /users/me)."""
     token = _bearer(request)
-    db = services(request).db
-    if token.startswith(API_TOKEN_PREFIX):
-        row = db.read_one(_USER_BY_API_TOKEN, (token_hash(token),))
-        try:
+    svc = services(request)
+    try:
+        if token.startswith(API_TOKEN_PREFIX):
+            row = svc.db.read_one(_USER_BY_API_TOKEN, (token_hash(token),))
             api_token_user(row)
-        except InvalidToken as exc:
-            raise HTTPError(401, "invalid_token", str(exc)) from exc
-        assert row is not None
-        return row
-    row = db.read_one("SELECT * FROM users WHERE id = ?", (current_user_id(request),))
+            assert row is not None
+            return row
+        user_id = svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"]
+    except InvalidToken as exc:
+        raise HTTPError(401, "invalid_token", str(exc)) from exc
+    row = svc.db.read_one("SELECT * FROM users WHERE id = ?", (user_id,))
     if row is None:
         raise HTTPError(401, "invalid_token", "the user of this token no longer exists")
     return row
