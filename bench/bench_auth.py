@@ -7,6 +7,8 @@
 2. GET /v1/users/me requests per second versus a bare Starlette route returning the same JSON
    on the same uvicorn settings (bench/bare_server.py), interleaved rounds in one run with one
    load generator (bench/loadgen.py) (target: at least 0.6x). With a JWT and an API token.
+   Also each server's CPU time per request (from /proc): on a shared, noisy machine the rps
+   of two servers swing with whatever else runs, their CPU cost per request much less.
 
 Run: .venv/bin/python bench/bench_auth.py [--runs 25] [--seconds 3] [--rounds 3]"""
 
