@@ -60,6 +60,25 @@ def alive(ref: str | None) -> bool:
     return parsed is not None and process_start_time(parsed[0]) == parsed[1]
 
 
+def group_of_job(pgid: int, job_id: str) -> bool:
+    """Whether process group `pgid` still holds a live process of the job (its environment
+    names the job). A group id is not reused while the group has members, so once one is
+    found the whole group is the job's; an empty group's id may belong to someone else."""
+    marker = f"CKRV_JOB_ID={job_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _ppid, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) != pgid or state == "Z":
+                continue
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 class LocalExecutor:
     name = "local"
 
@@ -139,8 +158,17 @@ class LocalExecutor:
                     self._poll_adopted(job.job_id, job.executor_ref)
                 )
             else:
+                self._clear_leftovers(job.job_id, job.executor_ref)
                 gone[job.job_id] = "the worker process was gone when the server restarted"
         return gone
+
+    def _clear_leftovers(self, job_id: str, ref: str | None) -> None:
+        """A worker that died while the server was down leaves its agent running (in the
+        worker's process group, now without a leader) and its workspace on disk."""
+        parsed = parse_ref(ref)
+        if parsed is not None and group_of_job(parsed[0], job_id):
+            self._kill_group(parsed[0], signal.SIGKILL)
+        shutil.rmtree(self.workspaces / job_id, ignore_errors=True)
 
     @staticmethod
     def _kill_group(pgid: int, sig: int) -> None:
