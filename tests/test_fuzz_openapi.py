@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 from schemathesis.openapi.checks import JsonSchemaError
 
 from ckrv.server import jobs
+from ckrv.server.admin import approve_device
 from ckrv.server.keys import load_signing_key
 from ckrv.server.routes.openapi import document
 from ckrv.server.tokens import TokenIssuer
 from tests.conftest import write_config
-from tests.helpers import Server, make_repo
+from tests.helpers import DEVICE_GRANT, Server, add_user_direct, make_repo
 from tests.jobhelpers import submit, wait_status
 
 pytestmark = pytest.mark.slow
@@ -61,7 +62,8 @@ PLACEHOLDER_URL = "http://fuzz.invalid/v1"
 
 @dataclass
 class Target:
-    """The server under fuzzing, the fuzzing user's token and what it owns, by placeholder."""
+    """The server under fuzzing, the fuzzing user's access token (from the device flow) and
+    what the user owns, by placeholder."""
 
     server: Server
     token: str
@@ -95,10 +97,9 @@ def _hold_for_a_worker(server: Server, job_id: str) -> str:
 
 
 def _finished_jobs(api: httpx.Client, repo: Path) -> dict[str, str]:
+    greet = "# Greet\nwrite hello.txt Hello\\n\nprint done\n"
     ids = {
-        "real-succeeded": submit(api, "# Greet\nwrite hello.txt Hello\\n\nprint done\n", repo)[
-            "id"
-        ],
+        "real-succeeded": submit(api, greet, repo)["id"],
         "real-failed": submit(api, "print about to fail\nexit 3\n", repo)["id"],
     }
     statuses = {name: wait_status(api, job_id)["status"] for name, job_id in ids.items()}
@@ -124,6 +125,23 @@ def _waiting_jobs_and_more(api: httpx.Client, repo: Path) -> dict[str, str]:
     return made
 
 
+def _device_login(server: Server, email: str) -> str:
+    """An access token from the device flow, approved with `ckrv admin device approve`'s code."""
+    with httpx.Client(base_url=server.api_url, timeout=30) as http:
+        grant = http.post("/auth/device", json={"client_id": "ckrv-cli"}).json()
+        approve_device(server.data_dir, grant["user_code"], email)
+        tokens = http.post(
+            "/auth/token",
+            json={
+                "grant_type": DEVICE_GRANT,
+                "device_code": grant["device_code"],
+                "client_id": "ckrv-cli",
+            },
+        )
+    assert tokens.status_code == 200, tokens.text
+    return str(tokens.json()["access_token"])
+
+
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     root = tmp_path_factory.mktemp("fuzz")
@@ -132,7 +150,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     (root / "config").mkdir()
     srv = Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
     try:
-        token = srv.add_user("fuzz@example.com", tier="enterprise")
+        add_user_direct(srv.data_dir, "fuzz@example.com", tier="enterprise")
+        token = _device_login(srv, "fuzz@example.com")
         with srv.client(token) as api:
             resources = _finished_jobs(api, repo)
         # From here on nothing is dispatched: fuzzed jobs wait, and no generated repository
@@ -150,7 +169,10 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             ]
             assert not stale, f"the server serves another document for {stale}"
             resources |= _waiting_jobs_and_more(api, repo)
-        yield Target(srv, token, resources, _hold_for_a_worker(srv, resources["real-held"]))
+        worker_token = _hold_for_a_worker(srv, resources["real-held"])
+        with srv.client(worker_token) as worker:  # or every worker case would be a mere 401
+            assert worker.get(f"/worker/jobs/{resources['real-held']}").status_code == 200
+        yield Target(srv, token, resources, worker_token)
     finally:
         srv.stop()
 
