@@ -113,9 +113,11 @@ def logout() -> None:
             api.post("/auth/revoke", {"token": tokens.refresh_token})
     except CkrvError as exc:
         store.delete(api_url)
-        raise CkrvError(
+        # keep the error's class, so an unreachable server still exits 6
+        exc.message = (
             f"forgot the local tokens, but the server did not confirm the revocation: {exc.message}"
-        ) from exc
+        )
+        raise
     store.delete(api_url)
     click.echo(f"logged out of {api_url}")
 
