@@ -30,18 +30,22 @@ class HTTPError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+# Error codes of RFC 6749 §5.2 / RFC 8628 §3.5: bodies carrying them also get error_description.
+OAUTH_ERRORS = (
+    "authorization_pending",
+    "slow_down",
+    "access_denied",
+    "expired_token",
+    "invalid_grant",
+    "invalid_request",
+    "unsupported_grant_type",
+    "invalid_client",
+)
+
+
 def error_response(exc: HTTPError) -> Response:
     body = {"error": exc.code, "message": exc.message, **exc.extra}
-    if exc.code in {
-        "authorization_pending",
-        "slow_down",
-        "access_denied",
-        "expired_token",
-        "invalid_grant",
-        "invalid_request",
-        "unsupported_grant_type",
-        "invalid_client",
-    }:
+    if exc.code in OAUTH_ERRORS:
         body["error_description"] = exc.message  # RFC 6749 §5.2 names it so
     headers = {"WWW-Authenticate": 'Bearer realm="ckrv"'} if exc.status == 401 else None
     return JSONResponse(body, status_code=exc.status, headers=headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ckrv import __version__
+from ckrv.server.http import OAUTH_ERRORS
 
 S = dict[str, Any]
 
@@ -83,15 +84,7 @@ SCHEMAS: S = {
         "properties": {
             "error": {
                 "type": "string",
-                "enum": [
-                    "authorization_pending",
-                    "slow_down",
-                    "access_denied",
-                    "expired_token",
-                    "invalid_grant",
-                    "invalid_request",
-                    "unsupported_grant_type",
-                ],
+                "enum": list(OAUTH_ERRORS),
             },
             "error_description": {"type": "string"},
             "message": {"type": "string"},

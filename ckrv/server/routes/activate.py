@@ -90,6 +90,17 @@ def _csrf_ok(form_token: str, expected: str | None) -> bool:
     return bool(expected) and hmac.compare_digest(form_token.encode(), str(expected).encode())
 
 
+def _csrf_refused(request: Request) -> HTMLResponse:
+    return _render(
+        request,
+        "done.html",
+        403,
+        heading="Request refused",
+        approved=False,
+        message="The form's security token is missing or stale. Reload the page and try again.",
+    )
+
+
 async def submit(request: Request) -> Response:
     form = await request.form()
     svc = services(request)
@@ -97,14 +108,7 @@ async def submit(request: Request) -> Response:
     session = _session(request)
     expected = session[1] if session else request.cookies.get(CSRF_COOKIE)
     if not _csrf_ok(str(form.get("csrf_token", "")), expected):
-        return _render(
-            request,
-            "done.html",
-            403,
-            heading="Request refused",
-            approved=False,
-            message="The form's security token is missing or stale. Reload the page and try again.",
-        )
+        return _csrf_refused(request)
     email = session[0]["email"] if session else str(form.get("email", "")).strip()
     addr = client_address(request)
     keys = (f"ip:{addr}", f"acct:{email.lower()}", f"form:{expected}")
@@ -179,14 +183,7 @@ async def decide(request: Request) -> Response:
     if session is None:
         return RedirectResponse("/activate", status_code=303)
     if not _csrf_ok(str(form.get("csrf_token", "")), session[1]):
-        return _render(
-            request,
-            "done.html",
-            403,
-            heading="Request refused",
-            approved=False,
-            message="The form's security token is missing or stale. Reload the page and try again.",
-        )
+        return _csrf_refused(request)
     approve = form.get("decision") == "approve"
     code, user_id = str(form.get("user_code", "")), session[0]["id"]
     changed = await services(request).db.write(lambda c: device.decide(c, code, user_id, approve))
