@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ckrv.cli.output import emit_json, paint, table, use_color
+from ckrv.diffstat import diffstat_text
 
 if TYPE_CHECKING:
     from ckrv.client.api import Api
@@ -80,11 +81,7 @@ def _diff_stats(job: dict[str, Any]) -> str | None:
     stats = job.get("diff_stats")
     if not stats:
         return None
-    files, plus, minus = stats["files_changed"], stats["insertions"], stats["deletions"]
-    return (
-        f"{files} file{'s' * (files != 1)} changed, {plus} insertion{'s' * (plus != 1)}(+), "
-        f"{minus} deletion{'s' * (minus != 1)}(-)"
-    )
+    return diffstat_text(stats)
 
 
 def card(job: dict[str, Any]) -> str:

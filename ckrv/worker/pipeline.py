@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
 from ckrv.worker.gitauth import base_git_env, credential_env, explain_clone_failure, scrub
 from ckrv.worker.gitops import Git
@@ -179,8 +180,7 @@ def _upload(ctx: JobContext, git: Git, base: str, agent_code: int, verify: str |
     stats = git.diff_stats(ctx.checkout, base)
     pushed, push_note = _push(ctx, git)
     summary = (
-        f"{title}: {stats['files_changed']} files changed, {stats['insertions']} insertions(+), "
-        f"{stats['deletions']} deletions(-); agent exit code {agent_code}{verify_note}{push_note}"
+        f"{title}: {diffstat_text(stats)}; agent exit code {agent_code}{verify_note}{push_note}"
     )
     ctx.say(summary)
     return Outcome(
