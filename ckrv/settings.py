@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -256,9 +256,3 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
                     "[agents.NAME]"
                 )
     return Settings(data_dir=data_dir, agents=agents, **values)
-
-
-def setting_names() -> list[str]:
-    """Attribute names of every table setting (used by the docs test)."""
-    names = {f.name for f in fields(Settings)}
-    return [_attr(s, k) for s, k, *_ in SETTINGS_TABLE if _attr(s, k) in names]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from starlette.requests import Request
 
@@ -22,7 +23,7 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def _bearer(request: Request) -> str:
+def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -38,7 +39,7 @@ _USER_BY_API_TOKEN = (
 
 
 def current_user_id(request: Request) -> str:
-    token = _bearer(request)
+    token = bearer_token(request)
     svc = services(request)
     try:
         if token.startswith(API_TOKEN_PREFIX):
@@ -56,7 +57,7 @@ def current_user_id(request: Request) -> str:
 def current_user(request: Request) -> sqlite3.Row:
     """The calling user's row, in one read whichever kind of token it is (for routes that need
     the row itself, such as /users/me)."""
-    token = _bearer(request)
+    token = bearer_token(request)
     svc = services(request)
     try:
         if token.startswith(API_TOKEN_PREFIX):
@@ -73,17 +74,14 @@ def current_user(request: Request) -> sqlite3.Row:
     return row
 
 
-def worker_job_id(request: Request, job_id: str) -> str:
-    """The job a worker token is for; it must be the job in the path."""
+def worker_claims(request: Request) -> dict[str, Any]:
+    """The claims of a worker token (one job, one dispatch attempt); 401 when invalid."""
     try:
-        claims = services(request).issuer.verify(
-            _bearer(request), audience=WORKER_AUDIENCE, typ="worker"
+        return services(request).issuer.verify(
+            bearer_token(request), audience=WORKER_AUDIENCE, typ="worker"
         )
     except InvalidToken as exc:
         raise HTTPError(401, "invalid_token", str(exc)) from exc
-    if claims["sub"] != job_id:
-        raise HTTPError(404, "not_found", "job not found")
-    return job_id
 
 
 def client_address(request: Request) -> str:

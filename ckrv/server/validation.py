@@ -48,14 +48,6 @@ def check_branch(name: str) -> None:
         raise bad(f"git_base_branch {name!r} is not a valid branch name")
 
 
-def repo_kind(url: str) -> str:
-    """`https`, `http`, `ssh` or `local` for an accepted URL's transport (no validation)."""
-    if _SCP_LIKE.match(url):
-        return "ssh"
-    scheme = urlsplit(url).scheme.lower()
-    return scheme if scheme in {"https", "http", "ssh"} else "local"
-
-
 def check_repo_url(url: str, settings: Settings) -> str:
     """Return the URL's transport kind, or raise 400 saying what is wrong."""
     if not url or url != url.strip() or any(ch in url for ch in "\n\r\t\x00 "):

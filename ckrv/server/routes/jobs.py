@@ -19,6 +19,7 @@ from ckrv.errors import QuotaExceeded
 from ckrv.server import jobs
 from ckrv.server.agents import available_agents
 from ckrv.server.auth import current_user_id, services
+from ckrv.server.credential_rules import check_credential_fits
 from ckrv.server.engine import Engine
 from ckrv.server.http import (
     FastJSONResponse,
@@ -79,12 +80,7 @@ def _credential(
             f"no git credential named {name!r}; yours: {listing}",
             credentials=names,
         )
-    try:
-        from ckrv.server.credential_rules import check_credential_fits
-    except ImportError:  # pragma: no cover - credentials work not installed yet
-        pass
-    else:
-        check_credential_fits(row["credential_type"], repo_url)
+    check_credential_fits(row["credential_type"], repo_url)
     return row["id"], name
 
 
