@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import sys
 import traceback
 import uuid
@@ -111,10 +112,9 @@ class Dispatcher:
             for job_id in self._pick(free):
                 await self.launch(job_id)
 
-    def _environment(self, job_id: str, attempt: str) -> Launch:
+    def _environment(self, row: sqlite3.Row, attempt: str) -> Launch:
         engine, settings = self.engine, self.settings
-        row = engine.row(job_id)
-        assert row is not None
+        job_id: str = row["id"]
         keys = engine.services.master_keys
         env, secret_values = engine.db.read_with(lambda c: job_environment(c, keys, row))
         agent = available_agents(settings).get(row["agent"])
@@ -135,16 +135,21 @@ class Dispatcher:
             lambda c: jobs.mark_dispatched(c, job_id, attempt, executor_name)
         ):
             return
+        row = engine.row(job_id)
+        assert row is not None
         try:
-            ref = await engine.executor.launch(self._environment(job_id, attempt))
+            ref = await engine.executor.launch(self._environment(row, attempt))
         except Exception as exc:
             await engine.fail_with_line(job_id, "failed", f"could not start the worker: {exc}")
             return
-        await engine.db.write(lambda c: jobs.set_executor_ref(c, job_id, attempt, ref))
-        row = engine.row(job_id)
-        if row is not None and row["credential_id"]:
-            credential_id = row["credential_id"]
-            await engine.db.write(lambda c: mark_credential_used(c, credential_id))
+        credential_id: str | None = row["credential_id"]
+
+        def record(conn: sqlite3.Connection) -> None:
+            jobs.set_executor_ref(conn, job_id, attempt, ref)
+            if credential_id:
+                mark_credential_used(conn, credential_id)
+
+        await engine.db.write(record)
 
     async def enforce_deadlines(self) -> None:
         now = utcnow()

@@ -14,35 +14,34 @@ from starlette.routing import Route
 from ckrv.server import jobs
 from ckrv.server.agents import agent_description, available_agents
 from ckrv.server.artifacts import ArtifactTooLarge
-from ckrv.server.auth import services
+from ckrv.server.auth import services, worker_claims
 from ckrv.server.http import HTTPError, field, json_body
 from ckrv.server.log_masking import mask_worker_entries
 from ckrv.server.logs import LEVELS
 from ckrv.server.routes.jobs import engine
-from ckrv.server.tokens import WORKER_AUDIENCE, InvalidToken
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
 
 
-def worker_job(request: Request, *, allow_ended: bool = False) -> sqlite3.Row:
+def worker_job(request: Request) -> sqlite3.Row:
+    """The job of the calling worker: its token must be for this job's current dispatch
+    attempt, and the job must not have ended (409 tells the worker to stop)."""
     job_id = request.path_params["job_id"]
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    svc = services(request)
-    try:
-        if scheme.lower() != "bearer":
-            raise InvalidToken("missing worker token")
-        claims = svc.issuer.verify(token.strip(), audience=WORKER_AUDIENCE, typ="worker")
-    except InvalidToken as exc:
-        raise HTTPError(401, "invalid_token", str(exc)) from exc
-    row = svc.db.read_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    claims = worker_claims(request)
+    row = services(request).db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (job_id,))
     if claims["sub"] != job_id or row is None:
         raise HTTPError(404, "not_found", "job not found")
     if row["attempt"] != claims.get("jti"):
         raise HTTPError(409, "superseded", "this worker's dispatch was superseded; stop")
-    if row["status"] in jobs.TERMINAL and not allow_ended:
+    if row["status"] in jobs.TERMINAL:
         raise HTTPError(409, "job_ended", f"job already ended ({row['status']}); stop")
     return row
+
+
+def _spec(request: Request, job_id: str) -> str:
+    """The spec, read only here: it may be 1 MiB, and the other worker calls are hot."""
+    row = services(request).db.read_one("SELECT spec_content FROM jobs WHERE id = ?", (job_id,))
+    return str(row["spec_content"]) if row else ""
 
 
 async def describe(request: Request) -> Response:
@@ -59,7 +58,7 @@ async def describe(request: Request) -> Response:
     return JSONResponse(
         {
             "id": row["id"],
-            "spec_content": row["spec_content"],
+            "spec_content": _spec(request, row["id"]),
             "spec_title": row["spec_title"],
             "git_repo_url": row["git_repo_url"],
             "git_base_branch": row["git_base_branch"],
