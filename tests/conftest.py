@@ -10,7 +10,7 @@ from tests.helpers import Cli, Server
 LOCAL_CONFIG = """
 [server]
 allow_local_repositories = true
-max_concurrent_jobs = 4
+max_concurrent_jobs = {capacity}
 default_agent = "scripted"
 
 [agents.scripted]
@@ -18,12 +18,16 @@ command = ["{python}", "{agent}", "{{spec_file}}"]
 """
 
 
-def write_config(directory: Path, extra: str = "") -> Path:
+def write_config(directory: Path, extra: str = "", capacity: int = 4) -> Path:
+    """directory/ckrv.toml: local repositories allowed, the scripted agent as default, and
+    `capacity` jobs at once (0 pauses dispatching). Calling it again rewrites the file."""
     import sys
 
     agent = Path(__file__).parent / "agents" / "scripted_agent.py"
     path = directory / "ckrv.toml"
-    path.write_text(LOCAL_CONFIG.format(python=sys.executable, agent=agent) + extra)
+    path.write_text(
+        LOCAL_CONFIG.format(python=sys.executable, agent=agent, capacity=capacity) + extra
+    )
     return path
 
 

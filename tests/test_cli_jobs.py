@@ -21,11 +21,7 @@ from tests.jobhelpers import submit, wait_status
 
 def start(root: Path, paused: bool) -> Server:
     (root / "config").mkdir()
-    config = write_config(root)
-    if paused:
-        config.write_text(
-            config.read_text().replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
-        )
+    config = write_config(root, capacity=0 if paused else 4)
     return Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
 
 

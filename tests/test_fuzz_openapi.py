@@ -156,9 +156,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             resources = _finished_jobs(api, repo)
         # From here on nothing is dispatched: fuzzed jobs wait, and no generated repository
         # URL is ever cloned.
-        config.write_text(
-            config.read_text().replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
-        )
+        write_config(root, capacity=0)
         srv.restart()
         with srv.client(token) as api:
             served = api.get("/openapi.json").json()["paths"]

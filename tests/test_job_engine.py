@@ -127,15 +127,8 @@ def test_cancel_while_running_stops_the_worker(api, repo: Path) -> None:  # type
 
 
 def test_cancel_while_pending(tmp_path: Path, config_dir: Path, repo: Path) -> None:
-    config = (
-        write_config(tmp_path)
-        .read_text()
-        .replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
-    )
-    (tmp_path / "paused.toml").write_text(config)
-    srv = Server(
-        data_dir=tmp_path / "data", config_dir=config_dir, config=tmp_path / "paused.toml"
-    ).start()
+    config = write_config(tmp_path, capacity=0)
+    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     try:
         with srv.client(srv.add_user("bob@example.com")) as api:
             created = submit(api, "print hi\n", repo)
@@ -182,20 +175,13 @@ def test_server_sigkill_mid_job_then_restart_finishes_the_job(server: Server, re
 
 
 def test_pending_jobs_survive_a_server_kill(tmp_path: Path, config_dir: Path, repo: Path) -> None:
-    config = tmp_path / "paused.toml"
-    config.write_text(
-        write_config(tmp_path)
-        .read_text()
-        .replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
-    )
+    config = write_config(tmp_path, capacity=0)
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     token = srv.add_user("dan@example.com", tier="pro")
     with srv.client(token) as api:
         ids = [submit(api, f"write f{i}.txt {i}\\n\n", repo)["id"] for i in range(3)]
     srv.kill()
-    config.write_text(
-        config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 2")
-    )
+    write_config(tmp_path, capacity=2)
     srv.start(port=srv.port)
     try:
         with srv.client(token) as api:

@@ -13,16 +13,6 @@ from tests.helpers import Server, add_user_direct, app_client, device_login, mak
 from tests.jobhelpers import submit, wait_status
 
 
-def paused_config(tmp_path: Path, extra: str = "") -> Path:
-    path = tmp_path / "paused.toml"
-    path.write_text(
-        write_config(tmp_path, extra)
-        .read_text()
-        .replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 0")
-    )
-    return path
-
-
 @pytest.fixture
 def inproc(tmp_path: Path):  # type: ignore[no-untyped-def]
     """In-process app (no local repositories allowed), dispatch paused, one logged-in user."""
@@ -133,7 +123,7 @@ def test_unknown_credential_is_404_and_spends_no_quota(inproc: Any) -> None:
 
 def test_quota_race_creates_exactly_the_remaining_jobs(tmp_path: Path, config_dir: Path) -> None:
     srv = Server(
-        data_dir=tmp_path / "data", config_dir=config_dir, config=paused_config(tmp_path)
+        data_dir=tmp_path / "data", config_dir=config_dir, config=write_config(tmp_path, capacity=0)
     ).start()
     try:
         token = srv.add_user("eve@example.com", tier="free")
@@ -213,16 +203,14 @@ def test_another_users_job_is_404_everywhere(tmp_path: Path, inproc: Any) -> Non
 
 def test_users_take_turns(tmp_path: Path, config_dir: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    config = paused_config(tmp_path)
+    config = write_config(tmp_path, capacity=0)
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     alice, bob = srv.add_user("alice@example.com", "pro"), srv.add_user("bob@example.com", "pro")
     with srv.client(alice) as a, srv.client(bob) as b:
         order = [submit(a, f"print a{i}\n", repo)["id"] for i in range(4)]
         order += [submit(b, f"print b{i}\n", repo)["id"] for i in range(2)]
     srv.kill()
-    config.write_text(
-        config.read_text().replace("max_concurrent_jobs = 0", "max_concurrent_jobs = 1")
-    )
+    write_config(tmp_path, capacity=1)
     srv.start(port=srv.port)
     try:
         with srv.client(alice) as a, srv.client(bob) as b:

@@ -26,10 +26,7 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def srv(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
-    config = write_config(tmp_path)
-    config.write_text(
-        config.read_text().replace("max_concurrent_jobs = 4", "max_concurrent_jobs = 2")
-    )
+    config = write_config(tmp_path, capacity=2)
     server = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     yield server
     server.stop()
