@@ -71,16 +71,10 @@ class Dispatcher:
                 await self.engine.worker_lost(row["id"], reason)
         self.engine.wake()
 
-    def _pick(self, free: int) -> list[str]:
+    def _pick(self, active: dict[str, int], free: int) -> list[str]:
         """Up to `free` job ids, taking users in turn: the user with the fewest active jobs
         first, then the one served longest ago, then the one with the oldest job."""
         db = self.engine.db
-        active = {
-            r["user_id"]: r["n"]
-            for r in db.read(
-                f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id"
-            )
-        }
         queued = db.read(
             "SELECT id, user_id, seq FROM (SELECT id, user_id, seq, ROW_NUMBER() OVER"
             " (PARTITION BY user_id ORDER BY seq) AS rank FROM jobs WHERE status = 'pending'"
@@ -105,11 +99,15 @@ class Dispatcher:
         return picks
 
     async def dispatch(self) -> None:
-        capacity = self.settings.max_concurrent_jobs
-        row = self.engine.db.read_one(f"SELECT COUNT(*) AS n FROM jobs WHERE {_ACTIVE}")
-        free = capacity - (row["n"] if row else 0)
+        active = {
+            r["user_id"]: r["n"]
+            for r in self.engine.db.read(
+                f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id"
+            )
+        }
+        free = self.settings.max_concurrent_jobs - sum(active.values())
         if free > 0:
-            for job_id in self._pick(free):
+            for job_id in self._pick(active, free):
                 await self.launch(job_id)
 
     def _environment(self, row: sqlite3.Row, attempt: str) -> Launch:
@@ -153,7 +151,7 @@ class Dispatcher:
 
     async def enforce_deadlines(self) -> None:
         now = utcnow()
-        for row in self.engine.db.read(f"SELECT * FROM jobs WHERE {_ACTIVE}"):
+        for row in self.engine.db.read(f"SELECT {jobs.COLUMNS} FROM jobs WHERE {_ACTIVE}"):
             began = parse_iso(row["started_at"]) or parse_iso(row["dispatched_at"])
             if began is not None and (now - began).total_seconds() > row["timeout_seconds"]:
                 await self.engine.time_out(row)

@@ -48,7 +48,7 @@ class Engine:
 
     def eta_median(self, agent: str) -> float | None:
         if agent not in self._eta:
-            self._eta[agent] = _median(self.db, agent)
+            self._eta[agent] = self.db.read_with(lambda c: jobs.median_duration(c, agent))
         return self._eta[agent]
 
     def public(self, row: sqlite3.Row) -> dict[str, Any]:
@@ -118,10 +118,6 @@ class Engine:
             row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped"
         )
         await self.executor.terminate(row["id"], row["executor_ref"])
-
-
-def _median(db: Any, agent: str) -> float | None:
-    return db.read_with(lambda conn: jobs.median_duration(conn, agent))  # type: ignore[no-any-return]
 
 
 def install_components(services: Services) -> None:

@@ -47,8 +47,8 @@ class Sweeper:
             " AND completed_at < ?",
             (cutoff,),
         )
-        for row in rows:
-            self.engine.artifacts.delete_job(row["id"])
+        for row in rows:  # whole directories: off the event loop, which also runs the writer
+            await asyncio.to_thread(self.engine.artifacts.delete_job, row["id"])
         ids = [r["id"] for r in rows]
         now = iso(utcnow())
 

@@ -79,6 +79,11 @@ def group_of_job(pgid: int, job_id: str) -> bool:
     return False
 
 
+async def _remove_tree(path: Path) -> None:
+    """Delete a workspace (a whole clone) off the event loop, which also runs the DB writer."""
+    await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
+
+
 class LocalExecutor:
     name = "local"
 
@@ -105,7 +110,7 @@ class LocalExecutor:
 
     async def launch(self, launch: Launch) -> str:
         workspace = self.workspaces / launch.job_id
-        shutil.rmtree(workspace, ignore_errors=True)
+        await _remove_tree(workspace)
         (workspace / "tmp").mkdir(mode=0o700, parents=True)
         with open(workspace / "worker.log", "wb") as log:  # not a pipe: the worker outlives us
             proc = await asyncio.create_subprocess_exec(
@@ -146,7 +151,7 @@ class LocalExecutor:
 
     async def _ended(self, job_id: str, reason: str) -> None:
         self._watchers.pop(job_id, None)
-        shutil.rmtree(self.workspaces / job_id, ignore_errors=True)
+        await _remove_tree(self.workspaces / job_id)
         if self._lost is not None:
             await self._lost(job_id, reason)
 
@@ -158,17 +163,17 @@ class LocalExecutor:
                     self._poll_adopted(job.job_id, job.executor_ref)
                 )
             else:
-                self._clear_leftovers(job.job_id, job.executor_ref)
+                await self._clear_leftovers(job.job_id, job.executor_ref)
                 gone[job.job_id] = "the worker process was gone when the server restarted"
         return gone
 
-    def _clear_leftovers(self, job_id: str, ref: str | None) -> None:
+    async def _clear_leftovers(self, job_id: str, ref: str | None) -> None:
         """A worker that died while the server was down leaves its agent running (in the
         worker's process group, now without a leader) and its workspace on disk."""
         parsed = parse_ref(ref)
         if parsed is not None and group_of_job(parsed[0], job_id):
             self._kill_group(parsed[0], signal.SIGKILL)
-        shutil.rmtree(self.workspaces / job_id, ignore_errors=True)
+        await _remove_tree(self.workspaces / job_id)
 
     @staticmethod
     def _kill_group(pgid: int, sig: int) -> None:
