@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ckrv.cli.context import api_url as current_api_url
 from ckrv.cli.lazy import LazyGroup
 from ckrv.cli.output import emit_json, paint
 from ckrv.errors import CkrvError
@@ -36,10 +37,6 @@ def cloud() -> None:
     """
 
 
-def _api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
-
-
 def _can_open_browser() -> bool:
     return sys.platform == "darwin" or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -59,7 +56,7 @@ def login(no_browser: bool) -> None:
     from ckrv.client.api import Api
     from ckrv.client.session import Session
 
-    api_url = _api_url()
+    api_url = current_api_url()
     with Api(api_url) as api:
         grant = device_login.start(api)
         click.echo(
@@ -102,7 +99,7 @@ def logout() -> None:
     from ckrv.client.api import Api
     from ckrv.client.tokenstore import TokenStore
 
-    api_url = _api_url()
+    api_url = current_api_url()
     store = TokenStore()
     tokens = store.load(api_url)
     if tokens is None:
@@ -144,7 +141,7 @@ def whoami(as_json: bool) -> None:
     """
     from ckrv.client.session import Session
 
-    api_url = _api_url()
+    api_url = current_api_url()
     with Session(api_url).api() as api:
         profile = api.get("/users/me")
     if as_json:

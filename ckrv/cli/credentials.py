@@ -6,13 +6,10 @@ from pathlib import Path
 
 import click
 
+from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_json, table
 
 PROVIDERS = ["github", "gitlab", "bitbucket", "generic"]
-
-
-def _api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
 
 
 @click.group()
@@ -62,7 +59,6 @@ def add(
       gh auth token | ckrv cloud credentials add --name gh --provider github
     """
     from ckrv.client import credentials as client
-    from ckrv.client.session import Session
 
     value = client.read_value(
         "Token" if credential_type != "deploy_key" else "Deploy key",
@@ -70,7 +66,7 @@ def add(
         multiline=credential_type == "deploy_key",
     )
     kind = credential_type or ("deploy_key" if client.looks_like_private_key(value) else "pat")
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         stored = client.add_credential(api, name, provider, kind, value)
     if as_json:
         emit_json(stored)
@@ -91,9 +87,8 @@ def list_(as_json: bool) -> None:
       ckrv cloud credentials list --json
     """
     from ckrv.client import credentials as client
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         items = client.list_credentials(api)
     if as_json:
         emit_json(items)
@@ -124,8 +119,7 @@ def remove(name: str) -> None:
       ckrv cloud credentials remove github-work
     """
     from ckrv.client import credentials as client
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         client.remove_credential(api, name)
     click.echo(f"removed credential {name}")

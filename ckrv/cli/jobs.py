@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_json, paint, table, use_color
 from ckrv.diffstat import diffstat_text
+from ckrv.jobmodel import STATUSES, TERMINAL
 
 if TYPE_CHECKING:
     from ckrv.client.api import Api
@@ -26,12 +28,6 @@ STATUS_COLORS = {
     "timeout": "red",
     "cancelled": "magenta",
 }
-TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
-STATUS_CHOICES = ("pending", "running", *TERMINAL)
-
-
-def _api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
 
 
 def status_word(job: dict[str, Any]) -> str:
@@ -218,9 +214,8 @@ def status(job: str, watch: bool, as_json: bool) -> None:
       ckrv status 3f8a9b2c --json | jq -r .status
     """
     from ckrv.client.jobs import find_job, require_success
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         found = find_job(api, job)
         if not watch:
             if as_json:
@@ -236,7 +231,7 @@ def status(job: str, watch: bool, as_json: bool) -> None:
 @click.option(
     "--status",
     "status_filter",
-    type=click.Choice(STATUS_CHOICES),
+    type=click.Choice(STATUSES),
     help="Only jobs with this status.",
 )
 @click.option(
@@ -258,10 +253,9 @@ def jobs(status_filter: str | None, limit: int, as_json: bool) -> None:
       ckrv jobs --json | jq -r '.[] | select(.status == "succeeded") | .id'
     """
     from ckrv.client.jobs import age, list_jobs
-    from ckrv.client.session import Session
     from ckrv.timeutil import format_duration
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         found = list_jobs(api, status=status_filter, limit=limit)
     if as_json:
         emit_json(found)
@@ -306,9 +300,8 @@ def cancel(job: str, as_json: bool) -> None:
       ckrv cancel 3f8a9b2c
     """
     from ckrv.client.jobs import cancel_job, resolve_job_id
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         cancelled = cancel_job(api, resolve_job_id(api, job))
     if as_json:
         emit_json(cancelled)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 import click
 
+from ckrv.cli.context import user_api
 from ckrv.cli.output import use_color
 
 _LEVEL_COLORS = {"error": "red", "warn": "yellow", "debug": "bright_black"}
@@ -83,13 +84,12 @@ def logs(ctx: click.Context, job: str, follow: bool, tail: int | None, as_json: 
     from ckrv.client.jobs import resolve_job_id
     from ckrv.client.logstream import LogEvent, fetch
     from ckrv.client.logstream import follow as follow_log
-    from ckrv.client.session import Session
     from ckrv.errors import JobUnsuccessful
 
     printer = LinePrinter(as_json=as_json, flush=follow)
     final = None
     try:
-        with Session(ctx.obj["api_url"]).api() as api:
+        with user_api() as api:
             job_id = resolve_job_id(api, job)
             if not follow:
                 for entry in fetch(api, job_id, tail=tail):

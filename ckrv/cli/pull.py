@@ -9,11 +9,8 @@ from typing import Any
 
 import click
 
+from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_warning, paint
-
-
-def _api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
 
 
 @click.command()
@@ -51,11 +48,10 @@ def pull(
       ckrv pull 3f8a9b2c --output add-retry.patch
     """
     from ckrv.client.jobs import fetch_diff, find_job, require_success, short_id
-    from ckrv.client.session import Session
 
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         found = find_job(api, job)
         require_success(found)
         patch = fetch_diff(api, found["id"])

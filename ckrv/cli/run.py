@@ -8,16 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ckrv.cli.context import user_api
 from ckrv.cli.jobs import card, next_block, next_commands, status_word
 from ckrv.cli.output import emit_json, emit_warning, paint
 
 if TYPE_CHECKING:
     from ckrv.client.jobs import JobRequest
     from ckrv.client.localrun import LocalResult
-
-
-def _api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
 
 
 def _read_spec(path: str) -> str:
@@ -142,9 +139,8 @@ def _cloud_target(repo_url: str | None, base_branch: str | None) -> tuple[str, s
 
 def _run_cloud(request: JobRequest, *, wait: bool, follow: bool, as_json: bool) -> None:
     from ckrv.client.jobs import create_job, require_success, wait_for_job
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         job = create_job(api, request)
         if not wait:
             if as_json:

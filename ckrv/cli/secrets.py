@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
+from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_json, table
-
-
-def _api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
 
 
 @click.group()
@@ -44,10 +41,9 @@ def set_(name: str, from_file: Path | None, as_json: bool) -> None:
       printenv OPENAI_API_KEY | ckrv cloud secrets set OPENAI_API_KEY
     """
     from ckrv.client import credentials as client
-    from ckrv.client.session import Session
 
     value = client.read_value("Value", from_file)
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         stored, created = client.set_secret(api, name, value)
     if as_json:
         emit_json(stored)
@@ -65,9 +61,8 @@ def list_(as_json: bool) -> None:
       ckrv cloud secrets list --json
     """
     from ckrv.client import credentials as client
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         items = client.list_secrets(api)
     if as_json:
         emit_json(items)
@@ -89,8 +84,7 @@ def remove(name: str) -> None:
       ckrv cloud secrets remove ANTHROPIC_API_KEY
     """
     from ckrv.client import credentials as client
-    from ckrv.client.session import Session
 
-    with Session(_api_url()).api() as api:
+    with user_api() as api:
         client.remove_secret(api, name)
     click.echo(f"removed secret {name}")

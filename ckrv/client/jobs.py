@@ -21,11 +21,10 @@ from ckrv.errors import (
     ServerUnreachable,
     UsageError,
 )
+from ckrv.jobmodel import TERMINAL
 from ckrv.timeutil import parse_iso, relative
 
 MIN_PREFIX = 8
-TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
-STATUSES = ("pending", "running", *TERMINAL)
 PAGE_LIMIT = 100
 _HEX = re.compile(r"^[0-9a-fA-F-]+$")
 

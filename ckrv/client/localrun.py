@@ -121,8 +121,8 @@ class LocalResult:
 
 def describe_job(root: Path, request: LocalRequest, settings: Settings) -> dict[str, Any]:
     """The job description a worker would get from the server, for this repository."""
+    from ckrv.jobmodel import feature_branch, spec_title
     from ckrv.server.agents import agent_description
-    from ckrv.server.jobs import feature_branch, spec_title
 
     branch = request.base_branch or repo.current_branch(root)
     if branch is None:

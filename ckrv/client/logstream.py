@@ -20,8 +20,8 @@ import httpx
 
 from ckrv.client.api import Api
 from ckrv.errors import ApiError, ServerUnreachable
+from ckrv.jobmodel import TERMINAL
 
-TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
 PAGE = 5000
 # The server sends a heartbeat every 15 s; a connection silent for longer is dead.
 STREAM_TIMEOUT = httpx.Timeout(10.0, read=45.0)

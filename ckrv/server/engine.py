@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from typing import Any
 
+from ckrv.jobmodel import TERMINAL
 from ckrv.server import jobs
 from ckrv.server.artifacts import ArtifactStore
 from ckrv.server.executors.base import Executor
@@ -89,7 +90,7 @@ class Engine:
     async def fail_with_line(self, job_id: str, status: str, message: str) -> bool:
         """End a job for a reason only the server knows, and say so at the end of its log."""
         row = self.row(job_id)
-        if row is None or row["status"] in jobs.TERMINAL:
+        if row is None or row["status"] in TERMINAL:
             return False
         await self.logs.server_line(job_id, message, "warn" if status == "cancelled" else "error")
         return await self.finish(job_id, status, error=message)
@@ -102,7 +103,7 @@ class Engine:
 
     async def cancel(self, job_id: str) -> bool:
         row = self.row(job_id)
-        if row is None or row["status"] in jobs.TERMINAL:
+        if row is None or row["status"] in TERMINAL:
             return False
         await self.db.write(
             lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))

@@ -5,19 +5,16 @@ status never changes and `started_at`/`completed_at` are set once."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import statistics
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ckrv.jobmodel import TERMINAL, feature_branch, spec_title
 from ckrv.server.users import spend_quota
 from ckrv.timeutil import iso, parse_iso, utcnow
 
-TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
-STATUSES = ("pending", "running", *TERMINAL)
-PHASES = ("cloning", "setup", "executing", "verifying", "uploading")
 _NOT_TERMINAL = "status IN ('pending', 'running')"
 # Every column but spec_content (up to 1 MiB, needed only by the worker): what routes select.
 COLUMNS = (
@@ -42,20 +39,6 @@ class NewJob:
     credential_id: str | None = None
     credential_name: str | None = None
     push: bool = False
-
-
-def spec_title(spec: str) -> str:
-    """The spec's first heading, or its first non-empty line."""
-    lines = [line.strip() for line in spec.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("#"):
-            return line.lstrip("#").strip()[:200]
-    return lines[0][:200] if lines else "job"
-
-
-def feature_branch(title: str, job_id: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "job"
-    return f"ckrv/{slug}-{job_id[:8]}"
 
 
 def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> sqlite3.Row:

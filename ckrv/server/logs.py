@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from ckrv.jobmodel import TERMINAL
 from ckrv.server.db import Database, connect
 from ckrv.server.logs_hub import Hub
 from ckrv.server.logs_store import (
     ARCHIVE_NAME,
     LEVELS,
     SEALED,
-    TERMINAL,
     LogState,
     all_rows,
     append_server_line,

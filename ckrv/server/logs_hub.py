@@ -15,7 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ckrv.server.logs_store import TERMINAL, Entry, entry_json
+from ckrv.jobmodel import TERMINAL
+from ckrv.server.logs_store import Entry, entry_json
 
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"

@@ -27,7 +27,6 @@ from ckrv.server.http import HTTPError
 from ckrv.timeutil import iso, utcnow
 
 LEVELS = frozenset({"debug", "info", "warn", "error"})
-TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
 MAX_LINE_BYTES = 64 * 1024
 MAX_SOURCE_CHARS = 100
 ARCHIVE_NAME = "log.jsonl"

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from ckrv.jobmodel import TERMINAL
 from ckrv.server.logs_hub import (
     DONE,
     HEARTBEAT,
@@ -26,7 +27,7 @@ from ckrv.server.logs_hub import (
     sse_lines,
     sse_status,
 )
-from ckrv.server.logs_store import TERMINAL, Entry, LogState, entry_json, read_rows
+from ckrv.server.logs_store import Entry, LogState, entry_json, read_rows
 
 if TYPE_CHECKING:
     from ckrv.server.logs import LogService

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ckrv.errors import QuotaExceeded
+from ckrv.jobmodel import STATUSES, TERMINAL
 from ckrv.server import jobs
 from ckrv.server.agents import available_agents
 from ckrv.server.auth import current_user_id, services
@@ -163,10 +164,8 @@ async def list_jobs(request: Request) -> Response:
     where, params = ["user_id = ?"], [user_id]
     status = request.query_params.get("status")
     if status is not None:
-        if status not in jobs.STATUSES:
-            raise HTTPError(
-                400, "invalid_request", f"status must be one of {', '.join(jobs.STATUSES)}"
-            )
+        if status not in STATUSES:
+            raise HTTPError(400, "invalid_request", f"status must be one of {', '.join(STATUSES)}")
         where.append("status = ?")
         params.append(status)
     prefix = request.query_params.get("id_prefix")
@@ -199,7 +198,7 @@ async def get_job(request: Request) -> Response:
 async def cancel_job(request: Request) -> Response:
     row = owned_job(request, current_user_id(request))
     eng = engine(request)
-    if row["status"] in jobs.TERMINAL:
+    if row["status"] in TERMINAL:
         raise HTTPError(
             409, "conflict", f"job {row['id']} already ended ({row['status']}); nothing to cancel"
         )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ckrv.jobmodel import PHASES, TERMINAL
 from ckrv.server import jobs
 from ckrv.server.agents import agent_description, available_agents
 from ckrv.server.artifacts import ArtifactTooLarge
@@ -33,7 +34,7 @@ def worker_job(request: Request) -> sqlite3.Row:
         raise HTTPError(404, "not_found", "job not found")
     if row["attempt"] != claims.get("jti"):
         raise HTTPError(409, "superseded", "this worker's dispatch was superseded; stop")
-    if row["status"] in jobs.TERMINAL:
+    if row["status"] in TERMINAL:
         raise HTTPError(409, "job_ended", f"job already ended ({row['status']}); stop")
     return row
 
@@ -85,8 +86,8 @@ async def report_event(request: Request) -> Response:
     if status == "running":
         await eng.mark_running(row["id"])
     phase = field(body, "phase", required=False)
-    if phase is not None and phase not in jobs.PHASES:
-        raise HTTPError(400, "invalid_request", f"phase must be one of {', '.join(jobs.PHASES)}")
+    if phase is not None and phase not in PHASES:
+        raise HTTPError(400, "invalid_request", f"phase must be one of {', '.join(PHASES)}")
     progress = {
         k: field(body, k, required=False) for k in ("phase", "base_commit", "feature_branch_name")
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckrv.server import jobs
+from ckrv.jobmodel import PHASES
 from ckrv.server.openapi import ERROR, body, ok, path_param
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")
@@ -35,7 +35,7 @@ openapi_paths = {
                         "status": {"type": ["string", "null"], "enum": ["running", None]},
                         "phase": {
                             "type": ["string", "null"],
-                            "enum": [*jobs.PHASES, None],
+                            "enum": [*PHASES, None],
                         },
                         "base_commit": _NSTR,
                         "feature_branch_name": _NSTR,
