@@ -18,7 +18,7 @@ from tests.conftest import write_config
 from tests.githttp import GitHttpServer
 from tests.helpers import Server, make_repo
 from tests.jobhelpers import logs, processes_with, submit, wait_phase, wait_status
-from tests.sshd import HAVE_SSHD, start_sshd
+from tests.sshd import start_sshd
 
 TOKEN = "ghp_SENTINELjob0123456789abcdefGHIJ"
 SECRET = "sk-SENTINEL-agent-secret-0123456789"
@@ -219,7 +219,6 @@ def test_a_credential_that_cannot_fit_the_url_is_refused_at_creation(
     assert api.get("/users/me").json()["job_quota_remaining"] == before
 
 
-@pytest.mark.skipif(not HAVE_SSHD, reason="sshd is not installed")
 def test_a_deploy_key_job_clones_over_ssh(tmp_path: Path, server: Server, api: Recorder) -> None:
     daemon = start_sshd(tmp_path / "sshd")
     try:

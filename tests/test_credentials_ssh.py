@@ -13,9 +13,7 @@ import pytest
 
 from ckrv.worker.gitauth import base_git_env, credential_env, explain_auth_failure
 from tests.helpers import make_repo
-from tests.sshd import HAVE_SSHD, Sshd, keygen, start_sshd
-
-pytestmark = pytest.mark.skipif(not HAVE_SSHD, reason="sshd is not installed")
+from tests.sshd import Sshd, keygen, start_sshd
 
 
 @pytest.fixture(scope="module")

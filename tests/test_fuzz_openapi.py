@@ -23,12 +23,11 @@ from hypothesis import strategies as st
 from schemathesis.openapi.checks import JsonSchemaError
 
 from ckrv.server import jobs
-from ckrv.server.admin import approve_device
 from ckrv.server.keys import load_signing_key
 from ckrv.server.routes.openapi import document
 from ckrv.server.tokens import TokenIssuer
 from tests.conftest import write_config
-from tests.helpers import DEVICE_GRANT, Server, add_user_direct, make_repo
+from tests.helpers import Server, add_user_direct, device_login, make_repo
 from tests.jobhelpers import submit, wait_status
 
 pytestmark = pytest.mark.slow
@@ -125,23 +124,6 @@ def _waiting_jobs_and_more(api: httpx.Client, repo: Path) -> dict[str, str]:
     return made
 
 
-def _device_login(server: Server, email: str) -> str:
-    """An access token from the device flow, approved with `ckrv admin device approve`'s code."""
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        grant = http.post("/auth/device", json={"client_id": "ckrv-cli"}).json()
-        approve_device(server.data_dir, grant["user_code"], email)
-        tokens = http.post(
-            "/auth/token",
-            json={
-                "grant_type": DEVICE_GRANT,
-                "device_code": grant["device_code"],
-                "client_id": "ckrv-cli",
-            },
-        )
-    assert tokens.status_code == 200, tokens.text
-    return str(tokens.json()["access_token"])
-
-
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     root = tmp_path_factory.mktemp("fuzz")
@@ -151,7 +133,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     srv = Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
     try:
         add_user_direct(srv.data_dir, "fuzz@example.com", tier="enterprise")
-        token = _device_login(srv, "fuzz@example.com")
+        with httpx.Client(base_url=srv.url, timeout=30) as http:
+            token = device_login(http, srv.data_dir, "fuzz@example.com")["access_token"]
         with srv.client(token) as api:
             resources = _finished_jobs(api, repo)
         # From here on nothing is dispatched: fuzzed jobs wait, and no generated repository

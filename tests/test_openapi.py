@@ -89,7 +89,7 @@ def test_every_operation_documents_its_responses(served: tuple[Any, dict[str, An
     _app, document = served
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if not isinstance(operation, dict) or "responses" not in operation:
+            if method not in {"get", "put", "post", "delete", "patch"}:
                 continue
             assert operation["responses"], f"{method.upper()} {path} documents no responses"
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
