@@ -32,9 +32,9 @@ from ckrv.server.executors.k8s_manifest import (
     load_template,
     render_job,
     render_secret,
-    secret_name,
 )
 from ckrv.server.executors.k8s_status import (
+    JobEnd,
     describe_end,
     job_end,
     job_id_of,
@@ -286,15 +286,9 @@ class KubernetesExecutor:
         end = job_end(job)
         if end is None:
             return
-        if end.kind == "Complete":
-            self._report(job_id, "the worker exited without reporting a result")
-        elif end.reason == "DeadlineExceeded":
-            limit = (job.get("spec") or {}).get("activeDeadlineSeconds")
-            self._report(
-                job_id,
-                f"timeout: job exceeded its timeout of {limit} s and "
-                "Kubernetes stopped it (DeadlineExceeded)",
-            )
+        plain = _plain_end(job, end)
+        if plain is not None:
+            self._report(job_id, plain)
         else:
             tracked.ending = True
             self._spawn(self._report_failure(job_id, job))
@@ -324,14 +318,9 @@ class KubernetesExecutor:
         """Why a finished Job's worker did not report, with the tail of its log stored."""
         end = job_end(job)
         assert end is not None
-        if end.kind == "Complete":
-            return "the worker exited without reporting a result"
-        limit = (job.get("spec") or {}).get("activeDeadlineSeconds")
-        if end.reason == "DeadlineExceeded":
-            return (
-                f"timeout: job exceeded its timeout of {limit} s and Kubernetes stopped "
-                "it (DeadlineExceeded)"
-            )
+        plain = _plain_end(job, end)
+        if plain is not None:
+            return plain
         pods, _ = await asyncio.to_thread(self.api.list, "pods", f"{JOB_ID}={job_id}")
         pod = newest(pods)
         reason = (
@@ -396,4 +385,18 @@ class KubernetesExecutor:
             print(f"ckrv: {exc}", file=sys.stderr, flush=True)
 
 
-__all__ = ["KubernetesExecutor", "LogSink", "secret_name"]
+def _plain_end(job: Obj, end: JobEnd) -> str | None:
+    """Why a Job ended, when no pod needs reading: it completed without a result, or it ran
+    past its deadline (the `timeout:` prefix makes the engine end the job `timeout`)."""
+    if end.kind == "Complete":
+        return "the worker exited without reporting a result"
+    if end.reason == "DeadlineExceeded":
+        limit = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        return (
+            f"timeout: job exceeded its timeout of {limit} s and Kubernetes stopped "
+            "it (DeadlineExceeded)"
+        )
+    return None
+
+
+__all__ = ["KubernetesExecutor", "LogSink"]
