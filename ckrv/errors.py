@@ -56,12 +56,9 @@ class ApiError(CkrvError):
 
 
 class GitError(CkrvError):
-    """A git command failed; the message is already scrubbed of URLs' userinfo and tokens."""
+    """A git command failed. The worker scrubs URL userinfo and tokens from the message before
+    raising it (worker/gitops.py); client-side errors come from the user's own repository."""
 
 
 class WorkerError(CkrvError):
     """The worker pipeline failed in a way the job's error_message should describe."""
-
-
-class Interrupted(CkrvError):
-    exit_code = 130

@@ -59,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("", err=True)
+    except click.exceptions.Abort:  # click has already ended the line on stderr
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

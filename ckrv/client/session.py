@@ -29,6 +29,7 @@ class Session:
         self.api_url = api_url.rstrip("/")
         self.store = store or TokenStore()
         self.env_token = os.environ.get("CKRV_TOKEN") or None
+        self._tokens: StoredTokens | None = None  # loaded once; _refresh re-reads under its lock
 
     def api(self, *, timeout: float = 30.0) -> Api:
         return Api(self.api_url, self.token, timeout=timeout)
@@ -36,11 +37,12 @@ class Session:
     def token(self, force_refresh: bool = False) -> str | None:
         if self.env_token:
             return None if force_refresh else self.env_token
-        tokens = self.store.load(self.api_url)
+        tokens = self._tokens or self.store.load(self.api_url)
         if tokens is None:
             raise login_hint(self.api_url)
         if force_refresh or tokens.expires_at - time.time() < REFRESH_MARGIN:
             tokens = self._refresh(tokens)
+        self._tokens = tokens
         return tokens.access_token
 
     def _lock_path(self) -> str:

@@ -114,7 +114,7 @@ class Dispatcher:
         engine, settings = self.engine, self.settings
         job_id: str = row["id"]
         keys = engine.services.master_keys
-        env, secret_values = engine.db.read_with(lambda c: job_environment(c, keys, row))
+        env, _masked_by_the_worker = engine.db.read_with(lambda c: job_environment(c, keys, row))
         agent = available_agents(settings).get(row["agent"])
         for name in agent.env if agent else ():
             if name in os.environ:
@@ -123,7 +123,7 @@ class Dispatcher:
             job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt
         )
         env.update(CKRV_API_URL=settings.api_url, CKRV_JOB_ID=job_id, CKRV_JOB_TOKEN=token)
-        return Launch(job_id, env, row["timeout_seconds"], frozenset(secret_values))
+        return Launch(job_id, env, row["timeout_seconds"])
 
     async def launch(self, job_id: str) -> None:
         engine = self.engine

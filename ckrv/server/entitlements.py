@@ -9,7 +9,7 @@ import sqlite3
 
 from ckrv.errors import NotFound
 from ckrv.server.keys import MasterKeys
-from ckrv.server.secrets_store import load_credential, load_secrets, mark_credential_used
+from ckrv.server.secrets_store import load_credential, load_secrets
 from ckrv.worker.gitauth import git_username
 
 GIT_CREDENTIAL_ENV = "CKRV_GIT_CREDENTIAL"
@@ -20,7 +20,6 @@ __all__ = [
     "GIT_CREDENTIAL_ENV",
     "job_environment",
     "job_secret_values",
-    "mark_credential_used",
 ]
 
 

@@ -17,7 +17,7 @@ from ckrv.worker.gitauth import base_git_env, credential_env, explain_clone_fail
 from ckrv.worker.gitops import Git
 from ckrv.worker.masking import Masker
 from ckrv.worker.process import Completed, run_streaming
-from ckrv.worker.reporter import JobGone, Reporter
+from ckrv.worker.reporter import Reporter
 
 _PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linux
 
@@ -255,8 +255,6 @@ def run_job(ctx: JobContext) -> Outcome:
         return _upload(ctx, git, base, ran.exit_code, _verify(ctx))
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)
-    except JobGone:
-        raise
     finally:
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(ctx.checkout, ignore_errors=True)

@@ -5,7 +5,7 @@ same `ckrv worker` code, which talks to the server over HTTP with a token for it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 WorkerLost = Callable[[str, str], Awaitable[None]]
@@ -18,7 +18,7 @@ class Launch:
     """Everything a worker is entitled to, handed over in its environment.
 
     `env` holds CKRV_API_URL, CKRV_JOB_ID, CKRV_JOB_TOKEN, and when the job has them
-    CKRV_GIT_CREDENTIAL (JSON: provider, credential_type, value, username) and
+    CKRV_GIT_CREDENTIAL (JSON: name, provider, credential_type, value, username) and
     CKRV_AGENT_SECRETS (JSON object NAME -> value), plus the agent's pass-through variables.
     The kubernetes executor puts all of it in the job's Secret, never in the Job object.
     """
@@ -26,7 +26,6 @@ class Launch:
     job_id: str
     env: dict[str, str]
     timeout_seconds: float
-    secret_keys: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
