@@ -1,5 +1,5 @@
-"""Server settings: one table (name, type, default, doc) that the config loader, `ckrv serve`
-flags and the README's config reference all read, so they cannot drift apart."""
+"""Server settings: one table (name, type, default, doc) that the config loader and the README's
+config reference read; a test keeps the table's defaults equal to the Settings dataclass's."""
 
 from __future__ import annotations
 

@@ -39,7 +39,9 @@ def mask_worker_entries(
     services: Services, job: Any, entries: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """`entries` (worker log entries with a `message`) with every known secret masked."""
-    maskers = services.extras.setdefault(_CACHE_KEY, JobMaskers())
+    maskers = services.extras.get(_CACHE_KEY) or services.extras.setdefault(
+        _CACHE_KEY, JobMaskers()
+    )
     masker = maskers.for_job(services, job)
     if not masker:
         return entries

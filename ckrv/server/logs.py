@@ -1,9 +1,10 @@
 """Job logs on the server: ingestion (idempotent by the worker's sequence numbers, with caps),
 live fan-out to followers, and the archive written when the job ends.
 
-The engine calls five methods: `ingest` (worker batches), `server_line` (the server's own last
-word: worker lost, timeout, cancelled), `status_changed`, `job_ended`; the logs route calls
-`follow` and `json_body`. Storage rules live in logs_store.py, fan-out in logs_hub.py, the
+The worker route calls `ingest` (worker batches); the engine calls `server_line` (the server's
+own last word: worker lost, timeout, cancelled), `status_changed` and `job_ended`; the
+Kubernetes executor's log sink calls `executor_lines`; the logs route calls `follow` and
+`json_body`. Storage rules live in logs_store.py, fan-out in logs_hub.py, the
 reading protocol in logs_stream.py.
 """
 

@@ -38,11 +38,9 @@ Entry = tuple[int, str, str, str, str]
 
 _quote: Any = encode_basestring  # the C one: quotes and escapes, keeps non-ASCII as is
 _INSERT = "INSERT INTO job_logs (job_id, seq, ts, level, source, message) VALUES (?, ?, ?, ?, ?, ?)"
-# Multi-row inserts of 64, 32, ... 1 rows: one statement (one release of the GIL) per 64 rows
-# instead of one per row, about twice as fast as executemany, and only 7 statements to cache.
-# It matters because the writer thread competes for the GIL with the event loop: when the loop
-# is busy fanning lines out to many followers, each hand-over can cost the writer a switch
-# interval (5 ms).
+# Multi-row inserts of 64, 32, ... 1 rows: one statement per 64 rows instead of one per row,
+# about twice as fast as executemany, and only 7 statements to cache. The writer runs on the
+# event loop (db.py), so time spent inserting is time the fan-out to followers waits.
 _ROWS_PER_INSERT = 64
 _INSERT_ROWS = {
     rows: _INSERT.replace("(?, ?, ?, ?, ?, ?)", ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows))

@@ -48,12 +48,8 @@ async def add_credential(request: Request) -> Response:
 
 async def list_credentials(request: Request) -> Response:
     user_id = current_user_id(request)
-    rows = services(request).db.read(
-        "SELECT name, provider, credential_type, created_at, last_used_at FROM credentials"
-        " WHERE user_id = ? ORDER BY name",
-        (user_id,),
-    )
-    return JSONResponse({"credentials": [store.credential_summary(row) for row in rows]})
+    listing = services(request).db.read_with(lambda c: store.list_credentials(c, user_id))
+    return JSONResponse({"credentials": listing})
 
 
 async def delete_credential(request: Request) -> Response:

@@ -31,6 +31,7 @@ from ckrv.server.http import (
     json_body,
     query_int,
 )
+from ckrv.server.secrets_store import find_credential, list_credentials
 from ckrv.server.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 
 _MAX_SETUP = 16 * 1024
@@ -61,17 +62,9 @@ def _credential(
     if name is None:
         return None, None
     db = services(request).db
-    row = db.read_one(
-        "SELECT id, credential_type FROM credentials WHERE user_id = ? AND name = ?",
-        (user_id, name),
-    )
+    row = db.read_with(lambda c: find_credential(c, user_id, name))
     if row is None:
-        names = [
-            r["name"]
-            for r in db.read(
-                "SELECT name FROM credentials WHERE user_id = ? ORDER BY name", (user_id,)
-            )
-        ]
+        names = [c["name"] for c in db.read_with(lambda c: list_credentials(c, user_id))]
         listing = (
             ", ".join(names) if names else "none yet; add one with `ckrv cloud credentials add`"
         )
@@ -227,7 +220,7 @@ async def get_diff(request: Request) -> Response:
     try:  # open first: the sweeper may delete the file, but not from under an open handle
         handle = engine(request).artifacts.path(row["id"], "diff.patch").open("rb")
     except FileNotFoundError:
-        fresh = services(request).db.read_one("SELECT * FROM jobs WHERE id = ?", (row["id"],))
+        fresh = engine(request).row(row["id"])
         if fresh is not None and fresh["artifacts_expired"]:
             raise _no_diff_reason(fresh) from None
         raise HTTPError(404, "no_diff", "the diff artifact is missing on the server") from None

@@ -32,11 +32,8 @@ async def put_secret(request: Request) -> Response:
 
 async def list_secrets(request: Request) -> Response:
     user_id = current_user_id(request)
-    rows = services(request).db.read(
-        "SELECT name, created_at, updated_at FROM secrets WHERE user_id = ? ORDER BY name",
-        (user_id,),
-    )
-    return JSONResponse({"secrets": [store.secret_summary(row) for row in rows]})
+    listing = services(request).db.read_with(lambda c: store.list_secrets(c, user_id))
+    return JSONResponse({"secrets": listing})
 
 
 async def delete_secret(request: Request) -> Response:
