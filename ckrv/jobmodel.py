@@ -1,5 +1,5 @@
 """What a job is, shared by server, worker and client (stdlib only, so the CLI's fast paths can
-import it): its statuses and phases (DESIGN.md §3), and how its title and branch are named."""
+import it): its statuses and phases (DESIGN.md §3), its short id, and how its title and branch are named."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import re
 TERMINAL = ("succeeded", "failed", "timeout", "cancelled")
 STATUSES = ("pending", "running", *TERMINAL)
 PHASES = ("cloning", "setup", "executing", "verifying", "uploading")
+SHORT_ID = 8  # the short form people see, and the shortest prefix that names a job
+
+
+def short_id(job_id: str) -> str:
+    return job_id[:SHORT_ID]
 
 
 def spec_title(spec: str) -> str:

@@ -15,7 +15,7 @@ import click
 from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_json, paint, table, use_color
 from ckrv.diffstat import diffstat_text
-from ckrv.jobmodel import STATUSES, TERMINAL
+from ckrv.jobmodel import SHORT_ID, STATUSES, TERMINAL, short_id
 
 if TYPE_CHECKING:
     from ckrv.client.api import Api
@@ -41,7 +41,7 @@ def short_repo(url: str, width: int = 40) -> str:
 
 
 def next_commands(job: dict[str, Any]) -> list[tuple[str, str]]:
-    sid = job["id"][:8]
+    sid = short_id(job["id"])
     status = job["status"]
     if status in ("pending", "running"):
         return [
@@ -266,7 +266,7 @@ def jobs(status_filter: str | None, limit: int, as_json: bool) -> None:
         return
     rows = [
         [
-            j["id"][:8],
+            short_id(j["id"]),
             j["status"],
             j.get("phase") or "-",
             j.get("agent") or "-",
@@ -284,7 +284,7 @@ def jobs(status_filter: str | None, limit: int, as_json: bool) -> None:
 
 
 def _color_row(row: str) -> str:
-    short, rest = row[:8], row[8:]
+    short, rest = row[:SHORT_ID], row[SHORT_ID:]
     status = rest.split()[0]
     return paint(short, "cyan") + rest.replace(status, paint(status, STATUS_COLORS[status]), 1)
 
@@ -306,4 +306,4 @@ def cancel(job: str, as_json: bool) -> None:
     if as_json:
         emit_json(cancelled)
     else:
-        click.echo(f"job {cancelled['id'][:8]} is {status_word(cancelled)}")
+        click.echo(f"job {short_id(cancelled['id'])} is {status_word(cancelled)}")

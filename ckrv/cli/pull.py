@@ -11,6 +11,7 @@ import click
 
 from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_warning, paint
+from ckrv.jobmodel import short_id
 
 
 @click.command()
@@ -47,7 +48,7 @@ def pull(
       ckrv pull 3f8a9b2c --branch add-retry
       ckrv pull 3f8a9b2c --output add-retry.patch
     """
-    from ckrv.client.jobs import fetch_diff, find_job, require_success, short_id
+    from ckrv.client.jobs import fetch_diff, find_job, require_success
 
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
@@ -74,7 +75,7 @@ def pull(
 def _to_worktree(job: dict[str, Any], patch: bytes, three_way: bool) -> None:
     from ckrv.client import apply, repo
 
-    sid = job["id"][:8]
+    sid = short_id(job["id"])
     root = repo.find_root()
     _warn_other_repository(root, job)
     try:

@@ -11,6 +11,7 @@ import click
 from ckrv.cli.context import user_api
 from ckrv.cli.jobs import card, next_block, next_commands, status_word
 from ckrv.cli.output import emit_json, emit_warning, paint
+from ckrv.jobmodel import short_id
 
 if TYPE_CHECKING:
     from ckrv.client.jobs import JobRequest
@@ -166,7 +167,7 @@ def _run_cloud(request: JobRequest, *, wait: bool, follow: bool, as_json: bool) 
 
 
 def queued_card(job: dict[str, Any], *, waiting: bool = False) -> str:
-    sid = job["id"][:8]
+    sid = short_id(job["id"])
     lines = [
         f"Queued job {paint(sid, 'cyan', bold=True)} ({status_word(job)}): "
         f"{job.get('spec_title') or 'job'}",
@@ -210,7 +211,7 @@ def _run_local(
         )
     out = sys.stderr if as_json else sys.stdout
     click.echo(
-        f"running job {paint(job['id'][:8], 'cyan', bold=True)} here: agent "
+        f"running job {paint(short_id(job['id']), 'cyan', bold=True)} here: agent "
         f"{job['agent']['name']} on {job['git_base_branch']} of {root}",
         file=out,
     )

@@ -21,18 +21,13 @@ from ckrv.errors import (
     ServerUnreachable,
     UsageError,
 )
-from ckrv.jobmodel import TERMINAL
+from ckrv.jobmodel import SHORT_ID, TERMINAL, short_id
 from ckrv.timeutil import parse_iso, relative
 
-MIN_PREFIX = 8
 PAGE_LIMIT = 100
 _HEX = re.compile(r"^[0-9a-fA-F-]+$")
 
 JobCallback = Callable[[dict[str, Any]], None]
-
-
-def short_id(job_id: str) -> str:
-    return job_id[:MIN_PREFIX]
 
 
 def local_time(text: str | None) -> str:
@@ -65,9 +60,9 @@ def _lookup(api: Api, text: str) -> str | dict[str, Any]:
         pass
     if not _HEX.match(text):
         raise UsageError(f"{text!r} is not a job id: use the id `ckrv jobs` shows")
-    if len(text) < MIN_PREFIX:
+    if len(text) < SHORT_ID:
         raise UsageError(
-            f"job id prefix {text!r} is too short: give at least {MIN_PREFIX} characters"
+            f"job id prefix {text!r} is too short: give at least {SHORT_ID} characters"
         )
     matches = api.get("/jobs", params={"id_prefix": text, "limit": 10})["jobs"]
     if not matches:
