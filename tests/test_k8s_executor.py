@@ -98,7 +98,7 @@ def launch_for(job_id: str, script: str, timeout: float = 300, **extra: str) -> 
         "FAKE_WORKER_SCRIPT": script,
         **extra,
     }
-    return Launch(job_id, env, timeout, frozenset({SECRET_PAT, SECRET_AGENT_KEY}))
+    return Launch(job_id, env, timeout)
 
 
 def job_id(n: int) -> str:
