@@ -20,7 +20,23 @@ from ckrv.server.executors.base import Launch, RunningJob
 from ckrv.server.secrets_store import mark_credential_used
 from ckrv.timeutil import parse_iso, utcnow
 
-_ACTIVE = "(status = 'running' OR (status = 'pending' AND attempt IS NOT NULL))"
+# Each condition matches its partial index in the schema word for word, and INDEXED BY holds the
+# planner to it: the queries then touch only active or queued jobs, however long the queue.
+_ACTIVE = (
+    "jobs INDEXED BY jobs_active"
+    " WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL))"
+)
+_QUEUED = "jobs INDEXED BY jobs_queue WHERE status = 'pending' AND attempt IS NULL AND cancel_requested = 0"
+# The users with queued jobs, one index seek each (a skip-scan), not one row per queued job.
+_WAITING_USERS = f"""
+    WITH RECURSIVE waiting(user_id) AS (
+        SELECT MIN(user_id) FROM {_QUEUED}
+        UNION ALL
+        SELECT (SELECT MIN(user_id) FROM {_QUEUED} AND user_id > waiting.user_id)
+        FROM waiting WHERE waiting.user_id IS NOT NULL
+    )
+    SELECT user_id FROM waiting WHERE user_id IS NOT NULL"""
+_DEADLINE_CHECK = 1.0  # seconds between looks for jobs past their timeout
 _TOKEN_GRACE = 3600.0  # a worker may keep reporting this long past its timeout (buffered logs)
 
 
@@ -45,18 +61,23 @@ class Dispatcher:
         await self.engine.executor.stop()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadlines_due = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.engine.wakeup.wait(), timeout=1.0)
+                await asyncio.wait_for(self.engine.wakeup.wait(), timeout=_DEADLINE_CHECK)
             self.engine.wakeup.clear()
             try:
                 await self.dispatch()
-                await self.enforce_deadlines()
+                # Deadlines on a clock, not on every wake-up: each new job wakes the dispatcher.
+                if loop.time() >= deadlines_due:
+                    deadlines_due = loop.time() + _DEADLINE_CHECK
+                    await self.enforce_deadlines()
             except Exception:  # keep dispatching; one bad job must not stop the queue
                 traceback.print_exc(file=sys.stderr)
 
     async def reconcile(self) -> None:
-        rows = self.engine.db.read(f"SELECT id, status, executor_ref FROM jobs WHERE {_ACTIVE}")
+        rows = self.engine.db.read(f"SELECT id, status, executor_ref FROM {_ACTIVE}")
         gone = await self.engine.executor.reconcile(
             [RunningJob(r["id"], r["executor_ref"]) for r in rows]
         )
@@ -75,15 +96,13 @@ class Dispatcher:
         """Up to `free` job ids, taking users in turn: the user with the fewest active jobs
         first, then the one served longest ago, then the one with the oldest job."""
         db = self.engine.db
-        queued = db.read(
-            "SELECT id, user_id, seq FROM (SELECT id, user_id, seq, ROW_NUMBER() OVER"
-            " (PARTITION BY user_id ORDER BY seq) AS rank FROM jobs WHERE status = 'pending'"
-            " AND attempt IS NULL AND cancel_requested = 0) WHERE rank <= ? ORDER BY seq",
-            (free,),
-        )
         per_user: dict[str, list[tuple[int, str]]] = {}
-        for row in queued:
-            per_user.setdefault(row["user_id"], []).append((row["seq"], row["id"]))
+        for waiting in db.read(_WAITING_USERS):
+            oldest = db.read(
+                f"SELECT id, seq FROM {_QUEUED} AND user_id = ? ORDER BY seq LIMIT ?",
+                (waiting["user_id"], free),
+            )
+            per_user[waiting["user_id"]] = [(row["seq"], row["id"]) for row in oldest]
         picks: list[str] = []
         while len(picks) < free and per_user:
             user = min(
@@ -102,7 +121,7 @@ class Dispatcher:
         active = {
             r["user_id"]: r["n"]
             for r in self.engine.db.read(
-                f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE {_ACTIVE} GROUP BY user_id"
+                f"SELECT user_id, COUNT(*) AS n FROM {_ACTIVE} GROUP BY user_id"
             )
         }
         free = self.settings.max_concurrent_jobs - sum(active.values())
@@ -151,7 +170,7 @@ class Dispatcher:
 
     async def enforce_deadlines(self) -> None:
         now = utcnow()
-        for row in self.engine.db.read(f"SELECT {jobs.COLUMNS} FROM jobs WHERE {_ACTIVE}"):
+        for row in self.engine.db.read(f"SELECT {jobs.COLUMNS} FROM {_ACTIVE}"):
             began = parse_iso(row["started_at"]) or parse_iso(row["dispatched_at"])
             if began is not None and (now - began).total_seconds() > row["timeout_seconds"]:
                 await self.engine.time_out(row)

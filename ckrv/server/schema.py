@@ -125,4 +125,12 @@ MIGRATIONS: list[str] = [
         UNIQUE (user_id, name)
     );
     """,
+    # 2: the dispatcher's queries touch only the jobs they are about: without these, every
+    # wake-up scanned all pending jobs, so a long queue slowed job creation for everyone.
+    """
+    CREATE INDEX jobs_active ON jobs(user_id)
+        WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL));
+    CREATE INDEX jobs_queue ON jobs(user_id, seq)
+        WHERE status = 'pending' AND attempt IS NULL AND cancel_requested = 0;
+    """,
 ]
