@@ -70,7 +70,11 @@ def _spend(db: Path, user_id: str, times: int) -> None:
     conn = connect(db)
     try:
         for _ in range(times):
-            run_in_transaction(conn, lambda c: users.spend_quota(c, user_id, "https://up.example"))
+            _granted, refusal = run_in_transaction(
+                conn, lambda c: users.spend_quota(c, user_id, "https://up.example")
+            )
+            if refusal is not None:
+                raise refusal
     finally:
         conn.close()
 

@@ -7,27 +7,33 @@ small writes share one commit (group commit) and a failing call rolls back only 
 fsync on commit (WAL, synchronous=NORMAL) a write costs tens of microseconds, far less than a
 hand-off to a writer thread and back; checkpoints, which do fsync, run on a background thread.
 Write functions must therefore be short: no hashing, no network, no big scans.
+`write_grouped` goes one step further for hot, uniform writes (job creation): the items sent
+in one loop iteration reach one call of a function that handles them all, so shared work
+(the quota row, statement overhead) is done once per group, not once per item.
 Reads use separate WAL connections and never wait for the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ckrv.errors import ConfigError
+from ckrv.server.checkpoints import Checkpointer
 from ckrv.server.schema import MIGRATIONS
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 WriteFn = Callable[[sqlite3.Connection], T]
+# Takes the items of one group, returns one outcome per item (a value or the item's error).
+GroupFn = Callable[[sqlite3.Connection, list[Item]], list[T | Exception]]
 _MAX_BATCH = 512
-_CHECKPOINT_SECONDS = 1.0
+_WAL_KEEP_BYTES = 64 * 1024 * 1024
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -86,29 +92,33 @@ class Database:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._pending: list[tuple[WriteFn[Any], asyncio.Future[Any]]] = []
+        self._groups: dict[GroupFn[Any, Any], _Group[Any, Any]] = {}
         self._flush_scheduled = False
-        self._checkpoints: threading.Thread | None = None
-        self._closing = threading.Event()
+        self._held = False  # writes wait while a checkpoint finishes (see checkpoints.py)
+        self._checkpointer: Checkpointer | None = None
 
     def open(self) -> None:
         migrate(self.path)
         self._writer = connect(self.path)
         self._writer.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints happen off the loop
+        # When the WAL starts over, cut its file back: a burst must not keep its disk space.
+        self._writer.execute(f"PRAGMA journal_size_limit={_WAL_KEEP_BYTES}")
         self._reader = connect(self.path)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ckrv-read")
-        self._closing.clear()
-        self._checkpoints = threading.Thread(
-            target=self._checkpoint_loop, name="ckrv-checkpoint", daemon=True
-        )
-        self._checkpoints.start()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # opened outside a loop: no writes to hold
+            loop = None
+        self._checkpointer = Checkpointer(self.path, connect, loop, self._hold_writes)
+        self._checkpointer.start()
 
     def close(self) -> None:
+        self._held = False
         if self._pending and self._writer is not None:
             self._flush()
-        self._closing.set()
-        if self._checkpoints is not None:
-            self._checkpoints.join(timeout=10)
-            self._checkpoints = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -118,15 +128,32 @@ class Database:
         self._reader = self._writer = None
 
     async def write(self, fn: WriteFn[T]) -> T:
+        return await self._enqueue(fn)
+
+    async def write_grouped(self, fn: GroupFn[Item, T], item: Item) -> T:
+        """Hand `item` to `fn` together with the other items sent for `fn` in this loop
+        iteration; `fn` runs once for them all, in the writer's transaction, and its outcome
+        for this item is returned (or raised, when it is an exception)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        group = self._groups.get(fn)
+        if group is not None:
+            group.add(item, future)
+        else:
+            group = self._groups[fn] = _Group(fn)
+            group.add(item, future)  # before queueing: a full queue runs the group at once
+            self._enqueue(group.run).add_done_callback(group.settle)
+        return await future
+
+    def _enqueue(self, fn: WriteFn[T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((fn, future))
-        if len(self._pending) >= _MAX_BATCH:
+        if len(self._pending) >= _MAX_BATCH and not self._held:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        return await future
+        return future
 
     def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """A small indexed read, run inline: cheaper than a thread hop, and WAL readers never
@@ -156,9 +183,18 @@ class Database:
             conn = self._local.conn = connect(self.path)
         return fn(conn)
 
+    def _hold_writes(self, hold: bool) -> None:
+        self._held = hold
+        if not hold and self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._held:
+            return  # _hold_writes(False) flushes what waited
         batch, self._pending = self._pending, []
+        self._groups = {}  # items sent from now on form new groups, in the next transaction
         if batch:
             assert self._writer is not None, "database not open"
             for future, (result, error) in zip(
@@ -172,17 +208,6 @@ class Database:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
-
-    def _checkpoint_loop(self) -> None:
-        conn = connect(self.path)
-        try:
-            while not self._closing.wait(_CHECKPOINT_SECONDS):
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
 
 
 def _commit_batch(
@@ -206,3 +231,35 @@ def _commit_batch(
             conn.execute("ROLLBACK")
         outcomes = [(None, exc)] * len(batch)
     return outcomes
+
+
+class _Group(Generic[Item, T]):
+    """The items sent for one group function in one loop iteration, and their futures."""
+
+    def __init__(self, fn: GroupFn[Item, T]) -> None:
+        self.fn = fn
+        self.items: list[Item] = []
+        self.futures: list[asyncio.Future[T]] = []
+
+    def add(self, item: Item, future: asyncio.Future[T]) -> None:
+        self.items.append(item)
+        self.futures.append(future)
+
+    def run(self, conn: sqlite3.Connection) -> list[T | Exception]:
+        outcomes = self.fn(conn, self.items)
+        assert len(outcomes) == len(self.items), "a group function returns one outcome per item"
+        return outcomes
+
+    def settle(self, done: asyncio.Future[list[T | Exception]]) -> None:
+        """After the commit (or the rollback): give each item's caller its own outcome."""
+        try:
+            outcomes = done.result()
+        except Exception as exc:  # the whole transaction failed: every item shares its error
+            outcomes = [exc] * len(self.futures)
+        for future, outcome in zip(self.futures, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

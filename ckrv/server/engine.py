@@ -44,6 +44,18 @@ class Engine:
     def wake(self) -> None:
         self.wakeup.set()
 
+    async def create(self, new_job: jobs.NewJob) -> dict[str, Any]:
+        """Create a job (quota spent with it) and wake the dispatcher; raises QuotaExceeded.
+        Creations asked for together are inserted together (Database.write_grouped)."""
+        row = await self.db.write_grouped(self._insert_jobs, new_job)
+        self.wake()
+        return row
+
+    def _insert_jobs(
+        self, conn: sqlite3.Connection, new_jobs: list[jobs.NewJob]
+    ) -> list[dict[str, Any] | Exception]:
+        return jobs.insert_jobs(conn, new_jobs, self.services.settings.upgrade_url)
+
     def row(self, job_id: str) -> sqlite3.Row | None:
         return self.db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (job_id,))
 
@@ -52,7 +64,7 @@ class Engine:
             self._eta[agent] = self.db.read_with(lambda c: jobs.median_duration(c, agent))
         return self._eta[agent]
 
-    def public(self, row: sqlite3.Row) -> dict[str, Any]:
+    def public(self, row: jobs.JobRow) -> dict[str, Any]:
         return jobs.public(row, self.eta_median(row["agent"]))
 
     def describe(self, job_id: str) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import statistics
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ COLUMNS = (
     " log_dropped, last_log_seq"
 )
 
+# A job as selected (a sqlite3.Row) or as just inserted (a dict): both index by column name.
+JobRow = sqlite3.Row | Mapping[str, Any]
+
 
 @dataclass(frozen=True)
 class NewJob:
@@ -41,37 +45,90 @@ class NewJob:
     push: bool = False
 
 
-def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> sqlite3.Row:
-    """Insert the job, spending one unit of quota in the same transaction; returns its row."""
-    spend_quota(conn, job.user_id, upgrade_url)
+# What a new job's columns hold before anything happens to it (the schema's defaults).
+_UNSET = dict.fromkeys(COLUMNS.replace(" ", "").split(","), None) | {
+    "artifacts_expired": 0,
+    "cancel_requested": 0,
+    "log_bytes": 0,
+    "log_dropped": 0,
+    "last_log_seq": 0,
+}
+_INSERTED = [
+    "id",
+    "user_id",
+    "status",
+    "agent",
+    "spec_title",
+    "git_repo_url",
+    "git_base_branch",
+    "credential_id",
+    "credential_name",
+    "setup",
+    "push",
+    "timeout_seconds",
+    "feature_branch_name",
+    "created_at",
+    "spec_content",
+]
+_INSERT = (
+    f"INSERT INTO jobs ({', '.join(_INSERTED)}) VALUES ({', '.join(':' + n for n in _INSERTED)})"
+)
+
+
+def insert_jobs(
+    conn: sqlite3.Connection, new_jobs: list[NewJob], upgrade_url: str
+) -> list[dict[str, Any] | Exception]:
+    """Insert jobs, spending their quota in the same transaction (one quota read and write
+    per user however many jobs): for each, its row or why it was refused. Rows are built
+    here, not read back: a RETURNING clause cost as much as the insert itself."""
+    wanted: dict[str, int] = {}
+    for job in new_jobs:
+        wanted[job.user_id] = wanted.get(job.user_id, 0) + 1
+    grants = {user: spend_quota(conn, user, upgrade_url, n) for user, n in wanted.items()}
+    outcomes: list[dict[str, Any] | Exception] = []
+    for job in new_jobs:
+        granted, refusal = grants[job.user_id]
+        if granted == 0:
+            assert refusal is not None
+            outcomes.append(refusal)
+            continue
+        grants[job.user_id] = (granted - 1, refusal)
+        outcomes.append(_insert(conn, job))
+    return outcomes
+
+
+def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> dict[str, Any]:
+    """One job (admin and test paths); raises QuotaExceeded when the quota is spent."""
+    outcome = insert_jobs(conn, [job], upgrade_url)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _insert(conn: sqlite3.Connection, job: NewJob) -> dict[str, Any]:
     job_id = str(uuid.uuid4())
     title = spec_title(job.spec_content)
-    row: sqlite3.Row = conn.execute(
-        "INSERT INTO jobs (id, user_id, status, agent, spec_content, spec_title, git_repo_url,"
-        " git_base_branch, credential_id, credential_name, setup, push, timeout_seconds,"
-        " feature_branch_name, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" RETURNING {COLUMNS}",
-        (
-            job_id,
-            job.user_id,
-            job.agent,
-            job.spec_content,
-            title,
-            job.git_repo_url,
-            job.git_base_branch,
-            job.credential_id,
-            job.credential_name,
-            job.setup,
-            int(job.push),
-            job.timeout_seconds,
-            feature_branch(title, job_id),
-            iso(utcnow()),
-        ),
-    ).fetchone()
-    return row
+    values = {
+        "id": job_id,
+        "user_id": job.user_id,
+        "status": "pending",
+        "agent": job.agent,
+        "spec_title": title,
+        "git_repo_url": job.git_repo_url,
+        "git_base_branch": job.git_base_branch,
+        "credential_id": job.credential_id,
+        "credential_name": job.credential_name,
+        "setup": job.setup,
+        "push": int(job.push),
+        "timeout_seconds": job.timeout_seconds,
+        "feature_branch_name": feature_branch(title, job_id),
+        "created_at": iso(utcnow()),
+    }
+    cursor = conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
+    return _UNSET | values | {"seq": cursor.lastrowid}
 
 
-def duration(row: sqlite3.Row) -> float | None:
+def duration(row: JobRow) -> float | None:
     started = parse_iso(row["started_at"])
     if started is None:
         return None
@@ -79,7 +136,7 @@ def duration(row: sqlite3.Row) -> float | None:
     return max((end - started).total_seconds(), 0.0)
 
 
-def public(row: sqlite3.Row, eta_median: float | None = None) -> dict[str, Any]:
+def public(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
     """The Job object of the API contract, plus ckrv's additions."""
     status = row["status"]
     elapsed = duration(row)

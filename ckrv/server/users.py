@@ -171,22 +171,29 @@ def profile(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def spend_quota(conn: sqlite3.Connection, user_id: str, upgrade_url: str) -> None:
-    """Count one job against the user's cycle; raise QuotaExceeded on a spent free tier.
-    Called inside the job insert's transaction so the check and the decrement are atomic."""
-    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
-    now = utcnow()
-    used, start, end, _end_text = _current_usage(row, now)
+def spend_quota(
+    conn: sqlite3.Connection, user_id: str, upgrade_url: str, wanted: int = 1
+) -> tuple[int, QuotaExceeded | None]:
+    """Count up to `wanted` jobs against the user's cycle in one read and one write: how many
+    fit, and the refusal for the rest (a spent free tier). Called inside the job inserts'
+    transaction so the check and the decrement are atomic."""
+    row = conn.execute(
+        "SELECT tier, created_at, cycle_start, jobs_used FROM users WHERE id = ?", (user_id,)
+    ).fetchone()
+    used, start, end, _end_text = _current_usage(row, utcnow())
     tier = TIERS[row["tier"]]
-    if used >= tier.jobs_per_cycle and not tier.overage_allowed:
-        error = QuotaExceeded(
-            f"job quota of the {tier.name} tier ({tier.jobs_per_cycle} jobs per month) is used up;"
-            f" it resets at {iso(end)}",
+    granted = wanted if tier.overage_allowed else min(wanted, max(tier.jobs_per_cycle - used, 0))
+    if granted:
+        conn.execute(
+            "UPDATE users SET jobs_used = ?, cycle_start = ? WHERE id = ?",
+            (used + granted, iso(start), user_id),
         )
-        error.resets_at = iso(end)  # type: ignore[attr-defined]
-        error.upgrade_url = upgrade_url  # type: ignore[attr-defined]
-        raise error
-    conn.execute(
-        "UPDATE users SET jobs_used = ?, cycle_start = ? WHERE id = ?",
-        (used + 1, iso(start), user_id),
+    if granted == wanted:
+        return granted, None
+    refusal = QuotaExceeded(
+        f"job quota of the {tier.name} tier ({tier.jobs_per_cycle} jobs per month) is used up;"
+        f" it resets at {iso(end)}",
     )
+    refusal.resets_at = iso(end)  # type: ignore[attr-defined]
+    refusal.upgrade_url = upgrade_url  # type: ignore[attr-defined]
+    return granted, refusal

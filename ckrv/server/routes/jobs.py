@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
@@ -32,7 +31,9 @@ from ckrv.server.http import (
     query_int,
 )
 from ckrv.server.secrets_store import find_credential, list_credentials
+from ckrv.server.services import Services
 from ckrv.server.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
+from ckrv.settings import Settings
 
 _MAX_SETUP = 16 * 1024
 _ID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")
@@ -44,10 +45,6 @@ def engine(request: Request) -> Engine:
 
 def owned_job(request: Request, user_id: str) -> sqlite3.Row:
     job_id = request.path_params["job_id"]
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        raise HTTPError(404, "not_found", f"no job {job_id}") from None
     row = services(request).db.read_one(
         f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id)
     )
@@ -57,11 +54,11 @@ def owned_job(request: Request, user_id: str) -> sqlite3.Row:
 
 
 def _credential(
-    request: Request, user_id: str, name: str | None, repo_url: str
+    svc: Services, user_id: str, name: str | None, repo_url: str
 ) -> tuple[str | None, str | None]:
     if name is None:
         return None, None
-    db = services(request).db
+    db = svc.db
     row = db.read_with(lambda c: find_credential(c, user_id, name))
     if row is None:
         names = [c["name"] for c in db.read_with(lambda c: list_credentials(c, user_id))]
@@ -78,8 +75,7 @@ def _credential(
     return row["id"], name
 
 
-def _timeout(request: Request, body: dict[str, Any]) -> float:
-    settings = services(request).settings
+def _timeout(settings: Settings, body: dict[str, Any]) -> float:
     raw = body.get("timeout_seconds")
     if raw is None:
         return settings.job_timeout
@@ -88,8 +84,8 @@ def _timeout(request: Request, body: dict[str, Any]) -> float:
     return float(min(raw, settings.max_job_timeout))
 
 
-def parse_new_job(request: Request, user_id: str, body: dict[str, Any]) -> jobs.NewJob:
-    settings = services(request).settings
+def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.NewJob:
+    settings = svc.settings
     spec = field(body, "spec_content")
     check_spec(spec)
     repo = field(body, "git_repo_url")
@@ -113,7 +109,7 @@ def parse_new_job(request: Request, user_id: str, body: dict[str, Any]) -> jobs.
         )
     push = field(body, "push", required=False, kind=bool, default=False)
     credential_id, credential_name = _credential(
-        request, user_id, field(body, "git_credential_name", required=False), repo
+        svc, user_id, field(body, "git_credential_name", required=False), repo
     )
     return jobs.NewJob(
         user_id,
@@ -121,7 +117,7 @@ def parse_new_job(request: Request, user_id: str, body: dict[str, Any]) -> jobs.
         repo,
         branch,
         agent,
-        _timeout(request, body),
+        _timeout(settings, body),
         setup,
         credential_id,
         credential_name,
@@ -132,10 +128,11 @@ def parse_new_job(request: Request, user_id: str, body: dict[str, Any]) -> jobs.
 async def create_job(request: Request) -> Response:
     user_id = current_user_id(request)
     body = await json_body(request, max_bytes=MAX_SPEC_BYTES * 6 + 65536)
-    new_job = parse_new_job(request, user_id, body)
     svc = services(request)
+    new_job = parse_new_job(svc, user_id, body)
+    eng: Engine = svc.extras["engine"]
     try:
-        row = await svc.db.write(lambda c: jobs.insert_job(c, new_job, svc.settings.upgrade_url))
+        row = await eng.create(new_job)
     except QuotaExceeded as exc:
         raise HTTPError(
             402,
@@ -144,8 +141,6 @@ async def create_job(request: Request) -> Response:
             quota_resets_at=getattr(exc, "resets_at", None),
             upgrade_url=svc.settings.upgrade_url or None,
         ) from exc
-    eng = engine(request)
-    eng.wake()
     return FastJSONResponse(
         eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
     )

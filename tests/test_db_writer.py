@@ -1,0 +1,150 @@
+"""The single writer on a real SQLite file: grouped writes (one call for the items of a loop
+iteration, each caller getting its own outcome), job rows built without reading them back, the
+quota spent per group, and a WAL that stays bounded under a steady stream of commits."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from ckrv.errors import QuotaExceeded
+from ckrv.server import checkpoints, jobs, users
+from ckrv.server import db as db_module
+from ckrv.server.db import Database
+
+
+def run(tmp_path: Path, check: Callable[[Database], Awaitable[None]]) -> None:
+    async def main() -> None:
+        db = Database(tmp_path / "ckrv.db")
+        db.open()
+        try:
+            await check(db)
+        finally:
+            db.close()
+
+    asyncio.run(main())
+
+
+def test_items_sent_together_reach_one_call_and_each_caller_gets_its_outcome(
+    tmp_path: Path,
+) -> None:
+    calls: list[list[int]] = []
+
+    def square_or_refuse(conn: sqlite3.Connection, items: list[int]) -> list[int | Exception]:
+        calls.append(list(items))
+        return [ValueError(f"no {i}") if i % 3 == 0 else i * i for i in items]
+
+    async def check(db: Database) -> None:
+        outcomes = await asyncio.gather(
+            *(db.write_grouped(square_or_refuse, i) for i in range(1, 8)), return_exceptions=True
+        )
+        assert [str(o) if isinstance(o, Exception) else o for o in outcomes] == [
+            1, 4, "no 3", 16, 25, "no 6", 49,
+        ]  # fmt: skip
+        assert calls == [[1, 2, 3, 4, 5, 6, 7]]
+        assert await db.write_grouped(square_or_refuse, 8) == 64  # a later tick: a new group
+        assert calls[-1] == [8]
+
+    run(tmp_path, check)
+
+
+def test_a_failing_group_rolls_back_and_every_caller_sees_the_error(tmp_path: Path) -> None:
+    def insert_then_fail(conn: sqlite3.Connection, items: list[str]) -> list[str | Exception]:
+        conn.executemany("INSERT INTO users (id, email, created_at, cycle_start) VALUES"
+                         " (?, ?, 'x', 'x')", [(i, f"{i}@example.com") for i in items])  # fmt: skip
+        raise sqlite3.IntegrityError("boom")
+
+    async def check(db: Database) -> None:
+        outcomes = await asyncio.gather(
+            *(db.write_grouped(insert_then_fail, f"u{i}") for i in range(3)),
+            db.write(lambda c: c.execute("SELECT 1").fetchone()[0]),
+            return_exceptions=True,
+        )
+        assert [type(o) for o in outcomes[:3]] == [sqlite3.IntegrityError] * 3
+        assert outcomes[3] == 1  # the other write of the same transaction still commits
+        assert db.read("SELECT id FROM users") == []
+
+    run(tmp_path, check)
+
+
+def test_more_items_than_a_batch_holds_are_all_answered(tmp_path: Path) -> None:
+    def echo(conn: sqlite3.Connection, items: list[int]) -> list[int | Exception]:
+        return list(items)
+
+    async def check(db: Database) -> None:
+        count = db_module._MAX_BATCH * 2 + 5
+        writes = [db.write(lambda c: None) for _ in range(db_module._MAX_BATCH - 1)]
+        grouped = [db.write_grouped(echo, i) for i in range(count)]
+        assert await asyncio.wait_for(asyncio.gather(*grouped), 10) == list(range(count))
+        await asyncio.gather(*writes)
+
+    run(tmp_path, check)
+
+
+def _new_job(user_id: str, spec: str = "# Fix the login bug\n") -> jobs.NewJob:
+    return jobs.NewJob(user_id, spec, "https://git.example/a.git", "main", "scripted", 60)
+
+
+def test_an_inserted_job_row_is_what_a_read_of_it_returns(tmp_path: Path) -> None:
+    async def check(db: Database) -> None:
+        user_id = await db.write(lambda c: users.add_user(c, "a@example.com", "a", "pro", None))
+        row = await db.write(lambda c: jobs.insert_job(c, _new_job(user_id), ""))
+        stored = db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (row["id"],))
+        assert stored is not None
+        assert row == dict(stored)  # schema defaults and the built row agree, column by column
+        assert row["feature_branch_name"] == f"ckrv/fix-the-login-bug-{row['id'][:8]}"
+
+    run(tmp_path, check)
+
+
+def test_a_group_spends_quota_once_per_user_and_refuses_only_the_overflow(
+    tmp_path: Path,
+) -> None:
+    async def check(db: Database) -> None:
+        free = await db.write(lambda c: users.add_user(c, "f@example.com", "f", "free", None))
+        pro = await db.write(lambda c: users.add_user(c, "p@example.com", "p", "pro", None))
+        batch = [_new_job(free) for _ in range(14)] + [_new_job(pro) for _ in range(3)]
+        outcomes = await db.write(lambda c: jobs.insert_jobs(c, batch, "https://up.example"))
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(refused) == 4 and all(isinstance(o, QuotaExceeded) for o in refused)
+        assert all(not isinstance(o, Exception) for o in outcomes[:10] + outcomes[14:])
+        used = {r["email"]: r["jobs_used"] for r in db.read("SELECT email, jobs_used FROM users")}
+        assert used == {"f@example.com": 10, "p@example.com": 3}
+        counts = db.read("SELECT user_id, COUNT(*) FROM jobs GROUP BY user_id")
+        assert {r[0]: r[1] for r in counts} == {free: 10, pro: 3}
+
+    run(tmp_path, check)
+
+
+def test_the_wal_starts_over_under_a_steady_stream_of_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint beside a busy writer never catches up on its own; without the held pass
+    the WAL file grew by every byte written."""
+    monkeypatch.setattr(checkpoints, "INTERVAL_SECONDS", 0.1)
+    monkeypatch.setattr(checkpoints, "RESTART_FRAMES", 64)
+    monkeypatch.setattr(db_module, "_WAL_KEEP_BYTES", 256 * 1024)
+    wal = tmp_path / "ckrv.db-wal"
+    payload = "x" * 3000  # most of a page per row
+
+    async def check(db: Database) -> None:
+        await db.write(lambda c: c.execute("CREATE TABLE filler (body TEXT)"))
+        written = largest = previous = restarts = 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2.0
+        while loop.time() < until:
+            await db.write(lambda c: c.execute("INSERT INTO filler VALUES (?)", (payload,)))
+            written += len(payload)
+            size = wal.stat().st_size
+            restarts += size < previous  # cut back to the size limit when it starts over
+            largest, previous = max(largest, size), size
+        assert written > 20 * 1024 * 1024, "too few writes to tell"
+        assert restarts >= 2, f"the WAL never started over: {largest} bytes for {written}"
+        assert largest < written / 2
+        assert db.read_one("SELECT COUNT(*) FROM filler")[0] == written // len(payload)
+
+    run(tmp_path, check)
