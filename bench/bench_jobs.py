@@ -1,7 +1,8 @@
 """Job engine benchmarks (issue 3). Prints a table and writes bench/results/bench_jobs.json.
 
 1. POST /v1/jobs (dispatch paused) and GET /v1/jobs/{id} vs a bare Starlette route on the same
-   uvicorn, interleaved in one run with one load generator: rps ratio and p99 at 32 clients.
+   uvicorn, interleaved in one run with one load generator: rps ratio and p99 at 32 clients,
+   with an API token and with a login's access token.
 2. Job overhead: POST -> succeeded for an agent that does nothing, minus a plain `git clone`.
 3. Drain: 200 queued no-op jobs with capacity 2: jobs per second and the server's peak RSS.
 
@@ -19,11 +20,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import build, run  # noqa: E402
-from tests.helpers import PYTHON, Server, make_repo  # noqa: E402
+from tests.helpers import PYTHON, Server, device_login, make_repo  # noqa: E402
 
 CONFIG = """
 [server]
@@ -57,24 +60,28 @@ def start_bare(body: dict[str, object]) -> tuple[subprocess.Popen[str], int]:
 def api_speed(tmp: Path, seconds: float) -> dict[str, object]:
     srv = start_server(tmp, capacity=0, name="api")
     token = srv.add_user("bench@example.com", tier="enterprise")
+    with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}") as root:
+        access = device_login(root, srv.data_dir, "bench@example.com")["access_token"]
     repo = "https://git.example.com/me/app.git"
     body = json.dumps({"spec_content": "# Bench\nprint hi\n", "git_repo_url": repo}).encode()
     with srv.client(token) as client:
         job = client.post("/jobs", content=body).json()
     bare, bare_port = start_bare(job)
+    # An API token (scripts, CI) and a login's access token (the CLI after `ckrv cloud login`).
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    login = {"Authorization": f"Bearer {access}", "Content-Type": "application/json"}
     host = "127.0.0.1"
+    job_path = f"/v1/jobs/{job['id']}"
     cases = {
         "GET bare": (bare_port, lambda n: build("GET", "/bare", host)),
-        "GET /v1/jobs/{id}": (
-            srv.port,
-            lambda n: build("GET", f"/v1/jobs/{job['id']}", host, auth),
-        ),
+        "GET /v1/jobs/{id}": (srv.port, lambda n: build("GET", job_path, host, auth)),
+        "GET ... (login)": (srv.port, lambda n: build("GET", job_path, host, login)),
         "POST bare": (
             bare_port,
             lambda n: build("POST", "/bare", host, {"Content-Type": "application/json"}, body),
         ),
         "POST /v1/jobs": (srv.port, lambda n: build("POST", "/v1/jobs", host, auth, body)),
+        "POST ... (login)": (srv.port, lambda n: build("POST", "/v1/jobs", host, login, body)),
     }
     results: dict[str, dict[str, float]] = {}
     try:
@@ -101,10 +108,16 @@ def api_speed(tmp: Path, seconds: float) -> dict[str, object]:
         bare.terminate()
         bare.wait()
         srv.stop()
+
+    def ratio(case: str, bare: str) -> float:
+        return round(results[case]["rps"] / results[bare]["rps"], 2)
+
     return {
         "rows": results,
-        "get_ratio": round(results["GET /v1/jobs/{id}"]["rps"] / results["GET bare"]["rps"], 2),
-        "post_ratio": round(results["POST /v1/jobs"]["rps"] / results["POST bare"]["rps"], 2),
+        "get_ratio": ratio("GET /v1/jobs/{id}", "GET bare"),
+        "get_ratio_login": ratio("GET ... (login)", "GET bare"),
+        "post_ratio": ratio("POST /v1/jobs", "POST bare"),
+        "post_ratio_login": ratio("POST ... (login)", "POST bare"),
     }
 
 
@@ -225,7 +238,9 @@ def main() -> None:
     for name, row in speed["rows"].items():  # type: ignore[attr-defined]
         print(f"{name:<22}{row['rps']:>10}{row['p50_ms']:>10}{row['p99_ms']:>10}")
     print(
-        f"GET ratio {speed['get_ratio']} (target >= 0.6); POST ratio {speed['post_ratio']} (target >= 0.5)"
+        f"GET ratio {speed['get_ratio']} API token, {speed['get_ratio_login']} login (target >= 0.6);"
+        f" POST ratio {speed['post_ratio']} API token, {speed['post_ratio_login']} login"
+        " (target >= 0.5)"
     )
     print(
         f"job overhead: job {over['job_ms']} ms - git clone {over['git_clone_ms']} ms = {over['overhead_ms']} ms (target < 500)"

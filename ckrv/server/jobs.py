@@ -45,6 +45,14 @@ class NewJob:
     push: bool = False
 
 
+# What `public` reads: the columns the job routes select (fewer columns, cheaper rows).
+PUBLIC_COLUMNS = (
+    "seq, id, status, phase, agent, spec_title, git_repo_url, git_base_branch,"
+    " credential_name, base_commit, feature_branch_name, pushed_branch, setup, push,"
+    " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
+    " diff_stats"
+)
+
 # What a new job's columns hold before anything happens to it (the schema's defaults).
 _UNSET = dict.fromkeys(COLUMNS.replace(" ", "").split(","), None) | {
     "artifacts_expired": 0,

@@ -68,11 +68,12 @@ def check_repo_url(url: str, settings: Settings) -> str:
                 "git_repo_url must not carry credentials; store them with "
                 "`ckrv cloud credentials add` and pass --credential"
             )
-        if not parts.hostname:
+        host = parts.hostname  # parsed anew on every access
+        if not host:
             raise bad("git_repo_url has no host")
         if scheme == "http" and not settings.allow_local_repositories:
             raise bad("git_repo_url must use https:// (plain http is refused)")
-        _check_host(parts.hostname, settings)
+        _check_host(host, settings)
         return scheme
     if scheme == "ssh":
         if parts.password is not None:

@@ -43,10 +43,10 @@ def engine(request: Request) -> Engine:
     return services(request).extras["engine"]  # type: ignore[no-any-return]
 
 
-def owned_job(request: Request, user_id: str) -> sqlite3.Row:
+def owned_job(request: Request, user_id: str, columns: str = jobs.COLUMNS) -> sqlite3.Row:
     job_id = request.path_params["job_id"]
     row = services(request).db.read_one(
-        f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id)
+        f"SELECT {columns} FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id)
     )
     if row is None:
         raise HTTPError(404, "not_found", f"no job {job_id}")
@@ -169,7 +169,8 @@ async def list_jobs(request: Request) -> Response:
         where.append("seq < ?")
         params.append(str(decode_cursor(cursor)))
     rows = services(request).db.read(
-        f"SELECT {jobs.COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+        f"SELECT {jobs.PUBLIC_COLUMNS} FROM jobs WHERE {' AND '.join(where)}"
+        " ORDER BY seq DESC LIMIT ?",
         (*params, limit + 1),
     )
     eng = engine(request)
@@ -179,7 +180,7 @@ async def list_jobs(request: Request) -> Response:
 
 
 async def get_job(request: Request) -> Response:
-    row = owned_job(request, current_user_id(request))
+    row = owned_job(request, current_user_id(request), jobs.PUBLIC_COLUMNS)
     return FastJSONResponse(engine(request).public(row))
 
 
