@@ -4,6 +4,7 @@ status never changes and `started_at`/`completed_at` are set once."""
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 import statistics
@@ -98,7 +99,7 @@ def insert_jobs(
         granted, refusal = grants[job.user_id]
         if granted == 0:
             assert refusal is not None
-            outcomes.append(refusal)
+            outcomes.append(copy.copy(refusal))  # each caller raises its own
             continue
         grants[job.user_id] = (granted - 1, refusal)
         outcomes.append(_insert(conn, job))
@@ -106,7 +107,7 @@ def insert_jobs(
 
 
 def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> dict[str, Any]:
-    """One job (admin and test paths); raises QuotaExceeded when the quota is spent."""
+    """One job on its own (tests use it); raises QuotaExceeded when the quota is spent."""
     outcome = insert_jobs(conn, [job], upgrade_url)[0]
     if isinstance(outcome, Exception):
         raise outcome
