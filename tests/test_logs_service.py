@@ -304,7 +304,8 @@ def test_a_restart_finishes_an_archive_that_a_crash_interrupted(tmp_path: Path) 
         await service.ingest(job_id, lines(1, 300))
         await service.db.write(
             lambda c: c.execute(
-                "UPDATE jobs SET status = 'timeout', log_dropped = 7 WHERE id = ?", (job_id,)
+                "UPDATE jobs SET status = 'timeout', completed_at = ?, log_dropped = 7 WHERE id = ?",
+                (iso(utcnow()), job_id),  # as jobs.finish leaves it
             )
         )
         await service.db.write(lambda c: seal(c, job_id, 10**8))  # sealed; the process dies here

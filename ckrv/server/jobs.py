@@ -182,8 +182,8 @@ def public(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
 def median_duration(conn: sqlite3.Connection, agent: str, sample: int = 20) -> float | None:
     """Median duration of this server's recent successful jobs with `agent`; None below 3."""
     rows = conn.execute(
-        "SELECT started_at, completed_at FROM jobs WHERE status = 'succeeded' AND agent = ?"
-        " ORDER BY seq DESC LIMIT ?",
+        "SELECT started_at, completed_at FROM jobs INDEXED BY jobs_succeeded"
+        " WHERE status = 'succeeded' AND agent = ? ORDER BY seq DESC LIMIT ?",
         (agent, sample),
     ).fetchall()
     durations = [d for d in (duration(r) for r in rows) if d is not None]

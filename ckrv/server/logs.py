@@ -252,8 +252,9 @@ class LogService:
         try:
             placeholders = ", ".join("?" * len(TERMINAL))
             pending = self.db.read(
-                f"SELECT id FROM jobs WHERE status IN ({placeholders}) AND artifacts_expired = 0"
-                " AND (log_artifact IS NULL OR log_artifact = ?)",
+                "SELECT id FROM jobs INDEXED BY jobs_unexpired"
+                " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL"
+                f" AND status IN ({placeholders}) AND (log_artifact IS NULL OR log_artifact = ?)",
                 (*TERMINAL, SEALED),
             )
             for row in pending:

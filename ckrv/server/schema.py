@@ -125,12 +125,18 @@ MIGRATIONS: list[str] = [
         UNIQUE (user_id, name)
     );
     """,
-    # 2: the dispatcher's queries touch only the jobs they are about: without these, every
-    # wake-up scanned all pending jobs, so a long queue slowed job creation for everyone.
+    # 2: partial indexes, so each query touches only the jobs it is about: without them every
+    # dispatcher wake-up scanned all pending jobs (a long queue slowed job creation for
+    # everyone) and the retention sweep scanned the whole table on the event loop. jobs_status
+    # gives way to them: a new job no longer enters an index only finished jobs are looked up in.
     """
     CREATE INDEX jobs_active ON jobs(user_id)
         WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL));
     CREATE INDEX jobs_queue ON jobs(user_id, seq)
         WHERE status = 'pending' AND attempt IS NULL AND cancel_requested = 0;
+    CREATE INDEX jobs_succeeded ON jobs(agent, seq) WHERE status = 'succeeded';
+    CREATE INDEX jobs_unexpired ON jobs(completed_at)
+        WHERE artifacts_expired = 0 AND completed_at IS NOT NULL;
+    DROP INDEX jobs_status;
     """,
 ]

@@ -43,8 +43,8 @@ class Sweeper:
     async def sweep(self) -> int:
         cutoff = iso(utcnow() - timedelta(seconds=self.retention))
         rows = self.engine.db.read(
-            "SELECT id FROM jobs WHERE artifacts_expired = 0 AND completed_at IS NOT NULL"
-            " AND completed_at < ?",
+            "SELECT id FROM jobs INDEXED BY jobs_unexpired"
+            " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL AND completed_at < ?",
             (cutoff,),
         )
         for row in rows:  # whole directories: off the event loop, which also runs the writer
