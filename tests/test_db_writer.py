@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ckrv.errors import QuotaExceeded
-from ckrv.server import checkpoints, jobs, users
+from ckrv.server import checkpoints, jobs, schema, users
 from ckrv.server import db as db_module
 from ckrv.server.db import Database
 
@@ -148,3 +148,29 @@ def test_the_wal_starts_over_under_a_steady_stream_of_commits(
         assert db.read_one("SELECT COUNT(*) FROM filler")[0] == written // len(payload)
 
     run(tmp_path, check)
+
+
+def test_a_first_schema_database_upgrades_with_its_jobs_in_the_new_indexes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ckrv.db"
+    conn = db_module.connect(path)
+    for statement in schema.MIGRATIONS[0].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    user_id = users.add_user(conn, "old@example.com", "old", "pro", None)
+    queued = jobs.insert_job(conn, _new_job(user_id), "")
+    conn.close()
+
+    assert db_module.migrate(path) == len(schema.MIGRATIONS)
+    conn = db_module.connect(path)
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"jobs_active", "jobs_queue", "jobs_succeeded", "jobs_unexpired"} <= indexes
+    assert "jobs_status" not in indexes
+    waiting = conn.execute(
+        "SELECT id FROM jobs INDEXED BY jobs_queue"
+        " WHERE status = 'pending' AND attempt IS NULL AND cancel_requested = 0"
+    ).fetchall()
+    assert [r[0] for r in waiting] == [queued["id"]]
+    conn.close()
