@@ -10,8 +10,7 @@ import sqlite3
 import statistics
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ckrv.jobmodel import TERMINAL, feature_branch, spec_title
 from ckrv.server.users import spend_quota
@@ -32,8 +31,7 @@ COLUMNS = (
 JobRow = sqlite3.Row | Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class NewJob:
+class NewJob(NamedTuple):  # built on every POST: cheaper than a frozen dataclass
     user_id: str
     spec_content: str
     git_repo_url: str
@@ -147,6 +145,8 @@ def duration(row: JobRow) -> float | None:
 
 def public(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
     """The Job object of the API contract, plus ckrv's additions."""
+    if isinstance(row, sqlite3.Row):  # it finds each name by walking its columns: copy once
+        row = dict(zip(row.keys(), row, strict=True))
     status = row["status"]
     elapsed = duration(row)
     eta = None
