@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import sys
@@ -109,6 +110,9 @@ def serve(options: ServeOptions) -> None:
     # re-raises the signal; make those handlers a clean exit so a stop ends with status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
+    # What is imported and built by now lives as long as the server: keep full collections
+    # from walking it each time (their pauses were most of POST /v1/jobs' p99 under load).
+    gc.freeze()
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(1)
