@@ -117,7 +117,14 @@ def page_routes() -> list[BaseRoute]:
     return [*activate.routes, *docs.routes]
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+class CkrvApp(Starlette):
+    """The server's app, carrying its Services as a plain attribute: every request looks them
+    up, and `app.state` answers through a __getattr__ that costs seven times as much."""
+
+    services: Services
+
+
+def create_app(settings: Settings, services: Services | None = None) -> CkrvApp:
     svc = services or Services.build(settings)
     from ckrv.server.engine import install_components
 
@@ -131,10 +138,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         finally:
             await svc.stop()
 
-    app = Starlette(
+    app = CkrvApp(
         routes=[Route("/healthz", healthz), PrefixRoutes("/v1", api_routes()), *page_routes()],
         exception_handlers={HTTPError: http_error_handler, HTTPException: _http_exception},
         lifespan=lifespan,
     )
-    app.state.services = svc
+    app.services = svc
     return app

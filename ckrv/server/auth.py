@@ -20,7 +20,7 @@ from ckrv.server.tokens import (
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.services  # type: ignore[no-any-return]
 
 
 def bearer_token(request: Request) -> str:

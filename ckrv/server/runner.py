@@ -105,7 +105,7 @@ def serve(options: ServeOptions) -> None:
         timeout_graceful_shutdown=5,
         proxy_headers=False,
     )
-    server = StreamClosingServer(config, app.state.services.logs.close_streams)
+    server = StreamClosingServer(config, app.services.logs.close_streams)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers, then
     # re-raises the signal; make those handlers a clean exit so a stop ends with status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
