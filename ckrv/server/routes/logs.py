@@ -3,30 +3,20 @@ text/event-stream`) a Server-Sent Events stream that resumes exactly after `Last
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ckrv.server.auth import current_user_id, services
 from ckrv.server.http import HTTPError, query_int
+from ckrv.server.routes.jobs import owned_job
 
 _MAX_POSITION = 2**62
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _owned_job_id(request: Request) -> str:
-    user_id = current_user_id(request)
-    job_id: str = request.path_params["job_id"]
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        raise HTTPError(404, "not_found", f"no job {job_id}") from None
-    row = services(request).db.read_one("SELECT user_id FROM jobs WHERE id = ?", (job_id,))
-    if row is None or row["user_id"] != user_id:
-        raise HTTPError(404, "not_found", f"no job {job_id}")
-    return job_id
+    return str(owned_job(request, current_user_id(request), "id")["id"])
 
 
 def _wants_stream(request: Request) -> bool:
