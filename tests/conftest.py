@@ -47,6 +47,21 @@ def server(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
     srv.stop()
 
 
+def start_server(root: Path, capacity: int = 4) -> Server:
+    """A running server with its data and client config under `root` (see write_config)."""
+    (root / "config").mkdir()
+    config = write_config(root, capacity=capacity)
+    return Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One running server shared by a module's tests (each test makes its own user)."""
+    srv = start_server(tmp_path_factory.mktemp("live"))
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def cli(server: Server, config_dir: Path) -> Cli:
     return Cli(config_dir=config_dir, api_url=server.api_url)

@@ -14,27 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import start_server
 from tests.helpers import ROOT, Cli, Server, make_repo
 from tests.jobhelpers import submit, wait_status
 
 
-def start(root: Path, paused: bool) -> Server:
-    (root / "config").mkdir()
-    config = write_config(root, capacity=0 if paused else 4)
-    return Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
-
-
 @pytest.fixture(scope="module")
 def paused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start(tmp_path_factory.mktemp("paused"), paused=True)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start(tmp_path_factory.mktemp("live"), paused=False)
+    srv = start_server(tmp_path_factory.mktemp("paused"), capacity=0)
     yield srv
     srv.stop()
 

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import write_config
 from tests.helpers import Cli, Server, git, make_repo
 from tests.jobhelpers import submit, wait_status
 
@@ -20,17 +19,6 @@ SPEC = (
     + APP.replace("line 5\n", "line FIVE\n").replace("\n", "\\n")
     + "\nwrite notes/new.txt brand new\\n\n"
 )
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("live")
-    (root / "config").mkdir()
-    srv = Server(
-        data_dir=root / "data", config_dir=root / "config", config=write_config(root)
-    ).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,6 @@ GREETING = (
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("live")
-    (root / "config").mkdir()
-    srv = Server(data_dir=root / "data", config_dir=root / "config", config=write_config(root))
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
 def token(live: Server) -> str:
     return live.add_user("runner@example.com", tier="enterprise")
 
