@@ -99,14 +99,18 @@ class KubeApi:
 
     def delete_job(self, name: str) -> bool:
         """Foreground: the Job goes once its pod has; its Secret follows by GC."""
+        return self._delete(
+            f"delete Job {name}",
+            self.batch.delete_namespaced_job,
+            name,
+            self.namespace,
+            propagation_policy=FOREGROUND,
+        )
+
+    def _delete(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> bool:
+        """True when it was there to delete, False when it was already gone (a 404)."""
         try:
-            self._call(
-                f"delete Job {name}",
-                self.batch.delete_namespaced_job,
-                name,
-                self.namespace,
-                propagation_policy=FOREGROUND,
-            )
+            self._call(what, fn, *args, **kwargs)
             return True
         except KubeError as exc:
             if exc.status == 404:
@@ -131,15 +135,9 @@ class KubeApi:
         )
 
     def delete_secret(self, name: str) -> bool:
-        try:
-            self._call(
-                f"delete Secret {name}", self.core.delete_namespaced_secret, name, self.namespace
-            )
-            return True
-        except KubeError as exc:
-            if exc.status == 404:
-                return False
-            raise
+        return self._delete(
+            f"delete Secret {name}", self.core.delete_namespaced_secret, name, self.namespace
+        )
 
     # -- lists, watches and logs
     def _lister(self, plural: str) -> Any:
