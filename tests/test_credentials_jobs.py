@@ -80,6 +80,14 @@ def add_pat(api: Recorder, value: str = TOKEN, name: str = "gh") -> None:
     assert response.status_code == 201, response.text
 
 
+def add_deploy_key(api: Recorder, key: str, name: str = "deploy") -> None:
+    response = api.post(
+        "/credentials",
+        json={"name": name, "provider": "generic", "credential_type": "deploy_key", "value": key},
+    )
+    assert response.status_code == 201, response.text
+
+
 def scan_command_lines(*needles: str) -> list[bytes]:
     """Every process's command line; fails if any holds a needle."""
     lines = []
@@ -184,18 +192,7 @@ def test_a_credential_that_cannot_fit_the_url_is_refused_at_creation(
     from tests.sshd import keygen
 
     key = keygen(tmp_path / "deploy").read_text()
-    assert (
-        api.post(
-            "/credentials",
-            json={
-                "name": "deploy",
-                "provider": "generic",
-                "credential_type": "deploy_key",
-                "value": key,
-            },
-        ).status_code
-        == 201
-    )
+    add_deploy_key(api, key)
     add_pat(api)
     before = api.get("/users/me").json()["job_quota_remaining"]
     refused = api.post(
@@ -223,18 +220,7 @@ def test_a_deploy_key_job_clones_over_ssh(tmp_path: Path, server: Server, api: R
     daemon = start_sshd(tmp_path / "sshd")
     try:
         repo = make_repo(tmp_path / "ssh-repo")
-        assert (
-            api.post(
-                "/credentials",
-                json={
-                    "name": "deploy",
-                    "provider": "generic",
-                    "credential_type": "deploy_key",
-                    "value": daemon.client_key,
-                },
-            ).status_code
-            == 201
-        )
+        add_deploy_key(api, daemon.client_key)
         created = submit(
             api.client,
             "# Over ssh\nwrite ssh.txt ok\\n\n",
