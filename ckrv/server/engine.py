@@ -57,7 +57,7 @@ class Engine:
         return jobs.insert_jobs(conn, new_jobs, self.services.settings.upgrade_url)
 
     def row(self, job_id: str) -> sqlite3.Row | None:
-        return self.db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return self.db.read_with(lambda c: jobs.find(c, job_id))
 
     def eta_median(self, agent: str) -> float | None:
         if agent not in self._eta:
@@ -118,7 +118,7 @@ class Engine:
         if row is None or row["status"] in TERMINAL:
             return False
         await self.db.write(
-            lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+            lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?", (row["seq"],))
         )
         ended = await self.fail_with_line(job_id, "cancelled", "job cancelled by its owner")
         if row["attempt"] is not None:

@@ -8,15 +8,21 @@ import copy
 import json
 import sqlite3
 import statistics
-import uuid
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ckrv.jobmodel import TERMINAL, feature_branch, spec_title
+from ckrv.server.job_ids import new_id, seq_of
 from ckrv.server.users import spend_quota
 from ckrv.timeutil import iso, parse_iso, utcnow
 
 _NOT_TERMINAL = "status IN ('pending', 'running')"
+# A job found by id: by the row number its id carries (a rowid lookup), the id compared too.
+# Parameters: `key(conn, job_id)`.
+BY_ID = "seq = ? AND id = ?"
+_LEGACY_SEQ = (
+    "SELECT seq FROM jobs INDEXED BY jobs_legacy_id WHERE id = ? AND substr(id, 15, 1) <> '8'"
+)
 # Every column but spec_content (up to 1 MiB, needed only by the worker): what routes select.
 COLUMNS = (
     "seq, id, user_id, status, phase, agent, spec_title, git_repo_url, git_base_branch,"
@@ -61,6 +67,7 @@ _UNSET = dict.fromkeys(COLUMNS.replace(" ", "").split(","), None) | {
     "last_log_seq": 0,
 }
 _INSERTED = [
+    "seq",
     "id",
     "user_id",
     "status",
@@ -92,6 +99,10 @@ def insert_jobs(
     for job in new_jobs:
         wanted[job.user_id] = wanted.get(job.user_id, 0) + 1
     grants = {user: spend_quota(conn, user, upgrade_url, n) for user, n in wanted.items()}
+    # Row numbers are handed out here, as a job's id is made from its own (job_ids.py); the
+    # AUTOINCREMENT high-water mark, not max(seq), so none is ever used twice.
+    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+    seq = last[0] if last is not None else 0
     outcomes: list[dict[str, Any] | Exception] = []
     for job in new_jobs:
         granted, refusal = grants[job.user_id]
@@ -100,7 +111,8 @@ def insert_jobs(
             outcomes.append(copy.copy(refusal))  # each caller raises its own
             continue
         grants[job.user_id] = (granted - 1, refusal)
-        outcomes.append(_insert(conn, job))
+        seq += 1
+        outcomes.append(_insert(conn, job, seq))
     return outcomes
 
 
@@ -112,10 +124,11 @@ def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> dict[
     return outcome
 
 
-def _insert(conn: sqlite3.Connection, job: NewJob) -> dict[str, Any]:
-    job_id = str(uuid.uuid4())
+def _insert(conn: sqlite3.Connection, job: NewJob, seq: int) -> dict[str, Any]:
+    job_id = new_id(seq)
     title = spec_title(job.spec_content)
     values = {
+        "seq": seq,
         "id": job_id,
         "user_id": job.user_id,
         "status": "pending",
@@ -131,8 +144,25 @@ def _insert(conn: sqlite3.Connection, job: NewJob) -> dict[str, Any]:
         "feature_branch_name": feature_branch(title, job_id),
         "created_at": iso(utcnow()),
     }
-    cursor = conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
-    return _UNSET | values | {"seq": cursor.lastrowid}
+    conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
+    return _UNSET | values
+
+
+def find(conn: sqlite3.Connection, job_id: str, columns: str = COLUMNS) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT {columns} FROM jobs WHERE {BY_ID}", key(conn, job_id)
+    ).fetchone()
+    return row
+
+
+def key(conn: sqlite3.Connection, job_id: str) -> tuple[int, str]:
+    """The parameters of `BY_ID` for `job_id`. A uuid4 id from before schema 3 carries no row
+    number: its own index is read (0 is no row's number, so an unknown id matches nothing)."""
+    seq = seq_of(job_id)
+    if seq is None:
+        row = conn.execute(_LEGACY_SEQ, (job_id,)).fetchone()
+        seq = row[0] if row is not None else 0
+    return seq, job_id
 
 
 def duration(row: JobRow) -> float | None:
@@ -195,16 +225,17 @@ def median_duration(conn: sqlite3.Connection, agent: str, sample: int = 20) -> f
 
 def mark_dispatched(conn: sqlite3.Connection, job_id: str, attempt: str, executor: str) -> bool:
     cur = conn.execute(
-        "UPDATE jobs SET attempt = ?, executor = ?, dispatched_at = ? WHERE id = ? AND status = 'pending'"
-        " AND attempt IS NULL AND cancel_requested = 0",
-        (attempt, executor, iso(utcnow()), job_id),
+        f"UPDATE jobs SET attempt = ?, executor = ?, dispatched_at = ? WHERE {BY_ID}"
+        " AND status = 'pending' AND attempt IS NULL AND cancel_requested = 0",
+        (attempt, executor, iso(utcnow()), *key(conn, job_id)),
     )
     return cur.rowcount == 1
 
 
 def set_executor_ref(conn: sqlite3.Connection, job_id: str, attempt: str, ref: str) -> None:
     conn.execute(
-        "UPDATE jobs SET executor_ref = ? WHERE id = ? AND attempt = ?", (ref, job_id, attempt)
+        f"UPDATE jobs SET executor_ref = ? WHERE {BY_ID} AND attempt = ?",
+        (ref, *key(conn, job_id), attempt),
     )
 
 
@@ -212,16 +243,16 @@ def undispatch(conn: sqlite3.Connection, job_id: str) -> None:
     """Put a dispatched job whose worker never reported back in the queue again."""
     conn.execute(
         "UPDATE jobs SET attempt = NULL, executor_ref = NULL, dispatched_at = NULL"
-        " WHERE id = ? AND status = 'pending'",
-        (job_id,),
+        f" WHERE {BY_ID} AND status = 'pending'",
+        key(conn, job_id),
     )
 
 
 def mark_running(conn: sqlite3.Connection, job_id: str) -> None:
     conn.execute(
         "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?)"
-        " WHERE id = ? AND status = 'pending'",
-        (iso(utcnow()), job_id),
+        f" WHERE {BY_ID} AND status = 'pending'",
+        (iso(utcnow()), *key(conn, job_id)),
     )
 
 
@@ -231,8 +262,8 @@ def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any
     if sets:
         assignments = ", ".join(f"{k} = ?" for k in sets)
         conn.execute(
-            f"UPDATE jobs SET {assignments} WHERE id = ? AND status = 'running'",
-            (*sets.values(), job_id),
+            f"UPDATE jobs SET {assignments} WHERE {BY_ID} AND status = 'running'",
+            (*sets.values(), *key(conn, job_id)),
         )
 
 
@@ -254,7 +285,7 @@ def finish(
         f"UPDATE jobs SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?),"
         f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
         f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code)"
-        f" WHERE id = ? AND {_NOT_TERMINAL}",
+        f" WHERE {BY_ID} AND {_NOT_TERMINAL}",
         (
             status,
             now,
@@ -264,7 +295,7 @@ def finish(
             json.dumps(diff_stats) if diff_stats is not None else None,
             diff_artifact,
             agent_exit_code,
-            job_id,
+            *key(conn, job_id),
         ),
     )
     return cur.rowcount == 1

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.jobmodel import TERMINAL
+from ckrv.server import jobs
 from ckrv.server.db import Database, connect
 from ckrv.server.logs_hub import Hub
 from ckrv.server.logs_store import (
@@ -211,7 +212,7 @@ class LogService:
         try:
             marker = await self.db.write(lambda c: seal(c, job_id, self.max_log_bytes))
             self.hub.publish(job_id, marker)
-            row = self.db.read_one("SELECT log_artifact FROM jobs WHERE id = ?", (job_id,))
+            row = self.db.read_with(lambda c: jobs.find(c, job_id, "log_artifact"))
             if row is None:
                 return
             if row["log_artifact"] == SEALED:

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ckrv.server.http import HTTPError
+from ckrv.server.jobs import BY_ID
+from ckrv.server.jobs import find as find_job
+from ckrv.server.jobs import key as job_key
 from ckrv.timeutil import iso, utcnow
 
 LEVELS = frozenset({"debug", "info", "warn", "error"})
@@ -158,8 +161,8 @@ def append_worker_lines(
     """Store the lines not seen before, within the job's byte budget; return what was stored."""
     job = conn.execute(
         "SELECT last_log_seq, log_bytes, log_dropped, log_artifact, artifacts_expired,"
-        " (SELECT MAX(seq) FROM job_logs WHERE job_id = jobs.id) AS last FROM jobs WHERE id = ?",
-        (job_id,),
+        f" (SELECT MAX(seq) FROM job_logs WHERE job_id = jobs.id) AS last FROM jobs WHERE {BY_ID}",
+        job_key(conn, job_id),
     ).fetchone()
     if job is None or job["log_artifact"] is not None or job["artifacts_expired"]:
         return []  # unknown job, or its log is sealed: the job has ended
@@ -178,8 +181,8 @@ def append_worker_lines(
         position += 1
     _insert(conn, job_id, stored)
     conn.execute(
-        "UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE id = ?",
-        (seen, used, dropped, job_id),
+        f"UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE {BY_ID}",
+        (seen, used, dropped, *job_key(conn, job_id)),
     )
     return stored
 
@@ -189,7 +192,7 @@ def append_server_line(
 ) -> list[Entry]:
     """A line from the server itself (or what it read from the executor, e.g. a crashed pod's
     log tail with source `kubernetes`), not counted against the budget; refused once sealed."""
-    job = conn.execute("SELECT log_artifact FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    job = find_job(conn, job_id, "log_artifact")
     if job is None or job["log_artifact"] is not None:
         return []
     entry: Entry = (
@@ -213,12 +216,10 @@ def dropped_marker(dropped: int, used: int, max_bytes: int) -> str:
 def seal(conn: sqlite3.Connection, job_id: str, max_bytes: int) -> list[Entry]:
     """Refuse further worker lines and add the dropped-lines marker, in one commit (so a restart
     in the middle of archiving neither loses nor repeats the marker)."""
-    job = conn.execute(
-        "SELECT log_artifact, log_bytes, log_dropped FROM jobs WHERE id = ?", (job_id,)
-    ).fetchone()
+    job = find_job(conn, job_id, "seq, log_artifact, log_bytes, log_dropped")
     if job is None or job["log_artifact"] is not None:
         return []
-    conn.execute("UPDATE jobs SET log_artifact = ? WHERE id = ?", (SEALED, job_id))
+    conn.execute("UPDATE jobs SET log_artifact = ? WHERE seq = ?", (SEALED, job["seq"]))
     if not job["log_dropped"]:
         return []
     entry: Entry = (
@@ -234,8 +235,8 @@ def seal(conn: sqlite3.Connection, job_id: str, max_bytes: int) -> list[Entry]:
 
 def mark_archived(conn: sqlite3.Connection, job_id: str) -> None:
     conn.execute(
-        "UPDATE jobs SET log_artifact = ? WHERE id = ? AND log_artifact = ?",
-        (ARCHIVE_NAME, job_id, SEALED),
+        f"UPDATE jobs SET log_artifact = ? WHERE {BY_ID} AND log_artifact = ?",
+        (ARCHIVE_NAME, *job_key(conn, job_id), SEALED),
     )
 
 
@@ -269,9 +270,7 @@ def _entry(row: sqlite3.Row) -> Entry:
 
 
 def _state(conn: sqlite3.Connection, job_id: str) -> LogState | None:
-    job = conn.execute(
-        "SELECT status, log_artifact, artifacts_expired FROM jobs WHERE id = ?", (job_id,)
-    ).fetchone()
+    job = find_job(conn, job_id, "status, log_artifact, artifacts_expired")
     if job is None:
         return None
     artifact = job["log_artifact"]

@@ -43,27 +43,26 @@ class Sweeper:
     async def sweep(self) -> int:
         cutoff = iso(utcnow() - timedelta(seconds=self.retention))
         rows = self.engine.db.read(
-            "SELECT id FROM jobs INDEXED BY jobs_unexpired"
+            "SELECT seq, id FROM jobs INDEXED BY jobs_unexpired"
             " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL AND completed_at < ?",
             (cutoff,),
         )
         for row in rows:  # whole directories: off the event loop, which also runs the writer
             await asyncio.to_thread(self.engine.artifacts.delete_job, row["id"])
-        ids = [r["id"] for r in rows]
+        seqs = [(r["seq"],) for r in rows]
         now = iso(utcnow())
 
         def expire(conn: sqlite3.Connection) -> None:
-            params = [(i,) for i in ids]
             conn.executemany(
                 "UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
-                " log_artifact = NULL WHERE id = ?",
-                params,
+                " log_artifact = NULL WHERE seq = ?",
+                seqs,
             )
-            conn.executemany(
-                "DELETE FROM job_logs WHERE job_id = ?", params
-            )  # unarchived leftovers
+            conn.executemany(  # unarchived leftovers
+                "DELETE FROM job_logs WHERE job_id = ?", [(r["id"],) for r in rows]
+            )
             conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
             conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
 
         await self.engine.db.write(expire)
-        return len(ids)
+        return len(rows)

@@ -29,7 +29,7 @@ def worker_job(request: Request) -> sqlite3.Row:
     attempt, and the job must not have ended (409 tells the worker to stop)."""
     job_id = request.path_params["job_id"]
     claims = worker_claims(request)
-    row = services(request).db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+    row = services(request).db.read_with(lambda c: jobs.find(c, job_id))
     if claims["sub"] != job_id or row is None:
         raise HTTPError(404, "not_found", "job not found")
     if row["attempt"] != claims.get("jti"):
@@ -41,7 +41,7 @@ def worker_job(request: Request) -> sqlite3.Row:
 
 def _spec(request: Request, job_id: str) -> str:
     """The spec, read only here: it may be 1 MiB, and the other worker calls are hot."""
-    row = services(request).db.read_one("SELECT spec_content FROM jobs WHERE id = ?", (job_id,))
+    row = services(request).db.read_with(lambda c: jobs.find(c, job_id, "spec_content"))
     return str(row["spec_content"]) if row else ""
 
 
