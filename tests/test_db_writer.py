@@ -174,3 +174,25 @@ def test_a_first_schema_database_upgrades_with_its_jobs_in_the_new_indexes(
     ).fetchall()
     assert [r[0] for r in waiting] == [queued["id"]]
     conn.close()
+
+
+def test_inline_reads_share_a_snapshot_per_loop_iteration_and_never_miss_a_commit(
+    tmp_path: Path,
+) -> None:
+    async def check(db: Database) -> None:
+        await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+        await db.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        assert db.read_one("SELECT n FROM t")[0] == 1  # opens this iteration's snapshot
+        # A commit from the writer: whoever awaited it reads afterwards, in a fresh snapshot.
+        await db.write(lambda c: c.execute("UPDATE t SET n = 2"))
+        assert db.read_one("SELECT n FROM t")[0] == 2
+        # Another process's commit (the admin CLI, say) shows from the next iteration on.
+        other = sqlite3.connect(db.path, isolation_level=None)
+        assert db.read_one("SELECT n FROM t")[0] == 2
+        other.execute("UPDATE t SET n = 3")
+        other.close()
+        assert db.read_one("SELECT n FROM t")[0] == 2  # the same iteration: the same snapshot
+        await asyncio.sleep(0)
+        assert db.read_one("SELECT n FROM t")[0] == 3
+
+    run(tmp_path, check)

@@ -10,7 +10,12 @@ Write functions must therefore be short: no hashing, no network, no big scans.
 `write_grouped` goes one step further for hot, uniform writes (job creation): the items sent
 in one loop iteration reach one call of a function that handles them all, so shared work
 (the quota row, statement overhead) is done once per group, not once per item.
-Reads use separate WAL connections and never wait for the writer.
+Reads use separate WAL connections and never wait for the writer. The inline reads of one
+loop iteration share one read transaction (a snapshot taken at the first of them, released by
+the next iteration's first callback): starting and ending a read transaction takes eight lock
+calls into the kernel, more than the read of a row itself, and under load an iteration serves
+tens of requests. No code sees a stale snapshot: whatever runs after a commit was scheduled by
+it, so after the release.
 """
 
 from __future__ import annotations
@@ -96,6 +101,8 @@ class Database:
         self._flush_scheduled = False
         self._held = False  # writes wait while a checkpoint finishes (see checkpoints.py)
         self._checkpointer: Checkpointer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._snapshot = False  # the read connection is in this iteration's read transaction
 
     def open(self) -> None:
         migrate(self.path)
@@ -109,11 +116,14 @@ class Database:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # opened outside a loop: no writes to hold
             loop = None
+        self._loop = loop
         self._checkpointer = Checkpointer(self.path, connect, loop, self._hold_writes)
         self._checkpointer.start()
 
     def close(self) -> None:
         self._held = False
+        self._end_snapshot()
+        self._loop = None
         if self._pending and self._writer is not None:
             self._flush()
         if self._checkpointer is not None:
@@ -158,8 +168,7 @@ class Database:
     def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """A small indexed read, run inline: cheaper than a thread hop, and WAL readers never
         block on the writer. Use `read_async` for anything that scans."""
-        assert self._reader is not None, "database not open"
-        return self._reader.execute(sql, params).fetchall()
+        return self._reading().execute(sql, params).fetchall()
 
     def read_one(
         self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
@@ -169,8 +178,22 @@ class Database:
 
     def read_with(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a small read function inline on the read connection."""
-        assert self._reader is not None, "database not open"
-        return fn(self._reader)
+        return fn(self._reading())
+
+    def _reading(self) -> sqlite3.Connection:
+        """The read connection, inside this loop iteration's snapshot."""
+        conn = self._reader
+        assert conn is not None, "database not open"
+        if not self._snapshot and self._loop is not None:
+            conn.execute("BEGIN")
+            self._snapshot = True
+            self._loop.call_soon(self._end_snapshot)
+        return conn
+
+    def _end_snapshot(self) -> None:
+        self._snapshot = False
+        if self._reader is not None and self._reader.in_transaction:
+            self._reader.execute("COMMIT")
 
     async def read_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._pool is not None, "database not open"

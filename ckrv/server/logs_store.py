@@ -285,8 +285,11 @@ def read_rows(
     conn: sqlite3.Connection, job_id: str, after: int, limit: int
 ) -> tuple[LogState | None, list[Entry]]:
     """The job's state and up to `limit` stored lines after position `after`, in one snapshot;
-    when the state says `archived`, the lines are to be read from the archive instead."""
-    conn.execute("BEGIN")
+    when the state says `archived`, the lines are to be read from the archive instead.
+    (Inline reads are inside the loop iteration's snapshot already; a thread's are not.)"""
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
     try:
         state = _state(conn, job_id)
         if state is None or state.archived or state.expired:
@@ -298,7 +301,8 @@ def read_rows(
         ).fetchall()
         return state, [_entry(r) for r in rows]
     finally:
-        conn.execute("COMMIT")
+        if own:
+            conn.execute("COMMIT")
 
 
 def all_rows(conn: sqlite3.Connection, job_id: str, page: int = 5000) -> Iterator[Entry]:
