@@ -37,7 +37,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 def api_routes() -> list[BaseRoute]:
     from ckrv.server.routes import auth, credentials, jobs, logs, openapi, secrets, worker
 
-    return [  # hot paths first: Starlette tries routes in order
+    return [  # order matters only among routes of one shape (PrefixRoutes)
         *jobs.routes,
         *worker.routes,
         *logs.routes,
@@ -49,17 +49,19 @@ def api_routes() -> list[BaseRoute]:
 
 
 class PrefixRoutes(BaseRoute):
-    """Routes under `prefix`, indexed by their first path segment after it, so a request is
-    tried only against the few routes sharing its segment (not every route in turn, whose
-    order would then matter) and without a Mount's second routing pass, which costs a fifth of
-    a bare request. Starlette's Router sees one route; `routes` lists the prefixed ones."""
+    """Routes under `prefix`, indexed by their first path segment after it and their number
+    of segments, so a request is tried only against the routes of its own shape (usually one
+    or two, not every route in turn, whose order would then matter) and without a Mount's
+    second routing pass, which costs a fifth of a bare request. Starlette's Router sees one
+    route; `routes` lists the prefixed ones. (A `{name:path}` parameter, which spans segments,
+    would need another index: none of our routes has one, and the constructor refuses it.)"""
 
     def __init__(self, prefix: str, routes: list[BaseRoute]) -> None:
         self.prefix = prefix
         self.routes: list[Route] = []
-        self._by_segment: dict[str, list[Route]] = {}
+        self._by_shape: dict[tuple[str, int], list[Route]] = {}
         for route in routes:
-            if not isinstance(route, Route):
+            if not isinstance(route, Route) or ":path}" in route.path:
                 raise TypeError(f"only plain Routes can live under {prefix}, not {route!r}")
             prefixed = copy.copy(route)  # keeps the endpoint, methods and middleware
             prefixed.path = prefix + route.path
@@ -67,11 +69,11 @@ class PrefixRoutes(BaseRoute):
                 prefixed.path
             )
             self.routes.append(prefixed)
-            self._by_segment.setdefault(self._segment(route.path), []).append(prefixed)
+            self._by_shape.setdefault(self._shape(route.path), []).append(prefixed)
 
     @staticmethod
-    def _segment(path: str) -> str:
-        return path[1:].partition("/")[0]
+    def _shape(path: str) -> tuple[str, int]:
+        return path[1:].partition("/")[0], path.count("/")
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
@@ -84,7 +86,7 @@ class PrefixRoutes(BaseRoute):
             return Match.NONE, {}
         partial: Scope | None = None
         allowed: set[str] = set()
-        for route in self._by_segment.get(self._segment(path[len(self.prefix) :]), ()):
+        for route in self._by_shape.get(self._shape(path[len(self.prefix) :]), ()):
             match, child = route.matches(scope)
             if match is Match.FULL:
                 return match, {**child, "ckrv.route": route}
@@ -139,7 +141,8 @@ def create_app(settings: Settings, services: Services | None = None) -> CkrvApp:
             await svc.stop()
 
     app = CkrvApp(
-        routes=[Route("/healthz", healthz), PrefixRoutes("/v1", api_routes()), *page_routes()],
+        # The API first: the Router tries routes in order, and it serves nearly every request.
+        routes=[PrefixRoutes("/v1", api_routes()), Route("/healthz", healthz), *page_routes()],
         exception_handlers={HTTPError: http_error_handler, HTTPException: _http_exception},
         lifespan=lifespan,
     )
