@@ -47,6 +47,7 @@ def create(client: Any, **body: Any) -> Any:
         "https:// spaced.example.com/a",
         "fd::17",
         "",
+        "https://git.example.com/" + "a" * 2100 + ".git",  # longer than any git host takes
     ],
 )
 def test_refused_repository_urls(inproc: Any, url: str) -> None:

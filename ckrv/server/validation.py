@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -11,6 +12,7 @@ from ckrv.server.http import HTTPError
 from ckrv.settings import Settings
 
 MAX_SPEC_BYTES = 1024 * 1024
+MAX_URL_LENGTH = 2048  # what git hosts accept, and it bounds the validation cache
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
@@ -30,6 +32,7 @@ def check_spec(spec: str) -> None:
         raise bad("spec_content must be text (it contains a NUL byte)")
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and the same few branches come again and again
 def check_branch(name: str) -> None:
     """git check-ref-format rules for a branch name."""
     problems = (
@@ -50,6 +53,17 @@ def check_branch(name: str) -> None:
 
 def check_repo_url(url: str, settings: Settings) -> str:
     """Return the URL's transport kind, or raise 400 saying what is wrong."""
+    if len(url) > MAX_URL_LENGTH:
+        raise bad(f"git_repo_url is longer than {MAX_URL_LENGTH} characters")
+    kind, host = _url_kind(url, settings.allow_local_repositories, settings.allow_ssh_repositories)
+    if host is not None:
+        _check_host(host, settings)  # each time: what a name resolves to can change
+    return kind
+
+
+@functools.lru_cache(maxsize=4096)  # pure; a server sees the same few repositories again and again
+def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | None]:
+    """The URL's transport kind and the host to check, from its text alone."""
     if not url or url != url.strip() or any(ch in url for ch in "\n\r\t\x00 "):
         raise bad("git_repo_url must be a URL without spaces")
     if url.startswith("-"):
@@ -59,7 +73,7 @@ def check_repo_url(url: str, settings: Settings) -> str:
             "git_repo_url uses a git remote helper (like ext::); only https and ssh are allowed"
         )
     if _SCP_LIKE.match(url):
-        return _check_ssh(url, settings, host=url.split("@", 1)[1].split(":", 1)[0])
+        return _ssh_host(allow_ssh, url.split("@", 1)[1].split(":", 1)[0])
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in {"https", "http"}:
@@ -71,30 +85,26 @@ def check_repo_url(url: str, settings: Settings) -> str:
         host = parts.hostname  # parsed anew on every access
         if not host:
             raise bad("git_repo_url has no host")
-        if scheme == "http" and not settings.allow_local_repositories:
+        if scheme == "http" and not allow_local:
             raise bad("git_repo_url must use https:// (plain http is refused)")
-        _check_host(host, settings)
-        return scheme
+        return scheme, host
     if scheme == "ssh":
         if parts.password is not None:
             raise bad("git_repo_url must not carry a password")
-        return _check_ssh(url, settings, host=parts.hostname or "")
-    if settings.allow_local_repositories and (
-        scheme == "file" or (not scheme and url.startswith("/"))
-    ):
-        return "local"
+        return _ssh_host(allow_ssh, parts.hostname or "")
+    if allow_local and (scheme == "file" or (not scheme and url.startswith("/"))):
+        return "local", None
     raise bad(
         f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// and local paths are refused)"
     )
 
 
-def _check_ssh(url: str, settings: Settings, host: str) -> str:
-    if not settings.allow_ssh_repositories:
+def _ssh_host(allow_ssh: bool, host: str) -> tuple[str, str]:
+    if not allow_ssh:
         raise bad("ssh repository URLs are disabled on this server; use https://")
     if not host or host.startswith("-"):
         raise bad("git_repo_url has no valid host")
-    _check_host(host, settings)
-    return "ssh"
+    return "ssh", host
 
 
 def _check_host(host: str, settings: Settings) -> None:
