@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ckrv.server.http import HTTPError
+from ckrv.server.http import header as http_header
 from ckrv.server.services import Services
 from ckrv.server.tokens import (
     API_AUDIENCE,
@@ -24,7 +25,7 @@ def services(request: Request) -> Services:
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    header = http_header(request, b"authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPError(401, "unauthorized", "missing bearer token; log in with `ckrv cloud login`")

@@ -59,8 +59,17 @@ def _too_large(max_bytes: int) -> HTTPError:
     return HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """One request header by its lower-case name: cheaper than `request.headers`, which builds
+    a Headers object, on the hot routes that read one or two."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dict[str, Any]:
-    length = request.headers.get("content-length")
+    length = header(request, b"content-length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise _too_large(max_bytes)
     chunks: list[bytes] = []
