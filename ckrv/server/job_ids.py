@@ -27,6 +27,7 @@ _MUL2 = 0x846CA68B
 _INV1 = pow(_MUL1, -1, 1 << 32)
 _INV2 = pow(_MUL2, -1, 1 << 32)
 MAX_SEQ = (1 << 48) - 1
+_LOW60 = (1 << 60) - 1
 
 
 def _scramble(x: int) -> int:
@@ -56,8 +57,15 @@ def new_id(seq: int) -> str:
     low = _scramble(seq & _MASK32)
     high = (seq >> 32) ^ _high_mask(low)
     rand = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 used
-    variant = 0x8 | (rand >> 66) & 0x3
-    digits = f"{low:08x}{high:04x}8{rand >> 68:03x}{variant:x}{rand & (1 << 60) - 1:015x}"
+    value = (
+        low << 96
+        | high << 80
+        | 0x8 << 76  # the version
+        | (rand >> 68) << 64
+        | (0x8 | rand >> 66 & 0x3) << 60  # the variant
+        | rand & _LOW60
+    )
+    digits = f"{value:032x}"
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 

@@ -103,6 +103,7 @@ def insert_jobs(
     # AUTOINCREMENT high-water mark, not max(seq), so none is ever used twice.
     last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
     seq = last[0] if last is not None else 0
+    created_at = iso(utcnow())
     outcomes: list[dict[str, Any] | Exception] = []
     for job in new_jobs:
         granted, refusal = grants[job.user_id]
@@ -112,7 +113,7 @@ def insert_jobs(
             continue
         grants[job.user_id] = (granted - 1, refusal)
         seq += 1
-        outcomes.append(_insert(conn, job, seq))
+        outcomes.append(_insert(conn, job, seq, created_at))
     return outcomes
 
 
@@ -124,7 +125,9 @@ def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> dict[
     return outcome
 
 
-def _insert(conn: sqlite3.Connection, job: NewJob, seq: int) -> dict[str, Any]:
+def _insert(
+    conn: sqlite3.Connection, job: NewJob, seq: int, created_at: str | None
+) -> dict[str, Any]:
     job_id = new_id(seq)
     title = spec_title(job.spec_content)
     values = {
@@ -142,7 +145,7 @@ def _insert(conn: sqlite3.Connection, job: NewJob, seq: int) -> dict[str, Any]:
         "push": int(job.push),
         "timeout_seconds": job.timeout_seconds,
         "feature_branch_name": feature_branch(title, job_id),
-        "created_at": iso(utcnow()),
+        "created_at": created_at,
     }
     conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
     return _UNSET | values
