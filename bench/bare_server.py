@@ -30,12 +30,14 @@ app = Starlette(
 if __name__ == "__main__":
     import uvicorn
 
-    from ckrv.server.runner import bind
+    from ckrv.server.runner import bind, tune_gc
 
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    # The uvicorn settings of `ckrv serve` (ckrv/server/runner.py), lifespan aside.
+    # The uvicorn settings of `ckrv serve` (ckrv/server/runner.py), lifespan aside, and its
+    # garbage collector settings: the comparison is of routes, not of process tuning.
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
     )
+    tune_gc()
     uvicorn.Server(config).run(sockets=[sock])

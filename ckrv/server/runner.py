@@ -64,6 +64,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def tune_gc() -> None:
+    """Garbage collection for a long-running server, called once start-up is done."""
+    # What is imported and built by now lives as long as the server: keep full collections
+    # from walking it each time (their pauses were most of POST /v1/jobs' p99 under load).
+    gc.freeze()
+    # Young collections every 50,000 allocations, not 700: a request's objects are freed by
+    # reference counting long before, so each pass finds only what is in flight, and POST
+    # /v1/jobs spent 6-8% of its time in passes that found nothing to free.
+    gc.set_threshold(50_000, 10, 10)
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -110,9 +121,7 @@ def serve(options: ServeOptions) -> None:
     # re-raises the signal; make those handlers a clean exit so a stop ends with status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    # What is imported and built by now lives as long as the server: keep full collections
-    # from walking it each time (their pauses were most of POST /v1/jobs' p99 under load).
-    gc.freeze()
+    tune_gc()
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(1)
