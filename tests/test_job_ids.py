@@ -115,3 +115,23 @@ def test_a_schema_2_database_upgrades_and_its_uuid4_jobs_keep_working(tmp_path: 
     ]
     conn.close()
     assert unique == ["jobs_legacy_id"]  # the only id index left holds the old rows alone
+
+
+def test_every_job_is_found_by_its_short_id_and_only_by_prefixes_of_its_own(live: Server) -> None:
+    token = live.add_user("prefixes@example.com", tier="enterprise")
+    with live.client(token) as api:
+        body = {"spec_content": "# p\n", "git_repo_url": "https://git.example/a.git"}
+        ids = [api.post("/jobs", json=body).json()["id"] for _ in range(40)]
+        for job_id in ids:
+            for length in (8, 13, 36):
+                found = api.get("/jobs", params={"id_prefix": job_id[:length]}).json()["jobs"]
+                assert [j["id"] for j in found] == [job_id]
+            wrong = job_id[:9] + ("0" if job_id[9] != "0" else "1")  # right short id, wrong rest
+            assert api.get("/jobs", params={"id_prefix": wrong}).json()["jobs"] == []
+        upper = api.get("/jobs", params={"id_prefix": ids[0][:8].upper()}).json()["jobs"]
+        assert [j["id"] for j in upper] == [ids[0]]
+        # Shorter than a short id: every job of the user is looked at, and all that match come.
+        one_digit = ids[0][0]
+        expected = [i for i in reversed(ids) if i.startswith(one_digit)]
+        listed = api.get("/jobs", params={"id_prefix": one_digit, "limit": 100}).json()["jobs"]
+        assert [j["id"] for j in listed] == expected

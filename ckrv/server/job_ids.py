@@ -14,6 +14,8 @@ Layout, in hex digits of the id:
     17-31  random
 
 74 random bits keep ids unguessable; the row number is not secret (it only counts jobs).
+Eight leading digits thus name at most one version-8 job, so an id prefix is found by row
+number too (`seqs_for_short_id`), not by reading every job of its owner.
 Ids made before schema 3 are random uuid4s; `seq_of` answers None for them and the jobs
 module finds them through an index kept for those rows alone."""
 
@@ -67,6 +69,13 @@ def new_id(seq: int) -> str:
     )
     digits = f"{value:032x}"
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def seqs_for_short_id(short_id: str, high_water: int) -> list[int]:
+    """The row numbers (up to `high_water`) whose version-8 ids begin with these eight hex
+    digits: one below 2**32 jobs, one more for every 2**32 after."""
+    low = _unscramble(int(short_id[:8], 16))
+    return [seq for seq in range(low, high_water + 1, 1 << 32) if seq > 0]
 
 
 def seq_of(job_id: str) -> int | None:

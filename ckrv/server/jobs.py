@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ckrv.jobmodel import TERMINAL, feature_branch, spec_title
-from ckrv.server.job_ids import new_id, seq_of
+from ckrv.server.job_ids import new_id, seq_of, seqs_for_short_id
 from ckrv.server.users import spend_quota
 from ckrv.timeutil import iso, parse_iso, utcnow
 
@@ -149,6 +149,22 @@ def _insert(
     }
     conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
     return _UNSET | values
+
+
+def prefix_seqs(conn: sqlite3.Connection, prefix: str) -> list[int] | None:
+    """The row numbers of the jobs whose id may begin with `prefix` (lower-case hex digits and
+    dashes); None when it is shorter than a short id and every job has to be looked at."""
+    if len(prefix) < 8 or "-" in prefix[:8]:
+        return None
+    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+    seqs = seqs_for_short_id(prefix, last[0] if last is not None else 0)
+    beyond = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the least string above the prefix range
+    legacy = conn.execute(
+        "SELECT seq FROM jobs INDEXED BY jobs_legacy_id"
+        " WHERE id >= ? AND id < ? AND substr(id, 15, 1) <> '8'",
+        (prefix, beyond),
+    ).fetchall()
+    return seqs + [row[0] for row in legacy]
 
 
 def find(conn: sqlite3.Connection, job_id: str, columns: str = COLUMNS) -> sqlite3.Row | None:

@@ -154,7 +154,8 @@ async def create_job(request: Request) -> Response:
 async def list_jobs(request: Request) -> Response:
     user_id = current_user_id(request)
     limit = query_int(request, "limit", 20, 1, 100)
-    where, params = ["user_id = ?"], [user_id]
+    where: list[str] = ["user_id = ?"]
+    params: list[object] = [user_id]
     status = request.query_params.get("status")
     if status is not None:
         if status not in STATUSES:
@@ -167,12 +168,17 @@ async def list_jobs(request: Request) -> Response:
             raise HTTPError(
                 400, "invalid_request", "id_prefix must be hexadecimal digits and dashes"
             )
+        prefix = prefix.lower()
         where.append("id LIKE ?")
-        params.append(prefix.lower() + "%")
+        params.append(prefix + "%")
+        seqs = services(request).db.read_with(lambda c: jobs.prefix_seqs(c, prefix))
+        if seqs is not None:  # found by row number, not by reading all the user's jobs
+            where.append(f"seq IN ({', '.join('?' * len(seqs))})")
+            params.extend(seqs)
     cursor = request.query_params.get("cursor")
     if cursor:
         where.append("seq < ?")
-        params.append(str(decode_cursor(cursor)))
+        params.append(decode_cursor(cursor))
     rows = services(request).db.read(
         f"SELECT {jobs.PUBLIC_COLUMNS} FROM jobs WHERE {' AND '.join(where)}"
         " ORDER BY seq DESC LIMIT ?",
