@@ -28,7 +28,8 @@ class Completed:
     last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=15))
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (zombies included)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -47,7 +48,7 @@ def kill_tree(pid: int) -> None:
         seen.append(current)
         with contextlib.suppress(OSError):
             os.kill(current, signal.SIGSTOP)  # freeze first so nothing forks away meanwhile
-        pending.extend(_children(current))
+        pending.extend(children(current))
     for victim in seen:
         with contextlib.suppress(OSError):
             os.kill(victim, signal.SIGKILL)
