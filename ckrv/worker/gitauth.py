@@ -126,6 +126,12 @@ def check_transport(credential_type: str, repo_url: str) -> None:
         raise WorkerError(f"unknown credential type {credential_type!r}")
 
 
+def forget_credential_files(private_dir: Path) -> None:
+    """Delete what `credential_env` wrote that holds a secret (the deploy key): setup, the agent
+    and verify run as this user and could read it. `credential_env` writes it again."""
+    (private_dir / "deploy_key").unlink(missing_ok=True)
+
+
 def _check_private_dir(path: Path) -> None:
     info = path.stat()
     if not stat.S_ISDIR(info.st_mode) or stat.S_IMODE(info.st_mode) & 0o077:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.errors import CkrvError, UsageError
+from ckrv.worker.confine import exit_on_sigterm, protect_self
 from ckrv.worker.masking import Masker
 from ckrv.worker.pipeline import JobContext, Outcome, run_job
 from ckrv.worker.reporter import HttpReporter, JobGone
@@ -33,6 +34,8 @@ def secret_values(credential: dict[str, Any] | None, agent_secrets: dict[str, st
 
 
 def run_worker() -> int:
+    confined = protect_self()  # before anything: the environment holds the job's secrets
+    exit_on_sigterm()
     try:
         api_url, job_id, token = (
             os.environ[k] for k in ("CKRV_API_URL", "CKRV_JOB_ID", "CKRV_JOB_TOKEN")
@@ -48,6 +51,13 @@ def run_worker() -> int:
     masker = Masker([token, *secret_values(credential, agent_secrets)])
     reporter = HttpReporter(api_url, job_id, token)
     try:
+        if not confined:
+            reporter.log(
+                "worker",
+                "this system cannot close the worker's memory to the agent (no Linux prctl):"
+                " the agent could read the job token and git credential",
+                "warn",
+            )
         job = reporter.describe()
         reporter.event(status="running")
         workspace = Path(os.environ.get("CKRV_WORKSPACE") or Path.cwd())

@@ -7,13 +7,21 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
-from ckrv.worker.gitauth import base_git_env, credential_env, explain_clone_failure, scrub
+from ckrv.worker.confine import end_leftovers
+from ckrv.worker.gitauth import (
+    base_git_env,
+    credential_env,
+    explain_clone_failure,
+    forget_credential_files,
+    scrub,
+)
 from ckrv.worker.gitops import Git
 from ckrv.worker.masking import Masker
 from ckrv.worker.process import Completed, run_streaming
@@ -153,7 +161,14 @@ def _verify(ctx: JobContext) -> str | None:
     return "passed" if done.exit_code == 0 else f"failed (exit code {done.exit_code})"
 
 
-def _upload(ctx: JobContext, git: Git, base: str, agent_code: int, verify: str | None) -> Outcome:
+def _upload(
+    ctx: JobContext,
+    git: Git,
+    base: str,
+    agent_code: int,
+    verify: str | None,
+    restore_credentials: Callable[[], object],
+) -> Outcome:
     ctx.reporter.event(phase="uploading")
     title = ctx.job.get("spec_title") or "ckrv job"
     changed = git.commit_all(ctx.checkout, f"{title}\n\nckrv job {ctx.job['id']}")
@@ -178,7 +193,7 @@ def _upload(ctx: JobContext, git: Git, base: str, agent_code: int, verify: str |
             base_commit=base,
         )
     stats = git.diff_stats(ctx.checkout, base)
-    pushed, push_note = _push(ctx, git)
+    pushed, push_note = _push(ctx, git, restore_credentials)
     summary = (
         f"{title}: {diffstat_text(stats)}; agent exit code {agent_code}{verify_note}{push_note}"
     )
@@ -194,13 +209,16 @@ def _upload(ctx: JobContext, git: Git, base: str, agent_code: int, verify: str |
     )
 
 
-def _push(ctx: JobContext, git: Git) -> tuple[str | None, str]:
+def _push(
+    ctx: JobContext, git: Git, restore_credentials: Callable[[], object]
+) -> tuple[str | None, str]:
     """Push the feature branch when the job asked to. A failed push does not throw the diff
     away: the job still succeeds, and the summary and log say why the push failed."""
     if not ctx.job.get("push"):
         return None, ""
     branch = ctx.job["feature_branch_name"]
     ctx.say(f"pushing {branch} to origin")
+    restore_credentials()  # the files git needs, gone while the commands ran
     try:
         git.push(ctx.checkout, branch)
     except GitError as exc:
@@ -214,17 +232,20 @@ def run_job(ctx: JobContext) -> Outcome:
     """Run every phase; failures become a failed Outcome with a clear message."""
     private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.workspace))
     try:
-        env = {**os.environ, **base_git_env(bool(ctx.job.get("allow_local_repositories")))}
-        env.update(
-            credential_env(
+
+        def restore_credentials() -> dict[str, str]:
+            return credential_env(
                 ctx.credential,
                 ctx.job["git_repo_url"],
                 private,
                 known_hosts_policy=ctx.job.get("ssh_known_hosts") or "accept-new",
             )
-        )
+
+        env = {**os.environ, **base_git_env(bool(ctx.job.get("allow_local_repositories")))}
+        env.update(restore_credentials())
         git = Git(env, ctx.masker)
         base = _clone(ctx, git)
+        forget_credential_files(private)  # commands run from here on: no key on their disk
         setup = ctx.job.get("setup")
         if setup:
             ctx.reporter.event(phase="setup")
@@ -252,9 +273,12 @@ def run_job(ctx: JobContext) -> Outcome:
                 agent_exit_code=ran.exit_code,
                 base_commit=base,
             )
-        return _upload(ctx, git, base, ran.exit_code, _verify(ctx))
+        verified = _verify(ctx)
+        end_leftovers()  # nothing the commands started may watch the push or outlive the job
+        return _upload(ctx, git, base, ran.exit_code, verified, restore_credentials)
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)
     finally:
+        end_leftovers()
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(ctx.checkout, ignore_errors=True)
