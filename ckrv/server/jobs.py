@@ -99,10 +99,7 @@ def insert_jobs(
     for job in new_jobs:
         wanted[job.user_id] = wanted.get(job.user_id, 0) + 1
     grants = {user: spend_quota(conn, user, upgrade_url, n) for user, n in wanted.items()}
-    # Row numbers are handed out here, as a job's id is made from its own (job_ids.py); the
-    # AUTOINCREMENT high-water mark, not max(seq), so none is ever used twice.
-    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
-    seq = last[0] if last is not None else 0
+    seq = _high_water(conn)  # row numbers are handed out here: a job's id is made from its own
     created_at = iso(utcnow())
     outcomes: list[dict[str, Any] | Exception] = []
     for job in new_jobs:
@@ -156,8 +153,7 @@ def prefix_seqs(conn: sqlite3.Connection, prefix: str) -> list[int] | None:
     dashes); None when it is shorter than a short id and every job has to be looked at."""
     if len(prefix) < 8 or "-" in prefix[:8]:
         return None
-    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
-    seqs = seqs_for_short_id(prefix, last[0] if last is not None else 0)
+    seqs = seqs_for_short_id(prefix, _high_water(conn))
     beyond = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the least string above the prefix range
     legacy = conn.execute(
         "SELECT seq FROM jobs INDEXED BY jobs_legacy_id"
@@ -165,6 +161,13 @@ def prefix_seqs(conn: sqlite3.Connection, prefix: str) -> list[int] | None:
         (prefix, beyond),
     ).fetchall()
     return seqs + [row[0] for row in legacy]
+
+
+def _high_water(conn: sqlite3.Connection) -> int:
+    """The highest row number ever given to a job (AUTOINCREMENT's mark, not max(seq): a job
+    deleted since keeps its number, and so its id, from being used again)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def find(conn: sqlite3.Connection, job_id: str, columns: str = COLUMNS) -> sqlite3.Row | None:
