@@ -160,7 +160,7 @@ def append_worker_lines(
 ) -> list[Entry]:
     """Store the lines not seen before, within the job's byte budget; return what was stored."""
     job = conn.execute(
-        "SELECT last_log_seq, log_bytes, log_dropped, log_artifact, artifacts_expired,"
+        "SELECT seq, last_log_seq, log_bytes, log_dropped, log_artifact, artifacts_expired,"
         f" (SELECT MAX(seq) FROM job_logs WHERE job_id = jobs.id) AS last FROM jobs WHERE {BY_ID}",
         job_key(conn, job_id),
     ).fetchone()
@@ -181,8 +181,8 @@ def append_worker_lines(
         position += 1
     _insert(conn, job_id, stored)
     conn.execute(
-        f"UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE {BY_ID}",
-        (seen, used, dropped, *job_key(conn, job_id)),
+        "UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE seq = ?",
+        (seen, used, dropped, job["seq"]),
     )
     return stored
 
