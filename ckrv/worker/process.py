@@ -29,9 +29,12 @@ class Completed:
 
 
 def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (zombies included)."""
-    found = []
-    for entry in Path("/proc").iterdir():
+    """The processes whose parent is `pid` (zombies included); none where there is no /proc."""
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError):
                 stat = (entry / "stat").read_text()
