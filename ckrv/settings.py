@@ -3,6 +3,7 @@ config reference read; a test keeps the table's defaults equal to the Settings d
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,15 @@ class AgentConfig:
 
 def _duration(value: Any) -> float:
     return parse_duration(value)
+
+
+def address_list(value: Any) -> tuple[str, ...]:
+    """A list of addresses or CIDR networks, each checked."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected a list of addresses, e.g. ["127.0.0.1", "10.0.0.0/8"]')
+    for entry in value:
+        ipaddress.ip_network(entry, strict=False)  # ValueError names the bad one
+    return tuple(value)
 
 
 # (section, key, converter, default, doc). Durations accept 90s, 15m, 1h, 7d.
@@ -106,6 +116,14 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "`accept-new`, `yes` (strict, uses the server's known_hosts) or `no`.",
     ),
     ("server", "upgrade_url", str, "", "Link shown when a user's quota is spent."),
+    (
+        "server",
+        "trusted_proxies",
+        address_list,
+        (),
+        "Addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` names the "
+        "client. Empty: the header is ignored and the socket's peer is the client.",
+    ),
     ("server", "access_token_ttl", _duration, 900.0, "Lifetime of an access token (JWT)."),
     (
         "server",
@@ -172,6 +190,7 @@ class Settings:
     allow_ssh_repositories: bool = True
     ssh_known_hosts: str = "accept-new"
     upgrade_url: str = ""
+    trusted_proxies: tuple[str, ...] = ()
     access_token_ttl: float = 900.0
     refresh_token_ttl: float = 30 * 86400.0
     device_code_ttl: float = 900.0

@@ -114,6 +114,8 @@ def test_unknown_config_key_is_an_error_at_start(fresh: Server, tmp_path: Path) 
         ('[server]\nallow_local_repositories = "yes"\n', "expected true or false"),
         ("[server\n", "not valid TOML"),
         ('[agents.x]\ncommand = "echo"\n', "[agents.x] needs `command"),
+        ('[server]\ntrusted_proxies = ["10.0.0.0/8", "proxy.local"]\n', "'proxy.local' does"),
+        ('[server]\ntrusted_proxies = "127.0.0.1"\n', "expected a list of addresses"),
     ],
 )
 def test_invalid_config_is_refused_with_a_clear_message(

@@ -86,5 +86,6 @@ def worker_claims(request: Request) -> dict[str, Any]:
 
 
 def client_address(request: Request) -> str:
-    # Deliberately the socket's peer, not X-Forwarded-For: a client can forge that header.
+    # The socket's peer; uvicorn puts the X-Forwarded-For address here only for a request from
+    # a proxy named in `trusted_proxies` (anyone else can forge that header).
     return request.client.host if request.client else "unknown"

@@ -105,16 +105,18 @@ def serve(options: ServeOptions) -> None:
     print(f"  API:     {settings.api_url}", flush=True)
     print(f"  data:    {settings.data_dir}", flush=True)
     print(f"  executor: {settings.executor}", flush=True)
-    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
-    # client as the client's address, so a local guesser could forge a fresh address for every
-    # try past the throttles, and the approval page would show what the header claimed.
+    # X-Forwarded-For only from the proxies named in trusted_proxies: uvicorn's default takes it
+    # from any loopback client, so a local guesser could forge a fresh address for every try
+    # past the throttles, and the approval page would show what the header claimed.
+    trusted = list(settings.trusted_proxies)
     config = uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
-        proxy_headers=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
     server = StreamClosingServer(config, app.services.logs.close_streams)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers, then
