@@ -35,14 +35,9 @@ class JobMaskers:
         return masker
 
 
-def mask_worker_entries(
-    services: Services, job: Any, entries: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """`entries` (worker log entries with a `message`) with every known secret masked."""
-    maskers = services.extras.get(_CACHE_KEY) or services.extras.setdefault(
+def job_masker(services: Services, job: Any) -> Masker:
+    """The Masker of every secret `job` can see (its git credential, its owner's secrets)."""
+    maskers: JobMaskers = services.extras.get(_CACHE_KEY) or services.extras.setdefault(
         _CACHE_KEY, JobMaskers()
     )
-    masker = maskers.for_job(services, job)
-    if not masker:
-        return entries
-    return [{**entry, "message": masker.mask(entry["message"])} for entry in entries]
+    return maskers.for_job(services, job)

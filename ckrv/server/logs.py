@@ -85,10 +85,11 @@ class LogService:
 
     # --- writing ---
 
-    async def ingest(self, job_id: str, entries: Any) -> int:
-        """Store a worker's batch; entries whose sequence number was stored before are ignored,
-        and so is everything once the job's log is sealed. Returns how many lines were new."""
-        lines = validate(entries)
+    async def ingest(self, job_id: str, entries: Any, mask: Callable[[str], str] = str) -> int:
+        """Store a worker's batch (checked here: 400 for a malformed one), each message passed
+        through `mask` before it is clipped; entries whose sequence number was stored before are
+        ignored, and so is everything once the job's log is sealed. Returns how many were new."""
+        lines = validate(entries, mask)
         if not lines:
             return 0
         budget = self.max_log_bytes

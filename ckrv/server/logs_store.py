@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -110,8 +110,10 @@ def _bad(index: int, what: str) -> HTTPError:
     return HTTPError(400, "invalid_request", f"entries[{index}]: {what}")
 
 
-def validate(entries: Any) -> list[Incoming]:
-    """Worker entries sorted by their sequence number; a malformed one rejects the batch."""
+def validate(entries: Any, mask: Callable[[str], str] = str) -> list[Incoming]:
+    """Worker entries sorted by their sequence number; a malformed one rejects the batch.
+    Messages go through `mask` before they are clipped (a secret the cut would halve is
+    masked whole)."""
     if not isinstance(entries, list):
         raise HTTPError(400, "invalid_request", "entries must be a list")
     out: list[Incoming] = []
@@ -132,7 +134,7 @@ def validate(entries: Any) -> list[Incoming]:
         ts = entry.get("timestamp")
         if not isinstance(ts, str) or not 0 < len(ts) <= 40:
             raise _bad(index, "timestamp must be an ISO 8601 string")
-        text, size = clip_line(message)
+        text, size = clip_line(mask(message))
         out.append(Incoming(seq, _utf8(ts), level, _utf8(source), text, size))
     out.sort(key=lambda e: e.worker_seq)  # linear when already in order, as it usually is
     return out
