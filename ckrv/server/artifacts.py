@@ -1,13 +1,16 @@
-"""The filesystem artifact store: data_dir/artifacts/<job id>/<name>. Writes go to a temp file
-that is fsynced and renamed, so a reader never sees half an artifact."""
+"""The filesystem artifact store: data_dir/artifacts/<job id>/<name> (diffs, archived logs).
+Writes go through `atomic_file`, so a reader never sees half an artifact and a crash right
+after a write keeps it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from ckrv.errors import CkrvError
 
@@ -16,9 +19,30 @@ class ArtifactTooLarge(CkrvError):
     pass
 
 
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
+    """A file that appears at `path` whole or not at all: written beside it under a temporary
+    name, fsynced, renamed over `path`, and its directory fsynced so the rename lasts too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class ArtifactStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "artifacts"
 
     def job_dir(self, job_id: str) -> Path:
         uuid.UUID(job_id)  # job ids are UUIDs; anything else must not become a path
@@ -30,24 +54,15 @@ class ArtifactStore:
     async def write_stream(
         self, job_id: str, name: str, chunks: AsyncIterator[bytes], limit: int
     ) -> int:
-        directory = self.job_dir(job_id)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = directory / f".{name}.{uuid.uuid4().hex}.tmp"
         size = 0
-        try:
-            with open(tmp, "wb") as handle:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise ArtifactTooLarge(
-                            f"{name} is larger than the server's limit of {limit} bytes"
-                        )
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, directory / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_file(self.path(job_id, name)) as handle:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise ArtifactTooLarge(
+                        f"{name} is larger than the server's limit of {limit} bytes"
+                    )
+                handle.write(chunk)
         return size
 
     def delete(self, job_id: str, name: str) -> None:

@@ -37,7 +37,7 @@ class Engine:
         self.db = services.db
         self.executor = executor
         self.logs: LogService = services.logs
-        self.artifacts = ArtifactStore(services.settings.data_dir / "artifacts")
+        self.artifacts = ArtifactStore(services.settings.data_dir)
         self.wakeup = asyncio.Event()
         self._eta: dict[str, float | None] = {}
 

@@ -14,15 +14,14 @@ from `log_artifact` inside one snapshot, so it never sees a half-moved log.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ckrv.server.artifacts import ArtifactStore, atomic_file
 from ckrv.server.http import HTTPError
 from ckrv.server.jobs import BY_ID
 from ckrv.server.jobs import find as find_job
@@ -325,36 +324,18 @@ def all_rows(conn: sqlite3.Connection, job_id: str, page: int = 5000) -> Iterato
 
 
 def archive_path(data_dir: Path, job_id: str) -> Path:
-    uuid.UUID(job_id)  # job ids are UUIDs; anything else must not become a path
-    return data_dir / "artifacts" / job_id / ARCHIVE_NAME
+    return ArtifactStore(data_dir).path(job_id, ARCHIVE_NAME)
 
 
 def write_archive(path: Path, entries: Iterator[Entry]) -> int:
-    """Write the archive atomically (temp file, fsync, rename); return the last position."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """Write the archive whole or not at all (atomic_file); return the last position."""
     last = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for entry in entries:
-                handle.write(entry_json(entry))
-                handle.write("\n")
-                last = entry[0]
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        for entry in entries:
+            handle.write(entry_json(entry))
+            handle.write("\n")
+            last = entry[0]
     return last
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def count_archive(path: Path) -> int | None:
