@@ -214,7 +214,9 @@ def test_the_stream_ends_with_done_and_follow_exits_7_for_a_failed_job(
     result = user_cli.run("logs", job_id[:8], "-f")
     assert result.returncode == 7
     assert "scripted: about to fail" in result.stdout
-    assert f"job {job_id} ended failed" in result.stderr and "exited with code 3" in result.stderr
+    assert (
+        f"job {job_id[:8]} ended failed" in result.stderr and "exited with code 3" in result.stderr
+    )
     events = sse_events(api, job_id)
     assert [kind for kind, _, _ in events][-2:] == ["status", "message"]
     assert json.loads(events[-2][2])["status"] == "failed" and events[-1][2] == "[DONE]"

@@ -81,13 +81,10 @@ def logs(ctx: click.Context, job: str, follow: bool, tail: int | None, as_json: 
       ckrv logs 3f8a9b2c -f
       ckrv logs 3f8a9b2c -n 50 --json
     """
-    from ckrv.client.jobs import resolve_job_id
-    from ckrv.client.logstream import LogEvent, fetch
-    from ckrv.client.logstream import follow as follow_log
-    from ckrv.errors import JobUnsuccessful
+    from ckrv.client.jobs import require_success, resolve_job_id, wait_for_job
+    from ckrv.client.logstream import fetch
 
     printer = LinePrinter(as_json=as_json, flush=follow)
-    final = None
     try:
         with user_api() as api:
             job_id = resolve_job_id(api, job)
@@ -95,21 +92,13 @@ def logs(ctx: click.Context, job: str, follow: bool, tail: int | None, as_json: 
                 for entry in fetch(api, job_id, tail=tail):
                     printer.line(entry.as_dict())
                 return
-            for event in follow_log(api, job_id, tail=tail):
-                if isinstance(event, LogEvent):
-                    printer.line(event.as_dict())
-                elif event.final:
-                    final = event
+            final = wait_for_job(api, job_id, on_log=printer.line, tail=tail)
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None
     except BrokenPipeError:
         _quiet_stdout()  # `ckrv logs ... | head`: the reader has gone, so has our job
         return
-    if final is not None and final.status != "succeeded":
-        reason = final.job.get("error_message") or final.job.get("result_summary") or ""
-        raise JobUnsuccessful(
-            f"job {job_id} ended {final.status}" + (f": {reason}" if reason else "")
-        )
+    require_success(final, hint="its log is above")
 
 
 def _quiet_stdout() -> None:

@@ -202,14 +202,14 @@ def wait_for_job(
     *,
     on_change: JobCallback | None = None,
     on_log: JobCallback | None = None,
+    tail: int | None = None,
 ) -> dict[str, Any]:
     """Block until the job ends and return it. Status and phase changes arrive as events on
     the job's log stream (no polling); `on_change` sees each, `on_log` each log entry (and the
-    backlog only when it is given)."""
+    backlog only when it is given: all of it, or its last `tail` lines)."""
     from ckrv.client.logstream import LogEvent, follow
 
-    tail = None if on_log is not None else 0
-    for event in follow(api, job_id, tail=tail):
+    for event in follow(api, job_id, tail=tail if on_log is not None else 0):
         if isinstance(event, LogEvent):
             if on_log is not None:
                 on_log(event.as_dict())
