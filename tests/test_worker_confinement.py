@@ -4,6 +4,7 @@ nothing it starts may outlive its turn (so nothing watches the push or stays aft
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,9 +43,20 @@ if [ "${2:-}" = hold ]; then echo holding; sleep 60; fi
 """
 
 
-def test_a_hostile_agent_gets_no_secret_and_leaves_nothing_running(tmp_path: Path) -> None:
-    loot = tmp_path / "loot"
-    loot.mkdir()
+@pytest.fixture
+def loot(tmp_path: Path) -> Iterator[Path]:
+    """Where the hostile agent puts what it finds; its daemon is killed afterwards whatever
+    the test found (a failed test must not leave it running)."""
+    path = tmp_path / "loot"
+    path.mkdir()
+    yield path
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int((path / "daemon.pid").read_text()), signal.SIGKILL)
+
+
+def test_a_hostile_agent_gets_no_secret_and_leaves_nothing_running(
+    tmp_path: Path, loot: Path
+) -> None:
     srv = _server(tmp_path, loot)
     daemon = start_sshd(tmp_path / "sshd")
     try:
@@ -88,9 +101,7 @@ def test_a_hostile_agent_gets_no_secret_and_leaves_nothing_running(tmp_path: Pat
     assert _daemon_ended(loot), "the agent's daemon outlived its job"
 
 
-def test_a_cancelled_job_leaves_nothing_running(tmp_path: Path) -> None:
-    loot = tmp_path / "loot"
-    loot.mkdir()
+def test_a_cancelled_job_leaves_nothing_running(tmp_path: Path, loot: Path) -> None:
     srv = _server(tmp_path, loot)
     try:
         with srv.client(srv.add_user("mallory@example.com", tier="pro")) as api:
@@ -122,10 +133,7 @@ def _daemon_ended(loot: Path, wait: float = 5.0) -> bool:
     deadline = time.monotonic() + wait
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)  # not to leave it running after a failed test
-        return False
-    return True
+    return not Path(f"/proc/{pid}").exists()
 
 
 PROBE = """
