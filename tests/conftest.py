@@ -12,21 +12,27 @@ LOCAL_CONFIG = """
 allow_local_repositories = true
 max_concurrent_jobs = {capacity}
 default_agent = "scripted"
-
+{server_extra}
 [agents.scripted]
 command = ["{python}", "{agent}", "{{spec_file}}"]
 """
 
 
-def write_config(directory: Path, extra: str = "", capacity: int = 4) -> Path:
+def write_config(
+    directory: Path, extra: str = "", capacity: int = 4, server_extra: str = ""
+) -> Path:
     """directory/ckrv.toml: local repositories allowed, the scripted agent as default, and
-    `capacity` jobs at once (0 pauses dispatching). Calling it again rewrites the file."""
+    `capacity` jobs at once (0 pauses dispatching); `server_extra` goes in [server], `extra`
+    after the agents. Calling it again rewrites the file."""
     import sys
 
     agent = Path(__file__).parent / "agents" / "scripted_agent.py"
     path = directory / "ckrv.toml"
     path.write_text(
-        LOCAL_CONFIG.format(python=sys.executable, agent=agent, capacity=capacity) + extra
+        LOCAL_CONFIG.format(
+            python=sys.executable, agent=agent, capacity=capacity, server_extra=server_extra
+        )
+        + extra
     )
     return path
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.helpers import wait_for
+from ckrv.server import jobs
+from ckrv.server.keys import load_signing_key
+from ckrv.server.tokens import TokenIssuer
+from tests.helpers import Server, wait_for
 
 TERMINAL = {"succeeded", "failed", "timeout", "cancelled"}
 
@@ -83,3 +88,18 @@ def processes_with(marker: str) -> list[int]:
         if state != "Z" and (marker.encode() in cmdline or marker.encode() in environ):
             found.append(int(entry.name))
     return found
+
+
+def hold_for_a_worker(server: Server, job_id: str) -> str:
+    """Dispatch a waiting job (on a paused server) to a stand-in worker, the test: record an
+    attempt with the engine's own function, and mint that attempt's worker token with the
+    server's key."""
+    attempt = uuid.uuid4().hex
+    conn = sqlite3.connect(server.data_dir / "ckrv.db", timeout=30)
+    try:
+        with conn:
+            assert jobs.mark_dispatched(conn, job_id, attempt, "local")
+    finally:
+        conn.close()
+    issuer = TokenIssuer(load_signing_key(server.data_dir), server.url, 900)
+    return issuer.worker_token(job_id, 3600, attempt)

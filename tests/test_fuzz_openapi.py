@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +20,10 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.openapi.checks import JsonSchemaError
 
-from ckrv.server import jobs
-from ckrv.server.keys import load_signing_key
 from ckrv.server.routes.openapi import document
-from ckrv.server.tokens import TokenIssuer
 from tests.conftest import write_config
 from tests.helpers import Server, add_user_direct, device_login, make_repo
-from tests.jobhelpers import submit, wait_status
+from tests.jobhelpers import hold_for_a_worker, submit, wait_status
 
 pytestmark = pytest.mark.slow
 
@@ -79,20 +74,6 @@ class Target:
         a 404); every other route the user's token."""
         token = self.worker_token if case.path.startswith("/worker/") else self.token
         return {"Authorization": f"Bearer {token}"}
-
-
-def _hold_for_a_worker(server: Server, job_id: str) -> str:
-    """Dispatch a waiting job to a stand-in worker (the fuzzer): record an attempt with the
-    engine's own function, and mint that attempt's worker token with the server's key."""
-    attempt = uuid.uuid4().hex
-    conn = sqlite3.connect(server.data_dir / "ckrv.db", timeout=30)
-    try:
-        with conn:
-            assert jobs.mark_dispatched(conn, job_id, attempt, "local")
-    finally:
-        conn.close()
-    issuer = TokenIssuer(load_signing_key(server.data_dir), server.url, 900)
-    return issuer.worker_token(job_id, 3600, attempt)
 
 
 def _finished_jobs(api: httpx.Client, repo: Path) -> dict[str, str]:
@@ -150,7 +131,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             ]
             assert not stale, f"the server serves another document for {stale}"
             resources |= _waiting_jobs_and_more(api, repo)
-        worker_token = _hold_for_a_worker(srv, resources["real-held"])
+        worker_token = hold_for_a_worker(srv, resources["real-held"])
         with srv.client(worker_token) as worker:  # or every worker case would be a mere 401
             assert worker.get(f"/worker/jobs/{resources['real-held']}").status_code == 200
         yield Target(srv, token, resources, worker_token)

@@ -6,11 +6,20 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import write_config
 from tests.helpers import Server, git, make_repo, wait_for
-from tests.jobhelpers import job, logs, processes_with, submit, wait_phase, wait_status
+from tests.jobhelpers import (
+    hold_for_a_worker,
+    job,
+    logs,
+    processes_with,
+    submit,
+    wait_phase,
+    wait_status,
+)
 
 
 @pytest.fixture
@@ -186,5 +195,46 @@ def test_pending_jobs_survive_a_server_kill(tmp_path: Path, config_dir: Path, re
     try:
         with srv.client(token) as api:
             assert [wait_status(api, i)["status"] for i in ids] == ["succeeded"] * 3
+    finally:
+        srv.stop()
+
+
+def test_a_diff_over_the_size_cap_fails_the_job_saying_so(
+    tmp_path: Path, config_dir: Path, repo: Path
+) -> None:
+    config = write_config(tmp_path, server_extra="max_diff_bytes = 2000\n")
+    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
+    try:
+        with srv.client(srv.add_user("big@example.com", tier="pro")) as api:
+            created = submit(api, "# Big\nwrite big.txt " + "x" * 3000 + "\n", repo)
+            done = wait_status(api, created["id"])
+            assert done["status"] == "failed", done
+            assert "over the server's limit of 2000 bytes" in done["error_message"]
+            missing = api.get(f"/jobs/{created['id']}/artifacts/diff")
+            assert missing.status_code == 404 and missing.json()["error"] == "no_diff"
+    finally:
+        srv.stop()
+
+
+def test_the_server_refuses_an_upload_over_the_cap_and_keeps_no_part_of_it(
+    tmp_path: Path, config_dir: Path, repo: Path
+) -> None:
+    """A worker that ignores the cap it was told: 413, and nothing half-written is left."""
+    config = write_config(tmp_path, capacity=0, server_extra="max_diff_bytes = 2000\n")
+    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
+    try:
+        with srv.client(srv.add_user("liar@example.com", tier="pro")) as api:
+            job_id = submit(api, "print held\n", repo)["id"]
+        token = hold_for_a_worker(srv, job_id)
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=srv.api_url, headers=headers) as worker:
+            too_big = worker.put(f"/worker/jobs/{job_id}/diff", content=b"+" * 2001)
+            assert too_big.status_code == 413, too_big.text
+            assert "2000 bytes" in too_big.json()["message"]
+            job_dir = srv.data_dir / "artifacts" / job_id
+            assert not job_dir.exists() or list(job_dir.iterdir()) == []
+            fits = worker.put(f"/worker/jobs/{job_id}/diff", content=b"+" * 2000)
+            assert fits.json() == {"bytes": 2000}
+            assert [p.name for p in job_dir.iterdir()] == ["diff.patch"]
     finally:
         srv.stop()
