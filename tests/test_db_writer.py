@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ckrv.errors import QuotaExceeded
+from ckrv.errors import NotAuthenticated, QuotaExceeded
 from ckrv.server import checkpoints, jobs, schema, users
 from ckrv.server import db as db_module
 from ckrv.server.db import Database
@@ -196,3 +196,24 @@ def test_inline_reads_share_a_snapshot_per_loop_iteration_and_never_miss_a_commi
         assert db.read_one("SELECT n FROM t")[0] == 3
 
     run(tmp_path, check)
+
+
+def test_a_missing_user_refuses_only_their_own_jobs_in_a_group(tmp_path: Path) -> None:
+    async def check(db: Database) -> None:
+        present = await db.write(lambda c: users.add_user(c, "p@example.com", "p", "pro", None))
+        outcomes = await asyncio.gather(
+            db.write_grouped(_insert_group, _new_job("no-such-user")),
+            db.write_grouped(_insert_group, _new_job(present)),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], NotAuthenticated)
+        assert isinstance(outcomes[1], dict) and outcomes[1]["user_id"] == present
+        assert [r[0] for r in db.read("SELECT user_id FROM jobs")] == [present]
+
+    run(tmp_path, check)
+
+
+def _insert_group(
+    conn: sqlite3.Connection, new_jobs: list[jobs.NewJob]
+) -> list[dict[str, object] | Exception]:
+    return jobs.insert_jobs(conn, new_jobs, "")

@@ -244,3 +244,27 @@ def test_expired_diff_answers_410(tmp_path: Path, config_dir: Path) -> None:
             assert api.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
     finally:
         srv.stop()
+
+
+def test_a_user_gone_since_their_login_gets_401_not_a_server_error(
+    inproc: Any, tmp_path: Path
+) -> None:
+    """An access token outlives its user by up to its lifetime: creating a job with it is
+    refused as unauthenticated (no 500), and other users go on creating theirs."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    add_user_direct(data, "bo@example.com", tier="pro")
+    other = device_login(inproc, data, "bo@example.com")["access_token"]
+    with sqlite3.connect(data / "ckrv.db") as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("DELETE FROM users WHERE email = 'ada@example.com'")
+    gone = create(inproc)
+    assert gone.status_code == 401, gone.text
+    assert gone.json()["message"] == "the user of this token no longer exists"
+    ok = inproc.post(
+        "/v1/jobs",
+        json={"spec_content": "# Bo's\n", "git_repo_url": "https://git.example.com/me/app.git"},
+        headers={"Authorization": f"Bearer {other}"},
+    )
+    assert ok.status_code == 201, ok.text

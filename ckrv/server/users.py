@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ckrv.errors import NotFound, QuotaExceeded, UsageError
+from ckrv.errors import CkrvError, NotAuthenticated, NotFound, QuotaExceeded, UsageError
 from ckrv.server.db import Database
 from ckrv.timeutil import iso, parse_iso, utcnow
 
@@ -173,13 +173,16 @@ def profile(row: sqlite3.Row) -> dict[str, Any]:
 
 def spend_quota(
     conn: sqlite3.Connection, user_id: str, upgrade_url: str, wanted: int = 1
-) -> tuple[int, QuotaExceeded | None]:
+) -> tuple[int, CkrvError | None]:
     """Count up to `wanted` jobs against the user's cycle in one read and one write: how many
-    fit, and the refusal for the rest (a spent free tier). Called inside the job inserts'
+    fit, and the refusal for the rest (a spent free tier; NotAuthenticated for a user who no
+    longer exists, whose login token may outlive them). Called inside the job inserts'
     transaction so the check and the decrement are atomic."""
     row = conn.execute(
         "SELECT tier, created_at, cycle_start, jobs_used FROM users WHERE id = ?", (user_id,)
     ).fetchone()
+    if row is None:
+        return 0, NotAuthenticated("the user of this token no longer exists")
     used, start, end, _end_text = _current_usage(row, utcnow())
     tier = TIERS[row["tier"]]
     granted = wanted if tier.overage_allowed else min(wanted, max(tier.jobs_per_cycle - used, 0))

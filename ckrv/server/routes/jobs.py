@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ckrv.errors import QuotaExceeded
+from ckrv.errors import NotAuthenticated, QuotaExceeded
 from ckrv.jobmodel import STATUSES, TERMINAL
 from ckrv.server import jobs
 from ckrv.server.agents import available_agents
@@ -146,6 +146,8 @@ async def create_job(request: Request) -> Response:
             quota_resets_at=getattr(exc, "resets_at", None),
             upgrade_url=svc.settings.upgrade_url or None,
         ) from exc
+    except NotAuthenticated as exc:
+        raise HTTPError(401, "invalid_token", exc.message) from exc
     return FastJSONResponse(
         eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
     )
