@@ -170,9 +170,16 @@ def _high_water(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def find(conn: sqlite3.Connection, job_id: str, columns: str = COLUMNS) -> sqlite3.Row | None:
+def find(
+    conn: sqlite3.Connection, job_id: str, columns: str = COLUMNS, user_id: str | None = None
+) -> sqlite3.Row | None:
+    """The job's row (only if it is `user_id`'s, when given), or None."""
+    params: tuple[object, ...] = key(conn, job_id)
+    where = BY_ID
+    if user_id is not None:
+        where, params = f"{BY_ID} AND user_id = ?", (*params, user_id)
     row: sqlite3.Row | None = conn.execute(
-        f"SELECT {columns} FROM jobs WHERE {BY_ID}", key(conn, job_id)
+        f"SELECT {columns} FROM jobs WHERE {where}", params
     ).fetchone()
     return row
 

@@ -30,7 +30,6 @@ from ckrv.server.http import (
     json_body,
     query_int,
 )
-from ckrv.server.job_ids import seq_of
 from ckrv.server.secrets_store import find_credential, list_credentials
 from ckrv.server.services import Services
 from ckrv.server.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
@@ -46,13 +45,7 @@ def engine(request: Request) -> Engine:
 
 def owned_job(request: Request, user_id: str, columns: str = jobs.COLUMNS) -> sqlite3.Row:
     job_id = request.path_params["job_id"]
-    db = services(request).db
-    seq = seq_of(job_id)
-    if seq is None:  # not a version-8 id: perhaps one from before schema 3
-        seq = db.read_with(lambda c: jobs.key(c, job_id))[0]
-    row = db.read_one(
-        f"SELECT {columns} FROM jobs WHERE {jobs.BY_ID} AND user_id = ?", (seq, job_id, user_id)
-    )
+    row = services(request).db.read_with(lambda c: jobs.find(c, job_id, columns, user_id))
     if row is None:
         raise HTTPError(404, "not_found", f"no job {job_id}")
     return row
