@@ -153,8 +153,13 @@ def _without_capabilities(argv: list[str]) -> list[str]:
     return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", *argv]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
-@pytest.mark.skipif(os.getuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="prctl, which it tests, is Linux's"
+)
+@pytest.mark.skipif(
+    os.getuid() == 0 and not shutil.which("setpriv"),
+    reason="as root it needs setpriv (util-linux) to drop capabilities",
+)
 def test_a_protected_process_keeps_its_environment_from_its_own_user() -> None:
     env = {**base_env(Path("/nonexistent")), "CKRV_PROBE_SECRET": "s3cret-value"}
     for mode, readable in (("plain", True), ("protect", False)):

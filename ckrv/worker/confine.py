@@ -11,7 +11,8 @@ run as the worker's own user, and the agent is code nobody reviewed, so:
   or to outlive the job. `exit_on_sigterm` lets a cancel or a timeout (the executor's SIGTERM
   to the process group, which a setsid daemon has left) unwind through it too.
 
-Linux only (prctl); elsewhere both do nothing and say so in the job's log."""
+`protect_self` needs Linux (prctl): elsewhere it does nothing and the worker says so in the
+job's log. `end_leftovers` finds processes through /proc and ends none where there is none."""
 
 from __future__ import annotations
 
