@@ -30,11 +30,11 @@ app = Starlette(
 if __name__ == "__main__":
     import uvicorn
 
-    from ckrv.server.runner import bind, tune_gc
+    from ckrv.server.serving import bind, tune_gc
 
     sock = bind("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    # The uvicorn settings of `ckrv serve` (ckrv/server/runner.py), lifespan aside, and its
+    # The uvicorn settings of `ckrv serve` (ckrv/server/serving.py), lifespan aside, and its
     # garbage collector settings: the comparison is of routes, not of process tuning.
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False

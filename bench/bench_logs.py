@@ -136,8 +136,8 @@ class Bench:
 
     def holding_job(self) -> tuple[str, str]:
         """A job whose agent just sleeps, and a worker token for posting its log directly."""
-        from ckrv.server.keys import load_signing_key
-        from ckrv.server.tokens import TokenIssuer
+        from ckrv.server.identity.signing_key import load_signing_key
+        from ckrv.server.identity.tokens import TokenIssuer
 
         job_id = self.submit("# hold\nhold 600\n")
         self.wait(job_id, lambda j: j["phase"] == "executing")

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from ckrv.server import jobs
-from ckrv.server.keys import load_signing_key
-from ckrv.server.tokens import TokenIssuer
+from ckrv.server.identity.signing_key import load_signing_key
+from ckrv.server.identity.tokens import TokenIssuer
+from ckrv.server.jobs import store as jobs
 from tests.helpers import Server, wait_for
 
 TERMINAL = {"succeeded", "failed", "timeout", "cancelled"}

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ckrv.server import admin
-from ckrv.server.keys import load_signing_key
+from ckrv.server.identity.signing_key import load_signing_key
 from tests.helpers import DEVICE_GRANT, add_user_direct, app_client, device_login, wait_for
 
 EMAIL = "ada@example.com"

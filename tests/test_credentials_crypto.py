@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from ckrv.errors import CkrvError
-from ckrv.server import secrets_store as store
 from ckrv.server.admin import open_db
-from ckrv.server.db import run_in_transaction
-from ckrv.server.keys import load_master_keys
+from ckrv.server.storage.database import run_in_transaction
+from ckrv.server.vault import store
+from ckrv.server.vault.master_keys import load_master_keys
 from tests.helpers import PYTHON, ROOT, Server, add_user_direct, base_env
 
 VALUES = {"ada": "ada-token-0123456789", "bob": "bob-token-9876543210"}
@@ -193,7 +193,7 @@ def test_a_jobs_environment_carries_its_credential_and_its_owners_secrets(tmp_pa
     import json
 
     from ckrv.errors import NotFound
-    from ckrv.server.entitlements import job_environment, job_secret_values
+    from ckrv.server.jobs.launch_secrets import job_environment, job_secret_values
 
     data_dir = tmp_path / "data"
     users = _users(data_dir)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ckrv.errors import WorkerError
-from ckrv.server.credential_rules import check_credential_fits
-from ckrv.server.http import HTTPError
+from ckrv.server.vault.credential_rules import check_credential_fits
+from ckrv.server.web.http import HTTPError
 from ckrv.worker.gitauth import (
     base_git_env,
     credential_env,

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from ckrv.errors import NotAuthenticated, QuotaExceeded
-from ckrv.server import checkpoints, jobs, schema, users
-from ckrv.server import db as db_module
-from ckrv.server.db import Database
+from ckrv.server.identity import users
+from ckrv.server.jobs import store as jobs
+from ckrv.server.storage import checkpoints, schema
+from ckrv.server.storage import database as db_module
+from ckrv.server.storage.database import Database
 
 
 def run(tmp_path: Path, check: Callable[[Database], Awaitable[None]]) -> None:

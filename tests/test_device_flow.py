@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ckrv.server.device import USER_CODE_ALPHABET, new_user_code, normalize_user_code
+from ckrv.server.identity.device_flow import USER_CODE_ALPHABET, new_user_code, normalize_user_code
 from tests.helpers import DEVICE_GRANT, PASSWORD, add_user_direct, app_client, wait_for
 
 EMAIL = "ada@example.com"

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ckrv.server.apidoc import describe
-from ckrv.server.reference import (
+from ckrv.server.apidocs.generated_docs import (
     CONFIG_BEGIN,
     CONFIG_END,
     api_markdown,
@@ -22,6 +21,7 @@ from ckrv.server.reference import (
     stale,
     with_config_reference,
 )
+from ckrv.server.apidocs.reference import describe
 from ckrv.server.routes.docs import code_spans
 from ckrv.server.routes.openapi import document
 from ckrv.settings import SETTINGS_TABLE

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ckrv.errors import QuotaExceeded
-from ckrv.server import admin, users
-from ckrv.server.db import connect, run_in_transaction
+from ckrv.server import admin
+from ckrv.server.identity import users
+from ckrv.server.storage.database import connect, run_in_transaction
 from ckrv.timeutil import iso, parse_iso
 from tests.helpers import add_user_direct, app_client
 

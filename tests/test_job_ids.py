@@ -1,4 +1,4 @@
-"""Job ids carry their row number (ckrv/server/job_ids.py): valid version-8 UUIDs, short ids
+"""Job ids carry their row number (ckrv/server/jobs/ids.py): valid version-8 UUIDs, short ids
 that never collide, lookups that compare the whole id, and databases from before schema 3 whose
 uuid4 job ids keep working after the upgrade."""
 
@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ckrv.server import db as db_module
-from ckrv.server import job_ids, schema, users
+from ckrv.server.identity import users
+from ckrv.server.jobs import ids as job_ids
+from ckrv.server.storage import database as db_module
+from ckrv.server.storage import schema
 from tests.conftest import write_config
 from tests.helpers import Server
 

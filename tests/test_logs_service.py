@@ -15,10 +15,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckrv.server import jobs, users
-from ckrv.server.db import Database
-from ckrv.server.logs import LogService
-from ckrv.server.logs_store import MAX_LINE_BYTES, entry_dict, entry_json, seal, validate
+from ckrv.server.identity import users
+from ckrv.server.jobs import store as jobs
+from ckrv.server.logs.service import LogService
+from ckrv.server.logs.store import MAX_LINE_BYTES, entry_dict, entry_json, seal, validate
+from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, utcnow
 
 Check = Callable[[LogService, str], Awaitable[None]]
@@ -133,7 +134,7 @@ def test_retried_batches_are_stored_once_and_positions_have_no_gaps(tmp_path: Pa
 
 
 def test_a_malformed_entry_rejects_its_batch(tmp_path: Path) -> None:
-    from ckrv.server.http import HTTPError
+    from ckrv.server.web.http import HTTPError
 
     async def check(service: LogService, job_id: str) -> None:
         for bad in (

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.routing import BaseRoute, Mount, Route
 
 from ckrv.server.admin import create_token
-from ckrv.server.keys import SigningKey, load_signing_key
-from ckrv.server.tokens import TokenIssuer
+from ckrv.server.identity.signing_key import SigningKey, load_signing_key
+from ckrv.server.identity.tokens import TokenIssuer
 from tests.conftest import write_config
 from tests.helpers import Server, add_user_direct, make_repo, wait_for
 from tests.jobhelpers import processes_with, submit, wait_phase, wait_status

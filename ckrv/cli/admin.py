@@ -245,7 +245,7 @@ def rotate_key(ctx: click.Context) -> None:
     Example:
       ckrv admin --data-dir /srv/ckrv rotate-key
     """
-    from ckrv.server.keyrotation import rotate_master_key
+    from ckrv.server.vault.rotation import rotate_master_key
 
     done = rotate_master_key(_data_dir(ctx))
     dropped = ", ".join(str(v) for v in done.dropped_versions)

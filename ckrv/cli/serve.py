@@ -49,8 +49,8 @@ def serve(
       ckrv serve --data-dir /srv/ckrv --public-url https://ckrv.example.com
       ckrv serve --config ckrv.toml --executor kubernetes --kubeconfig ~/.kube/config
     """
-    from ckrv.server.runner import ServeOptions
-    from ckrv.server.runner import serve as run
+    from ckrv.server.serving import ServeOptions
+    from ckrv.server.serving import serve as run
 
     run(
         ServeOptions(

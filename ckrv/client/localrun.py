@@ -6,7 +6,7 @@ and branches are never touched while the agent works), runs setup, the agent and
 produces the diff. The result is then written into the user's repository as one commit on the
 job's feature branch `ckrv/<slug>-<id8>`, through a temporary index (repo.commit_patch).
 
-Agents: the presets (ckrv/server/agents.py) plus `[agents.NAME]` tables, and `[server]
+Agents: the presets (ckrv/server/jobs/agents.py) plus `[agents.NAME]` tables, and `[server]
 default_agent` / `job_timeout`, from `$CKRV_CONFIG_DIR/config.toml` (the server config format).
 """
 
@@ -43,7 +43,7 @@ def local_settings() -> Settings:
 
 
 def pick_agent(settings: Settings, name: str | None) -> AgentConfig:
-    from ckrv.server.agents import available_agents
+    from ckrv.server.jobs.agents import available_agents
 
     known = available_agents(settings)
     chosen = name or settings.default_agent
@@ -122,7 +122,7 @@ class LocalResult:
 def describe_job(root: Path, request: LocalRequest, settings: Settings) -> dict[str, Any]:
     """The job description a worker would get from the server, for this repository."""
     from ckrv.jobmodel import feature_branch, spec_title
-    from ckrv.server.agents import agent_description
+    from ckrv.server.jobs.agents import agent_description
 
     branch = request.base_branch or repo.current_branch(root)
     if branch is None:

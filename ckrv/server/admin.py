@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.errors import NotFound
-from ckrv.server import device, users
-from ckrv.server.db import connect, migrate, run_in_transaction
-from ckrv.server.keys import prepare_data_dir
-from ckrv.server.tokens import create_api_token
+from ckrv.server.identity import device_flow as device
+from ckrv.server.identity import users
+from ckrv.server.identity.tokens import create_api_token
+from ckrv.server.storage.data_dir import prepare_data_dir
+from ckrv.server.storage.database import connect, migrate, run_in_transaction
 from ckrv.timeutil import iso, utcnow
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ckrv.server.db import Database, migrate
-from ckrv.server.keys import MasterKeys, load_master_keys, load_signing_key, prepare_data_dir
-from ckrv.server.logs import LogService
-from ckrv.server.throttle import Throttle
-from ckrv.server.tokens import TokenIssuer
+from ckrv.server.identity.signing_key import load_signing_key
+from ckrv.server.identity.tokens import TokenIssuer
+from ckrv.server.logs.service import LogService
+from ckrv.server.storage.data_dir import prepare_data_dir
+from ckrv.server.storage.database import Database, migrate
+from ckrv.server.vault.master_keys import MasterKeys, load_master_keys
+from ckrv.server.web.throttle import Throttle
 from ckrv.settings import Settings
 
 

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ckrv.server import device
-from ckrv.server.auth import client_address, services
-from ckrv.server.tokens import token_hash
-from ckrv.server.users import authenticate
+from ckrv.server.identity import device_flow as device
+from ckrv.server.identity.tokens import token_hash
+from ckrv.server.identity.users import authenticate
+from ckrv.server.web.request_auth import client_address, services
 from ckrv.timeutil import iso, utcnow
 
 SESSION_COOKIE = "ckrv_session"

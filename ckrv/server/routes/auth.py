@@ -8,16 +8,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.server import device
-from ckrv.server.auth import client_address, current_user, services
-from ckrv.server.http import FastJSONResponse, HTTPError, field, json_body
-from ckrv.server.tokens import (
+from ckrv.server.identity import device_flow as device
+from ckrv.server.identity.tokens import (
     InvalidToken,
     new_refresh_token,
     revoke_refresh_token,
     rotate_refresh_token,
 )
-from ckrv.server.users import profile
+from ckrv.server.identity.users import profile
+from ckrv.server.web.http import FastJSONResponse, HTTPError, field, json_body
+from ckrv.server.web.request_auth import client_address, current_user, services
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -112,7 +112,7 @@ routes = [
 ]
 
 # --- OpenAPI ---
-from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
+from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
 
 _TOKEN_ERRORS = {"400": ok(ref("TokenErrorResponse"), "Pending, denied, expired or invalid")}
 openapi_paths = {

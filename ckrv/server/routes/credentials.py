@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ckrv.errors import NotFound, UsageError
-from ckrv.server import secrets_store as store
-from ckrv.server.auth import current_user_id, services
-from ckrv.server.http import HTTPError, field, json_body
+from ckrv.server.vault import store
+from ckrv.server.web.http import HTTPError, field, json_body
+from ckrv.server.web.request_auth import current_user_id, services
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ routes = [
 ]
 
 # --- OpenAPI ---
-from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, path_param, ref  # noqa: E402
+from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, body, ok, path_param, ref  # noqa: E402
 
 _NAME = {"type": "string", "pattern": store.CREDENTIAL_NAME.pattern, "example": "github-work"}
 openapi_schemas = {

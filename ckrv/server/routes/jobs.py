@@ -16,12 +16,14 @@ from starlette.routing import Route
 
 from ckrv.errors import NotAuthenticated, QuotaExceeded
 from ckrv.jobmodel import STATUSES, TERMINAL
-from ckrv.server import jobs
-from ckrv.server.agents import available_agents
-from ckrv.server.auth import current_user_id, services
-from ckrv.server.credential_rules import check_credential_fits
-from ckrv.server.engine import Engine
-from ckrv.server.http import (
+from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.agents import available_agents
+from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
+from ckrv.server.services import Services
+from ckrv.server.vault.credential_rules import check_credential_fits
+from ckrv.server.vault.store import find_credential, list_credentials
+from ckrv.server.web.http import (
     FastJSONResponse,
     HTTPError,
     decode_cursor,
@@ -30,9 +32,7 @@ from ckrv.server.http import (
     json_body,
     query_int,
 )
-from ckrv.server.secrets_store import find_credential, list_credentials
-from ckrv.server.services import Services
-from ckrv.server.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
+from ckrv.server.web.request_auth import current_user_id, services
 from ckrv.settings import Settings
 
 _MAX_SETUP = 16 * 1024

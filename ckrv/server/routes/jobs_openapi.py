@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, path_param, ref
+from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, body, ok, path_param, ref
 
 _STATUS = ["pending", "running", "succeeded", "failed", "timeout", "cancelled"]
 _NSTR = {"type": ["string", "null"]}

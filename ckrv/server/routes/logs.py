@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ckrv.server.auth import current_user_id, services
-from ckrv.server.http import HTTPError, query_int
 from ckrv.server.routes.jobs import owned_job
+from ckrv.server.web.http import HTTPError, query_int
+from ckrv.server.web.request_auth import current_user_id, services
 
 _MAX_POSITION = 2**62
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -68,7 +68,7 @@ async def job_logs(request: Request) -> Response:
 routes = [Route("/jobs/{job_id}/logs", job_logs, methods=["GET"])]
 
 # --- OpenAPI ---
-from ckrv.server.openapi import AUTH_ERRORS, ERROR, path_param, ref  # noqa: E402
+from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, path_param, ref  # noqa: E402
 
 _POSITION = {"type": "integer", "minimum": 0}
 openapi_schemas = {

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.server.auth import services
-from ckrv.server.openapi import build_document
+from ckrv.server.apidocs.openapi import build_document
+from ckrv.server.web.request_auth import services
 
 
 def api_modules() -> list[ModuleType]:

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.server import secrets_store as store
-from ckrv.server.auth import current_user_id, services
-from ckrv.server.http import field, json_body
 from ckrv.server.routes.credentials import store_call
+from ckrv.server.vault import store
+from ckrv.server.web.http import field, json_body
+from ckrv.server.web.request_auth import current_user_id, services
 
 
 async def put_secret(request: Request) -> Response:
@@ -51,7 +51,7 @@ routes = [
 ]
 
 # --- OpenAPI ---
-from ckrv.server.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
+from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
 
 _NAME_PARAM = {
     "name": "name",

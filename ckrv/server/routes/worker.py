@@ -11,13 +11,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ckrv.jobmodel import PHASES, TERMINAL
-from ckrv.server import jobs
-from ckrv.server.agents import agent_description, available_agents
-from ckrv.server.artifacts import ArtifactTooLarge
-from ckrv.server.auth import services, worker_claims
-from ckrv.server.http import HTTPError, field, json_body
-from ckrv.server.log_masking import job_masker
+from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.agents import agent_description, available_agents
+from ckrv.server.logs.masking import job_masker
 from ckrv.server.routes.jobs import engine
+from ckrv.server.storage.artifacts import ArtifactTooLarge
+from ckrv.server.web.http import HTTPError, field, json_body
+from ckrv.server.web.request_auth import services, worker_claims
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ckrv.jobmodel import PHASES
-from ckrv.server.openapi import ERROR, body, ok, path_param
+from ckrv.server.apidocs.openapi import ERROR, body, ok, path_param
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")
 _WORKER = {"tags": ["Worker"], "security": [{"bearerAuth": []}], "parameters": [_JOB_ID]}

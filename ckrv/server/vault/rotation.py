@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ckrv.errors import CkrvError, ConfigError
-from ckrv.server.crypto import seal, unseal
-from ckrv.server.db import run_in_transaction
-from ckrv.server.keys import MASTER_KEY_ENV, MasterKeys, load_master_keys, save_master_keys
+from ckrv.server.storage.database import run_in_transaction
+from ckrv.server.vault.crypto import seal, unseal
+from ckrv.server.vault.master_keys import (
+    MASTER_KEY_ENV,
+    MasterKeys,
+    load_master_keys,
+    save_master_keys,
+)
 
 _TABLES = {"credentials": "credential", "secrets": "secret"}
 

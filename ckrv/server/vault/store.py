@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ckrv.errors import CkrvError, NotFound, UsageError
-from ckrv.server.crypto import seal, unseal
-from ckrv.server.keys import MasterKeys
+from ckrv.server.vault.crypto import seal, unseal
+from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.timeutil import iso, utcnow
 
 CREDENTIAL_NAME = re.compile(r"^[a-z0-9-]{1,50}$")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ckrv.errors import CkrvError, NotAuthenticated, NotFound, QuotaExceeded, UsageError
-from ckrv.server.db import Database
+from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, parse_iso, utcnow
 
 

@@ -8,8 +8,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from ckrv.server.http import HTTPError
-from ckrv.server.tokens import token_hash
+from ckrv.server.identity.tokens import token_hash
+from ckrv.server.web.http import HTTPError
 from ckrv.timeutil import iso, parse_iso, utcnow
 
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"

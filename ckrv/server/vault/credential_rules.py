@@ -4,7 +4,7 @@ deploy key needs an ssh URL and a token an https one (a credential's URL is only
 from __future__ import annotations
 
 from ckrv.errors import WorkerError
-from ckrv.server.http import HTTPError
+from ckrv.server.web.http import HTTPError
 from ckrv.worker.gitauth import check_transport
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from ckrv.jobmodel import TERMINAL
-from ckrv.server.logs_hub import (
+from ckrv.server.logs.hub import (
     DONE,
     HEARTBEAT,
     Chunk,
@@ -27,10 +27,10 @@ from ckrv.server.logs_hub import (
     sse_lines,
     sse_status,
 )
-from ckrv.server.logs_store import Entry, LogState, entry_json, read_rows
+from ckrv.server.logs.store import Entry, LogState, entry_json, read_rows
 
 if TYPE_CHECKING:
-    from ckrv.server.logs import LogService
+    from ckrv.server.logs.service import LogService
 
 PAGE = 2000
 

@@ -21,11 +21,11 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ckrv.server.artifacts import ArtifactStore, atomic_file
-from ckrv.server.http import HTTPError
-from ckrv.server.jobs import BY_ID
-from ckrv.server.jobs import find as find_job
-from ckrv.server.jobs import key as job_key
+from ckrv.server.jobs.store import BY_ID
+from ckrv.server.jobs.store import find as find_job
+from ckrv.server.jobs.store import key as job_key
+from ckrv.server.storage.artifacts import ArtifactStore, atomic_file
+from ckrv.server.web.http import HTTPError
 from ckrv.timeutil import iso, utcnow
 
 LEVELS = frozenset({"debug", "info", "warn", "error"})

@@ -139,7 +139,7 @@ MIGRATIONS: list[str] = [
         WHERE artifacts_expired = 0 AND completed_at IS NOT NULL;
     DROP INDEX jobs_status;
     """,
-    # 3: job ids carry their row number (ckrv/server/job_ids.py), so the unique index on
+    # 3: job ids carry their row number (ckrv/server/jobs/ids.py), so the unique index on
     # `id` goes: its random inserts cost more than the rest of a job's write (17 vs 7 us per
     # job at 100k jobs) and wrote five times the WAL. SQLite cannot drop a
     # column's UNIQUE, so the table is rebuilt; its AUTOINCREMENT high-water mark moves with

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ckrv import __version__
-from ckrv.server.http import OAUTH_ERRORS
+from ckrv.server.web.http import OAUTH_ERRORS
 
 S = dict[str, Any]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 
-from ckrv.server.keys import SigningKey
+from ckrv.server.identity.signing_key import SigningKey
 from ckrv.timeutil import iso, parse_iso, utcnow
 
 ALGORITHM = "EdDSA"

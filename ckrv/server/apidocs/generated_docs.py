@@ -91,7 +91,7 @@ def with_config_reference(readme: str) -> str:
 
 
 def api_markdown(server_url: str = DEFAULT_API_URL) -> str:
-    from ckrv.server.apidoc import describe, markdown
+    from ckrv.server.apidocs.reference import describe, markdown
     from ckrv.server.routes.openapi import document
 
     return markdown(describe(document(server_url)))

@@ -1,29 +1,17 @@
-"""The server's key material, kept in the data dir's `keys/` folder, outside the database:
-the Ed25519 key that signs access tokens and the versioned master keys that encrypt secrets."""
+"""The versioned master keys that encrypt credentials and secrets at rest: the data dir's
+`keys/master.keys` (0600) or the CKRV_MASTER_KEY environment variable, never the database."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from ckrv.errors import ConfigError
-from ckrv.fileutil import check_private, private_dir, write_private
+from ckrv.fileutil import check_private, write_private
 
 MASTER_KEY_ENV = "CKRV_MASTER_KEY"
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    private: Ed25519PrivateKey
-    public: Ed25519PublicKey
-    kid: str
 
 
 class MasterKeys:
@@ -73,40 +61,17 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_mtime_ns, info.st_size
 
 
-def keys_dir(data_dir: Path) -> Path:
-    return data_dir / "keys"
+def master_keys_path(data_dir: Path) -> Path:
+    return data_dir / "keys" / "master.keys"
 
 
-def prepare_data_dir(data_dir: Path) -> None:
-    """Create the data dir (0700) and any missing key file (0600); refuse exposed key files."""
-    private_dir(data_dir)
-    private_dir(keys_dir(data_dir))
-    private_dir(data_dir / "artifacts")
-    signing = keys_dir(data_dir) / "jwt-ed25519.pem"
-    if not signing.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        write_private(signing, pem, exclusive=True)
-    master = keys_dir(data_dir) / "master.keys"
-    if not master.exists() and MASTER_KEY_ENV not in os.environ:
-        write_private(master, _master_line(1, secrets.token_bytes(32)), exclusive=True)
-    for path in (signing, master):
-        if path.exists():
-            check_private(path)
-
-
-def load_signing_key(data_dir: Path) -> SigningKey:
-    path = keys_dir(data_dir) / "jwt-ed25519.pem"
-    check_private(path)
-    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(private, Ed25519PrivateKey):
-        raise ConfigError(f"{path} is not an Ed25519 private key")
-    public = private.public_key()
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return SigningKey(private, public, hashlib.sha256(raw).hexdigest()[:16])
+def create_master_keys(data_dir: Path) -> None:
+    """Write a first master key unless one exists or the environment supplies it."""
+    path = master_keys_path(data_dir)
+    if not path.exists() and MASTER_KEY_ENV not in os.environ:
+        write_private(path, _master_line(1, secrets.token_bytes(32)), exclusive=True)
+    if path.exists():
+        check_private(path)
 
 
 def _master_line(version: int, key: bytes) -> bytes:
@@ -135,7 +100,7 @@ def _parse_master(text: str, origin: str) -> dict[int, bytes]:
 def load_master_keys(data_dir: Path) -> MasterKeys:
     if MASTER_KEY_ENV in os.environ:
         return MasterKeys(_parse_master(os.environ[MASTER_KEY_ENV], MASTER_KEY_ENV))
-    path = keys_dir(data_dir) / "master.keys"
+    path = master_keys_path(data_dir)
     check_private(path)
     return MasterKeys(_parse_master(path.read_text(), str(path)), source=path)
 
@@ -144,4 +109,4 @@ def save_master_keys(data_dir: Path, keys: MasterKeys) -> None:
     if MASTER_KEY_ENV in os.environ:
         raise ConfigError(f"the master key comes from {MASTER_KEY_ENV}; rotate it there")
     lines = b"".join(_master_line(v, k) for v, k in sorted(keys.keys.items()))
-    write_private(keys_dir(data_dir) / "master.keys", lines)
+    write_private(master_keys_path(data_dir), lines)

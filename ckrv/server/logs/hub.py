@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ckrv.jobmodel import TERMINAL
-from ckrv.server.logs_store import Entry, entry_json
+from ckrv.server.logs.store import Entry, entry_json
 
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"

@@ -8,7 +8,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
-from ckrv.server.http import HTTPError
+from ckrv.server.web.http import HTTPError
 from ckrv.settings import Settings
 
 MAX_SPEC_BYTES = 1024 * 1024

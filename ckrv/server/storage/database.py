@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ckrv.errors import ConfigError
-from ckrv.server.checkpoints import Checkpointer
-from ckrv.server.schema import MIGRATIONS
+from ckrv.server.storage.checkpoints import Checkpointer
+from ckrv.server.storage.schema import MIGRATIONS
 
 T = TypeVar("T")
 Item = TypeVar("Item")

@@ -8,11 +8,11 @@ import sqlite3
 from typing import Any
 
 from ckrv.jobmodel import TERMINAL
-from ckrv.server import jobs
-from ckrv.server.artifacts import ArtifactStore
 from ckrv.server.executors.base import Executor
-from ckrv.server.logs import LogService
+from ckrv.server.jobs import store as jobs
+from ckrv.server.logs.service import LogService
 from ckrv.server.services import Services
+from ckrv.server.storage.artifacts import ArtifactStore
 
 TIMEOUT_PREFIX = "timeout:"
 
@@ -135,8 +135,8 @@ class Engine:
 
 def install_components(services: Services) -> None:
     """Attach the engine, the dispatcher and the retention sweeper to the server."""
-    from ckrv.server.dispatcher import Dispatcher
-    from ckrv.server.sweeper import Sweeper
+    from ckrv.server.jobs.dispatcher import Dispatcher
+    from ckrv.server.jobs.retention import Sweeper
 
     engine = Engine(services, make_executor(services))
     services.extras["engine"] = engine

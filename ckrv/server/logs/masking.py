@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from ckrv.server.entitlements import job_secret_values
+from ckrv.server.jobs.launch_secrets import job_secret_values
 from ckrv.server.services import Services
 from ckrv.worker.masking import Masker
 

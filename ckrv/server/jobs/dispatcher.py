@@ -12,12 +12,12 @@ import sys
 import traceback
 import uuid
 
-from ckrv.server import jobs
-from ckrv.server.agents import available_agents
-from ckrv.server.engine import Engine
-from ckrv.server.entitlements import job_environment
 from ckrv.server.executors.base import Launch, RunningJob
-from ckrv.server.secrets_store import mark_credential_used
+from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.agents import available_agents
+from ckrv.server.jobs.launch_secrets import job_environment
+from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.vault.store import mark_credential_used
 from ckrv.timeutil import parse_iso, utcnow
 
 # Each condition matches its partial index in the schema word for word, and INDEXED BY holds the

@@ -7,10 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ckrv.server.http import HTTPError
-from ckrv.server.http import header as http_header
-from ckrv.server.services import Services
-from ckrv.server.tokens import (
+from ckrv.server.identity.tokens import (
     API_AUDIENCE,
     API_TOKEN_PREFIX,
     WORKER_AUDIENCE,
@@ -18,6 +15,9 @@ from ckrv.server.tokens import (
     api_token_user,
     token_hash,
 )
+from ckrv.server.services import Services
+from ckrv.server.web.http import HTTPError
+from ckrv.server.web.http import header as http_header
 
 
 def services(request: Request) -> Services:

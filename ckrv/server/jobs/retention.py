@@ -11,7 +11,7 @@ import sys
 import traceback
 from datetime import timedelta
 
-from ckrv.server.engine import Engine
+from ckrv.server.jobs.lifecycle import Engine
 from ckrv.timeutil import iso, utcnow
 
 

@@ -9,7 +9,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ckrv.errors import CkrvError
-from ckrv.server.keys import MasterKeys
+from ckrv.server.vault.master_keys import MasterKeys
 
 
 def _aad(user_id: str, row_id: str, kind: str) -> bytes:

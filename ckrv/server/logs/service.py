@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.jobmodel import TERMINAL
-from ckrv.server import jobs
-from ckrv.server.db import Database, connect
-from ckrv.server.logs_hub import Hub
-from ckrv.server.logs_store import (
+from ckrv.server.jobs import store as jobs
+from ckrv.server.logs.hub import Hub
+from ckrv.server.logs.store import (
     ARCHIVE_NAME,
     LEVELS,
     SEALED,
@@ -41,7 +40,8 @@ from ckrv.server.logs_store import (
     validate,
     write_archive,
 )
-from ckrv.server.logs_stream import Reader, follow_sse, json_logs
+from ckrv.server.logs.stream import Reader, follow_sse, json_logs
+from ckrv.server.storage.database import Database, connect
 
 __all__ = ["LEVELS", "LogService", "LogState"]
 

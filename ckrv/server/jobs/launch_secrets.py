@@ -8,8 +8,8 @@ import json
 import sqlite3
 
 from ckrv.errors import NotFound
-from ckrv.server.keys import MasterKeys
-from ckrv.server.secrets_store import load_credential, load_secrets
+from ckrv.server.vault.master_keys import MasterKeys
+from ckrv.server.vault.store import load_credential, load_secrets
 from ckrv.worker.gitauth import git_username
 
 GIT_CREDENTIAL_ENV = "CKRV_GIT_CREDENTIAL"
