@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ckrv.server.routes.openapi import document
+from ckrv.server.apidocs.openapi import document
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cloud-api.yaml"
 pytestmark = pytest.mark.skipif(

@@ -21,9 +21,9 @@ from ckrv.server.apidocs.generated_docs import (
     stale,
     with_config_reference,
 )
+from ckrv.server.apidocs.openapi import document
 from ckrv.server.apidocs.reference import describe
 from ckrv.server.routes.docs import code_spans
-from ckrv.server.routes.openapi import document
 from ckrv.settings import SETTINGS_TABLE
 from tests.helpers import PYTHON, ROOT, app_client
 

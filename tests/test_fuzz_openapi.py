@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.openapi.checks import JsonSchemaError
 
-from ckrv.server.routes.openapi import document
+from ckrv.server.apidocs.openapi import document
 from tests.conftest import write_config
 from tests.helpers import Server, add_user_direct, device_login, make_repo
 from tests.jobhelpers import hold_for_a_worker, submit, wait_status

@@ -91,8 +91,8 @@ def with_config_reference(readme: str) -> str:
 
 
 def api_markdown(server_url: str = DEFAULT_API_URL) -> str:
+    from ckrv.server.apidocs.openapi import document
     from ckrv.server.apidocs.reference import describe, markdown
-    from ckrv.server.routes.openapi import document
 
     return markdown(describe(document(server_url)))
 

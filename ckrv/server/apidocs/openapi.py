@@ -1,108 +1,36 @@
-"""The server's own OpenAPI document. Each routes module declares `openapi_paths` next to its
-routes; this module adds the shared schemas. A test checks every route appears here."""
+"""The server's own OpenAPI document, assembled from apidocs/paths/ (one module per routes
+module). tests/api/test_openapi.py checks that every route appears in it."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ckrv import __version__
-from ckrv.server.web.http import OAUTH_ERRORS
+from ckrv.server.apidocs.paths import auth, credentials, jobs, logs, secrets, worker
+from ckrv.server.apidocs.paths.shared import SCHEMAS, S, ok
 
-S = dict[str, Any]
-
-
-def ref(name: str) -> S:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def json_content(schema: S) -> S:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def ok(schema: S, description: str = "OK") -> S:
-    return {"description": description, **json_content(schema)}
-
-
-ERROR = ok(ref("Error"), "Error")
-AUTH_ERRORS = {
-    "401": {"description": "Missing, expired or invalid token", **json_content(ref("Error"))}
-}
-
-
-def body(schema: S) -> S:
-    return {"required": True, **json_content(schema)}
-
-
-def path_param(name: str, description: str = "") -> S:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": description,
+_META: S = {
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "tags": ["Meta"],
+            "responses": {"200": ok({"type": "object"}, "OpenAPI 3.1 document")},
+        }
     }
-
-
-_NULLABLE_STR = {"type": ["string", "null"]}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-SCHEMAS: S = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string"},
-            "message": {"type": "string"},
-            "error_description": {"type": "string"},
-        },
-    },
-    "DeviceCodeResponse": {
-        "type": "object",
-        "required": ["device_code", "user_code", "verification_uri", "expires_in", "interval"],
-        "properties": {
-            "device_code": {"type": "string"},
-            "user_code": {"type": "string"},
-            "verification_uri": {"type": "string", "format": "uri"},
-            "verification_uri_complete": {"type": "string", "format": "uri"},
-            "expires_in": {"type": "integer"},
-            "interval": {"type": "integer"},
-        },
-    },
-    "TokenResponse": {
-        "type": "object",
-        "required": ["access_token", "token_type", "expires_in"],
-        "properties": {
-            "access_token": {"type": "string"},
-            "refresh_token": {"type": "string"},
-            "token_type": {"type": "string", "enum": ["Bearer"]},
-            "expires_in": {"type": "integer"},
-        },
-    },
-    "TokenErrorResponse": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "string",
-                "enum": list(OAUTH_ERRORS),
-            },
-            "error_description": {"type": "string"},
-            "message": {"type": "string"},
-        },
-    },
-    "User": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "email": {"type": "string"},
-            "name": {"type": "string"},
-            "subscription_tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
-            "job_quota_remaining": {"type": "integer"},
-            "jobs_used": {"type": "integer"},
-            "billing_cycle_end": {"type": "string", "format": "date-time"},
-        },
-    },
 }
+
+
+@lru_cache(maxsize=4)  # pure in its argument; the app serves one URL
+def document(server_url: str) -> dict[str, Any]:
+    paths: S = dict(_META)
+    schemas: S = {}
+    for module in (auth, jobs, logs, worker, credentials, secrets):
+        for path, operations in module.openapi_paths.items():
+            paths.setdefault(path, {}).update(operations)
+        schemas.update(getattr(module, "openapi_schemas", {}))
+    return build_document(server_url, paths, schemas)
 
 
 def build_document(server_url: str, paths: S, extra_schemas: S) -> S:

@@ -12,6 +12,8 @@ from ckrv.server.identity.tokens import token_hash
 from ckrv.server.web.http import HTTPError
 from ckrv.timeutil import iso, parse_iso, utcnow
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 SLOW_DOWN_STEP = 5
 

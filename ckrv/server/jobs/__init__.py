@@ -1,11 +1,11 @@
 """Jobs from creation to their end.
 
-    store.py           job rows: insert with quota, JSON shape, listing, guarded status moves
-    ids.py             job ids that carry their row number (UUIDv8)
-    validation.py      repository URLs, branch names, spec text of a new job
-    agents.py          the agents this server offers (presets plus the config file)
-    lifecycle.py       every status move goes through here: followers, artifacts, capacity
-    dispatcher.py      the database is the queue: start pending jobs within capacity
-    retention.py       delete expired artifacts, device codes and sessions
-    launch_secrets.py  what a job's worker receives at launch: credential and agent secrets
+store.py           job rows: insert with quota, JSON shape, listing, guarded status moves
+ids.py             job ids that carry their row number (UUIDv8)
+validation.py      repository URLs, branch names, spec text of a new job
+agents.py          the agents this server offers (presets plus the config file)
+lifecycle.py       every status move goes through here: followers, artifacts, capacity
+dispatcher.py      the database is the queue: start pending jobs within capacity
+retention.py       delete expired artifacts, device codes and sessions
+launch_secrets.py  what a job's worker receives at launch: credential and agent secrets
 """

@@ -1,8 +1,9 @@
-"""The endpoints, one module per group; each exports `routes` and `openapi_paths`.
+"""The endpoints, one module per group; each exports `routes` (handlers only: the OpenAPI
+description of routes/X.py is apidocs/paths/X.py).
 
-    jobs.py         /v1/jobs: create, list, get, cancel, diff   (jobs_openapi.py: their schemas)
+    jobs.py         /v1/jobs: create, list, get, cancel, diff
     logs.py         /v1/jobs/{id}/logs: the page and the SSE follow stream
-    worker.py       /v1/worker/...: what a job's worker reports  (worker_openapi.py)
+    worker.py       /v1/worker/...: what a job's worker reports
     auth.py         /v1/auth/...: device flow, token refresh, revoke, the current user
     credentials.py  /v1/credentials
     secrets.py      /v1/secrets

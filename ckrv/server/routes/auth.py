@@ -19,8 +19,6 @@ from ckrv.server.identity.users import profile
 from ckrv.server.web.http import FastJSONResponse, HTTPError, field, json_body
 from ckrv.server.web.request_auth import client_address, current_user, services
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
 
 def _token_response(access: str, refresh: str, ttl: float) -> JSONResponse:
     return JSONResponse(
@@ -58,8 +56,8 @@ async def start_device_flow(request: Request) -> Response:
 
 async def exchange_device_code(request: Request) -> Response:
     body = await json_body(request)
-    if field(body, "grant_type") != DEVICE_GRANT:
-        raise HTTPError(400, "unsupported_grant_type", f"grant_type must be {DEVICE_GRANT}")
+    if field(body, "grant_type") != device.DEVICE_GRANT:
+        raise HTTPError(400, "unsupported_grant_type", f"grant_type must be {device.DEVICE_GRANT}")
     device_code, client_id = field(body, "device_code"), field(body, "client_id")
     svc = services(request)
     ttl = svc.settings.refresh_token_ttl
@@ -110,89 +108,3 @@ routes = [
     Route("/auth/revoke", revoke_token, methods=["POST"]),
     Route("/users/me", me, methods=["GET"]),
 ]
-
-# --- OpenAPI ---
-from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, body, ok, ref  # noqa: E402
-
-_TOKEN_ERRORS = {"400": ok(ref("TokenErrorResponse"), "Pending, denied, expired or invalid")}
-openapi_paths = {
-    "/auth/device": {
-        "post": {
-            "tags": ["Auth"],
-            "summary": "Start the device authorization flow (RFC 8628)",
-            "security": [],
-            "requestBody": body(
-                {
-                    "type": "object",
-                    "required": ["client_id"],
-                    "properties": {
-                        "client_id": {"type": "string", "minLength": 1, "maxLength": 100}
-                    },
-                }
-            ),
-            "responses": {"200": ok(ref("DeviceCodeResponse")), "400": ERROR},
-        }
-    },
-    "/auth/token": {
-        "post": {
-            "tags": ["Auth"],
-            "summary": "Exchange an approved device code for tokens",
-            "security": [],
-            "requestBody": body(
-                {
-                    "type": "object",
-                    "required": ["client_id", "device_code", "grant_type"],
-                    "properties": {
-                        "client_id": {"type": "string"},
-                        "device_code": {"type": "string"},
-                        "grant_type": {"type": "string", "enum": [DEVICE_GRANT]},
-                    },
-                }
-            ),
-            "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS},
-        }
-    },
-    "/auth/refresh": {
-        "post": {
-            "tags": ["Auth"],
-            "summary": "Rotate a refresh token for new tokens",
-            "security": [],
-            "requestBody": body(
-                {
-                    "type": "object",
-                    "required": ["refresh_token", "grant_type"],
-                    "properties": {
-                        "refresh_token": {"type": "string"},
-                        "grant_type": {"type": "string", "enum": ["refresh_token"]},
-                    },
-                }
-            ),
-            "responses": {"200": ok(ref("TokenResponse")), **_TOKEN_ERRORS},
-        }
-    },
-    "/auth/revoke": {
-        "post": {
-            "tags": ["Auth"],
-            "summary": "Revoke a refresh token and its whole login (RFC 7009)",
-            "security": [],
-            "requestBody": body(
-                {
-                    "type": "object",
-                    "required": ["token"],
-                    "properties": {"token": {"type": "string"}},
-                }
-            ),
-            "responses": {
-                "200": ok({"type": "object", "properties": {"revoked": {"type": "boolean"}}}),
-                "400": ERROR,
-            },
-        }
-    },
-    "/users/me": {
-        "get": {
-            "tags": ["Users"],
-            "summary": "The current user's profile and quota",
-            "responses": {"200": ok(ref("User")), **AUTH_ERRORS},
-        }
-    },
-}

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from ckrv.server.apidocs.openapi import document
 from ckrv.server.apidocs.reference import describe
-from ckrv.server.routes.openapi import document
 from ckrv.server.web.request_auth import services
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")

@@ -248,5 +248,3 @@ routes = [
     Route("/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
     Route("/jobs/{job_id}/artifacts/diff", get_diff, methods=["GET"]),
 ]
-
-from ckrv.server.routes.jobs_openapi import openapi_paths, openapi_schemas  # noqa: E402,F401

@@ -156,5 +156,3 @@ routes = [
     Route("/worker/jobs/{job_id}/diff", upload_diff, methods=["PUT"]),
     Route("/worker/jobs/{job_id}/result", report_result, methods=["POST"]),
 ]
-
-from ckrv.server.routes.worker_openapi import openapi_paths  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """HTTP plumbing shared by every route.
 
-    http.py          JSON bodies and fields, cursors, query parameters, fast JSON responses
-    request_auth.py  who is calling: a user's bearer token or a worker's job token
-    routing.py       the API's routes indexed by path shape
-    throttle.py      sliding-window counters for guessed codes and passwords
+http.py          JSON bodies and fields, cursors, query parameters, fast JSON responses
+request_auth.py  who is calling: a user's bearer token or a worker's job token
+routing.py       the API's routes indexed by path shape
+throttle.py      sliding-window counters for guessed codes and passwords
 """

@@ -1,9 +1,9 @@
-"""OpenAPI description of the worker routes (used by `ckrv worker`, with a job-scoped token)."""
+"""OpenAPI description of routes/worker.py."""
 
 from __future__ import annotations
 
 from ckrv.jobmodel import PHASES
-from ckrv.server.apidocs.openapi import ERROR, body, ok, path_param
+from ckrv.server.apidocs.paths.shared import ERROR, body, ok, path_param
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")
 _WORKER = {"tags": ["Worker"], "security": [{"bearerAuth": []}], "parameters": [_JOB_ID]}

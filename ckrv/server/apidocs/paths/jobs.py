@@ -1,8 +1,8 @@
-"""OpenAPI description of the jobs routes (kept beside them, merged by routes/openapi.py)."""
+"""OpenAPI description of routes/jobs.py."""
 
 from __future__ import annotations
 
-from ckrv.server.apidocs.openapi import AUTH_ERRORS, ERROR, body, ok, path_param, ref
+from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, ok, path_param, ref
 
 _STATUS = ["pending", "running", "succeeded", "failed", "timeout", "cancelled"]
 _NSTR = {"type": ["string", "null"]}
