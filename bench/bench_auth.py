@@ -1,4 +1,4 @@
-"""Auth benchmarks (issue 2). Prints a table and writes bench/results/bench_auth.json.
+"""Auth benchmarks. Prints a table and writes bench/results/bench_auth.json.
 
 1. `ckrv cloud whoami`, the whole process, against a running server, versus a bare
    `python -c "import httpx; httpx.get(URL, headers=...)"` making the same request; runs

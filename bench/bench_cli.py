@@ -1,4 +1,4 @@
-"""CLI start-up benchmarks (issue 4). Prints a table and writes bench/results/bench_cli.json.
+"""CLI start-up benchmarks. Prints a table and writes bench/results/bench_cli.json.
 
 Whole-process wall time, each pair interleaved run by run so machine noise hits both sides:
 1. `ckrv status JOB` (8-character prefix; token from CKRV_TOKEN, and from the file token store)

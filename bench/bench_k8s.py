@@ -1,4 +1,4 @@
-"""Kubernetes executor benchmarks (issue 7), against the simulated cluster (tests/k8s_sim) with a
+"""Kubernetes executor benchmarks, against the simulated cluster (tests/k8s_sim) with a
 real `ckrv serve --executor kubernetes`. Prints a table and writes bench/results/bench_k8s.json.
 
 1. Dispatch cost: N jobs queued at once (capacity N); for each, the time from the dispatcher
@@ -12,7 +12,7 @@ real `ckrv serve --executor kubernetes`. Prints a table and writes bench/results
    job, the time from its Job's Complete condition being stored to the job's `completed_at`
    in the database: p50, p99, max; and the server's CPU time over the run.
 
-Run: /work/venv/bin/python bench/bench_k8s.py [--jobs 200]"""
+Run: .venv/bin/python bench/bench_k8s.py [--jobs 200]"""
 
 from __future__ import annotations
 

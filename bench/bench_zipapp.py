@@ -1,4 +1,4 @@
-"""The one-file build (issue 8). Prints a table and writes bench/results/bench_zipapp.json.
+"""The one-file build. Prints a table and writes bench/results/bench_zipapp.json.
 
 1. Size of ckrv.pyz, and its first run (unpack into a fresh SHIV_ROOT and compile) once.
 2. `python ckrv.pyz --version` after its first run vs the installed `ckrv --version`, the same
