@@ -1,6 +1,6 @@
 """Generated documentation: the config reference in README.md (from settings.SETTINGS_TABLE)
 and docs/api.md (from the server's OpenAPI document). `scripts/gen-docs` writes them;
-tests/test_docs.py regenerates them and fails when the committed files differ."""
+tests/unit/test_generated_docs.py regenerates them and fails when the committed files differ."""
 
 from __future__ import annotations
 
