@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import build, run  # noqa: E402
-from tests.helpers import PYTHON, Cli, Server  # noqa: E402
+from tests.support.helpers import PYTHON, Cli, Server  # noqa: E402
 
 EMAIL = "bench@example.com"
 CKRV = str(Path(PYTHON).parent / "ckrv")  # the console script a user runs

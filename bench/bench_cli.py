@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import write_config  # noqa: E402
-from tests.helpers import PYTHON, Server, base_env, make_repo, wait_for  # noqa: E402
+from tests.support.helpers import PYTHON, Server, base_env, make_repo, wait_for  # noqa: E402
+from tests.support.servers import write_config  # noqa: E402
 
 HEAVY = ("kubernetes", "uvicorn", "starlette", "jinja2", "argon2", "cryptography", "keyring")
 BARE_GET = (

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import build, run  # noqa: E402
-from tests.helpers import PYTHON, Server, device_login, make_repo  # noqa: E402
+from tests.support.helpers import PYTHON, Server, device_login, make_repo  # noqa: E402
 
 CONFIG = """
 [server]

@@ -1,4 +1,4 @@
-"""Kubernetes executor benchmarks, against the simulated cluster (tests/k8s_sim) with a
+"""Kubernetes executor benchmarks, against the simulated cluster (tests/support/k8s_sim) with a
 real `ckrv serve --executor kubernetes`. Prints a table and writes bench/results/bench_k8s.json.
 
 1. Dispatch cost: N jobs queued at once (capacity N); for each, the time from the dispatcher
@@ -31,9 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import Server, make_repo, wait_for  # noqa: E402
-from tests.k8s_sim import Image, SimCluster  # noqa: E402
-from tests.k8s_sim.store import Event  # noqa: E402
+from tests.support.helpers import Server, make_repo, wait_for  # noqa: E402
+from tests.support.k8s_sim import Image, SimCluster  # noqa: E402
+from tests.support.k8s_sim.store import Event  # noqa: E402
 
 IMAGE = "ckrv-sleeper:bench"
 # A worker that never reports and ends 6-9 s after it starts (spread by its pid).

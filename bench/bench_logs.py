@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import PYTHON, Server, base_env, make_repo  # noqa: E402
+from tests.support.helpers import PYTHON, Server, base_env, make_repo  # noqa: E402
 
 CONFIG = """
 [server]

@@ -1,3 +1,33 @@
+"""Fixtures shared by every level. Tests are laid out by level:
+
+- tests/unit: one module or component in-process, no server process
+- tests/api: the HTTP API, on the in-process app or a real `ckrv serve` on loopback
+- tests/cli: the command line
+- tests/e2e: workers, git, the browser, restarts, the zipapp
+- tests/k8s: the Kubernetes executor, manifests, simulated and real clusters
+- tests/support: the code they share (servers, job helpers, git and ssh daemons, the scripted
+  agent, the simulated cluster)
+
+One fixture vocabulary: a name means one type wherever a test module defines or overrides it.
+
+    server      Server: a fresh `ckrv serve` per test (scripted agent, local repositories)
+    live        Server: one `ckrv serve` shared by a module's tests (each test makes its user)
+    srv         Server: a module's own `ckrv serve`, configured for what it tests
+    config_dir  Path: the client's config directory for `server`
+    cli         Cli: the `ckrv` command line pointed at the module's server
+    user_cli    Cli: `cli` signed in as a user
+    api         httpx.Client: signed in as a user of a running Server, based at /v1
+    client      Any (starlette TestClient): the in-process app, nobody signed in
+    inproc      Any (starlette TestClient): the in-process app, one user signed in
+    data_dir    Path: a server's data directory
+    token       str: an access token of the module's user
+    repo        Path: a local git repository a job can clone
+    origin      Path: the repository a checkout was cloned from
+    checkout    Path: a user's working tree
+    sim         SimCluster: the simulated Kubernetes cluster
+    kube        kubernetes ApiClient: talking to `sim`
+"""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -5,36 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Cli, Server
-
-LOCAL_CONFIG = """
-[server]
-allow_local_repositories = true
-max_concurrent_jobs = {capacity}
-default_agent = "scripted"
-{server_extra}
-[agents.scripted]
-command = ["{python}", "{agent}", "{{spec_file}}"]
-"""
-
-
-def write_config(
-    directory: Path, extra: str = "", capacity: int = 4, server_extra: str = ""
-) -> Path:
-    """directory/ckrv.toml: local repositories allowed, the scripted agent as default, and
-    `capacity` jobs at once (0 pauses dispatching); `server_extra` goes in [server], `extra`
-    after the agents. Calling it again rewrites the file."""
-    import sys
-
-    agent = Path(__file__).parent / "agents" / "scripted_agent.py"
-    path = directory / "ckrv.toml"
-    path.write_text(
-        LOCAL_CONFIG.format(
-            python=sys.executable, agent=agent, capacity=capacity, server_extra=server_extra
-        )
-        + extra
-    )
-    return path
+from tests.support.helpers import Cli, Server
+from tests.support.servers import start_server, write_config
 
 
 @pytest.fixture
@@ -51,13 +53,6 @@ def server(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
-
-
-def start_server(root: Path, capacity: int = 4) -> Server:
-    """A running server with its data and client config under `root` (see write_config)."""
-    (root / "config").mkdir()
-    config = write_config(root, capacity=capacity)
-    return Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import PYTHON, ROOT, Cli, Server, wait_for
+from tests.support.helpers import PYTHON, ROOT, Cli, Server, wait_for
 
 EMAIL = "ada@example.com"
 KEYRING_NOTICE = "no OS keyring is available"

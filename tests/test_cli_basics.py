@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from ckrv.cli.main import main
-from tests.helpers import DEVICE_GRANT, PASSWORD, app_client
+from tests.support.helpers import DEVICE_GRANT, PASSWORD, app_client
 
 
 @dataclass

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import start_server
-from tests.helpers import ROOT, Cli, Server, make_repo
-from tests.jobhelpers import submit, wait_status
+from tests.support.helpers import ROOT, Cli, Server, make_repo
+from tests.support.jobhelpers import submit, wait_status
+from tests.support.servers import start_server
 
 
 @pytest.fixture(scope="module")

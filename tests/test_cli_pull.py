@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Cli, Server, git, make_repo
-from tests.jobhelpers import submit, wait_status
+from tests.support.helpers import Cli, Server, git, make_repo
+from tests.support.jobhelpers import submit, wait_status
 
 APP = "".join(f"line {i}\n" for i in range(1, 11))
 SPEC = (

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import write_config
-from tests.helpers import Cli, Server, git, make_repo
-from tests.jobhelpers import wait_status
+from tests.support.helpers import Cli, Server, git, make_repo
+from tests.support.jobhelpers import wait_status
+from tests.support.servers import write_config
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 GREETING = (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, ROOT, Cli, Server
+from tests.support.helpers import PYTHON, ROOT, Cli, Server
 
 TOKEN = "glpat-SENTINELcli0123456789ab"
 SECRET = "sk-ant-SENTINEL-cli-0123456789"

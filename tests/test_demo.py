@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ckrv.worker.agents.example_agent import file_blocks, safe_path, spec_title
-from tests.helpers import PYTHON, ROOT, base_env, wait_for
+from tests.support.helpers import PYTHON, ROOT, base_env, wait_for
 
 pytestmark = pytest.mark.slow
 

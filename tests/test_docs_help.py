@@ -11,7 +11,7 @@ import click
 import pytest
 
 from ckrv.cli.main import cli
-from tests.helpers import PYTHON, ROOT, base_env
+from tests.support.helpers import PYTHON, ROOT, base_env
 
 
 def walk(
