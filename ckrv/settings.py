@@ -10,21 +10,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ckrv.contracts.agents import AgentConfig
 from ckrv.errors import CkrvError, ConfigError
 from ckrv.timeutil import parse_duration
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """An agent: the argv to run (with `{spec_file}` and `{prompt}` replaced), the environment
-    variable names passed through from the server, its own timeout and an optional verify step."""
-
-    name: str
-    command: tuple[str, ...]
-    env: tuple[str, ...] = ()
-    timeout: float | None = None
-    verify: tuple[str, ...] = ()
-    install_hint: str = ""
 
 
 def _duration(value: Any) -> float:

@@ -8,8 +8,7 @@ import click
 
 from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_json, table
-
-PROVIDERS = ["github", "gitlab", "bitbucket", "generic"]
+from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
 
 
 @click.group()
@@ -37,7 +36,7 @@ def credentials() -> None:
 )
 @click.option(
     "--credential-type",
-    type=click.Choice(["pat", "deploy_key"]),
+    type=click.Choice(CREDENTIAL_TYPES),
     help="pat or deploy_key [default: deploy_key when the value is a private key].",
 )
 @click.option(

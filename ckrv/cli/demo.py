@@ -34,7 +34,7 @@ def _diff(text: str) -> None:
 
 
 def _kept(result: DemoResult, ckrv: str) -> None:
-    from ckrv.jobmodel import short_id
+    from ckrv.contracts.jobmodel import short_id
 
     sid, root = short_id(result.job["id"]), result.root
     base_url = result.api_url.removesuffix("/v1")

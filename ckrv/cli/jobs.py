@@ -14,8 +14,8 @@ import click
 
 from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_json, paint, table, use_color
+from ckrv.contracts.jobmodel import SHORT_ID, STATUSES, TERMINAL, short_id
 from ckrv.diffstat import diffstat_text
-from ckrv.jobmodel import SHORT_ID, STATUSES, TERMINAL, short_id
 
 if TYPE_CHECKING:
     from ckrv.client.api import Api

@@ -11,7 +11,7 @@ import click
 
 from ckrv.cli.context import user_api
 from ckrv.cli.output import emit_warning, paint
-from ckrv.jobmodel import short_id
+from ckrv.contracts.jobmodel import short_id
 
 
 @click.command()

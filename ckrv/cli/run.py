@@ -11,7 +11,7 @@ import click
 from ckrv.cli.context import user_api
 from ckrv.cli.jobs import card, next_block, next_commands, status_word
 from ckrv.cli.output import emit_json, emit_warning, paint
-from ckrv.jobmodel import short_id
+from ckrv.contracts.jobmodel import short_id
 
 if TYPE_CHECKING:
     from ckrv.client.jobs import JobRequest
@@ -204,15 +204,15 @@ def _run_local(
     root = repo.find_root()
     request = localrun.LocalRequest(spec, base_branch, agent, setup, timeout)
     job = localrun.describe_job(root, request, localrun.local_settings())
-    if repo.divergence(root, job["git_base_branch"]).uncommitted:
+    if repo.divergence(root, job.git_base_branch).uncommitted:
         emit_warning(
             f"uncommitted changes are not included: the run starts from the last "
-            f"commit on {job['git_base_branch']}"
+            f"commit on {job.git_base_branch}"
         )
     out = sys.stderr if as_json else sys.stdout
     click.echo(
-        f"running job {paint(short_id(job['id']), 'cyan', bold=True)} here: agent "
-        f"{job['agent']['name']} on {job['git_base_branch']} of {root}",
+        f"running job {paint(short_id(job.id), 'cyan', bold=True)} here: agent "
+        f"{job.agent.name} on {job.git_base_branch} of {root}",
         file=out,
     )
     printer = LinePrinter(as_json=False, flush=True, stream=out)

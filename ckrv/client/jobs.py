@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ckrv.client.api import Api
+from ckrv.contracts.jobmodel import SHORT_ID, TERMINAL, short_id
 from ckrv.errors import (
     CkrvError,
     JobUnsuccessful,
@@ -21,7 +22,6 @@ from ckrv.errors import (
     ServerUnreachable,
     UsageError,
 )
-from ckrv.jobmodel import SHORT_ID, TERMINAL, short_id
 from ckrv.timeutil import parse_iso, relative
 
 PAGE_LIMIT = 100

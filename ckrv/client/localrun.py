@@ -6,7 +6,7 @@ and branches are never touched while the agent works), runs setup, the agent and
 produces the diff. The result is then written into the user's repository as one commit on the
 job's feature branch `ckrv/<slug>-<id8>`, through a temporary index (repo.commit_patch).
 
-Agents: the presets (ckrv/server/jobs/agents.py) plus `[agents.NAME]` tables, and `[server]
+Agents: the presets (ckrv/contracts/agents.py) plus `[agents.NAME]` tables, and `[server]
 default_agent` / `job_timeout`, from `$CKRV_CONFIG_DIR/config.toml` (the server config format).
 """
 
@@ -17,14 +17,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ckrv.client import repo
+from ckrv.contracts.agents import AgentConfig, available_agents
+from ckrv.contracts.job_description import AgentDescription, JobDescription
+from ckrv.contracts.jobmodel import feature_branch, spec_title
 from ckrv.errors import UsageError
 from ckrv.paths import config_dir
-from ckrv.settings import AgentConfig, Settings
+from ckrv.settings import Settings
 from ckrv.timeutil import iso, utcnow
 
 LogSink = Callable[[dict[str, Any]], None]
@@ -43,9 +46,7 @@ def local_settings() -> Settings:
 
 
 def pick_agent(settings: Settings, name: str | None) -> AgentConfig:
-    from ckrv.server.jobs.agents import available_agents
-
-    known = available_agents(settings)
+    known = available_agents(settings.agents)
     chosen = name or settings.default_agent
     if chosen not in known:
         raise UsageError(
@@ -119,11 +120,8 @@ class LocalResult:
         return str(self.job["status"])
 
 
-def describe_job(root: Path, request: LocalRequest, settings: Settings) -> dict[str, Any]:
+def describe_job(root: Path, request: LocalRequest, settings: Settings) -> JobDescription:
     """The job description a worker would get from the server, for this repository."""
-    from ckrv.jobmodel import feature_branch, spec_title
-    from ckrv.server.jobs.agents import agent_description
-
     branch = request.base_branch or repo.current_branch(root)
     if branch is None:
         raise UsageError("HEAD is detached: name the branch to start from with --base-branch")
@@ -131,66 +129,69 @@ def describe_job(root: Path, request: LocalRequest, settings: Settings) -> dict[
         raise UsageError(f"there is no local branch {branch!r} to start from")
     agent = pick_agent(settings, request.agent)
     timeout = request.timeout_seconds or settings.job_timeout
-    description = agent_description(agent)
     # The run's timeout bounds the agent too, so the pipeline reports it as a timeout.
-    description["timeout"] = min(agent.timeout, timeout) if agent.timeout else timeout
+    description = replace(
+        AgentDescription.of(agent),
+        timeout=min(agent.timeout, timeout) if agent.timeout else timeout,
+    )
     job_id = str(uuid.uuid4())
     title = spec_title(request.spec_content)
-    return {
-        "id": job_id,
-        "spec_content": request.spec_content,
-        "spec_title": title,
-        "git_repo_url": str(root),
-        "git_base_branch": branch,
-        "feature_branch_name": feature_branch(title, job_id),
-        "setup": request.setup,
-        "push": False,
-        "timeout_seconds": timeout,
-        "agent": description,
-        "credential": None,
-        "max_diff_bytes": LOCAL_MAX_DIFF_BYTES,
-        "allow_local_repositories": True,
-    }
+    return JobDescription(
+        id=job_id,
+        spec_content=request.spec_content,
+        spec_title=title,
+        git_repo_url=str(root),
+        git_base_branch=branch,
+        feature_branch_name=feature_branch(title, job_id),
+        setup=request.setup,
+        push=False,
+        timeout_seconds=timeout,
+        agent=description,
+        credential=None,
+        max_diff_bytes=LOCAL_MAX_DIFF_BYTES,
+        allow_local_repositories=True,
+        ssh_known_hosts=settings.ssh_known_hosts,
+    )
 
 
-def run_locally(root: Path, job: dict[str, Any], on_log: LogSink) -> LocalResult:
+def run_locally(root: Path, job: JobDescription, on_log: LogSink) -> LocalResult:
     """Run `job` (from describe_job) through the worker pipeline here; on success with changes
     the feature branch is created in `root`."""
-    from ckrv.worker.masking import Masker
-    from ckrv.worker.pipeline import JobContext, run_job
+    from ckrv.contracts.masking import Masker
+    from ckrv.worker.pipeline import JobContext, run_job  # git and process plumbing: only here
 
     started = utcnow()
-    reporter = ConsoleReporter(on_log, time.monotonic() + float(job["timeout_seconds"]))
+    reporter = ConsoleReporter(on_log, time.monotonic() + job.timeout_seconds)
     with tempfile.TemporaryDirectory(prefix="ckrv-run-") as workspace:
         ctx = JobContext(job, Path(workspace), reporter, Masker())
         outcome = run_job(ctx)
     status, summary, error = outcome.status, outcome.summary, outcome.error_message
     if reporter.timed_out:  # like the server: a timed-out job keeps no partial result
         status = "timeout"
-        summary = error = f"the run went past its timeout of {float(job['timeout_seconds']):g} s"
+        summary = error = f"the run went past its timeout of {job.timeout_seconds:g} s"
         reporter.log("worker", error, "error")
     diff = outcome.diff or b""
     created = False
     if status == "succeeded" and diff.strip() and outcome.base_commit:
         commit = repo.commit_patch(root, outcome.base_commit, diff, _message(job, summary))
-        repo.create_branch(root, job["feature_branch_name"], commit)
+        repo.create_branch(root, job.feature_branch_name, commit)
         created = True
     completed = utcnow()
     public = {
-        "id": job["id"],
+        "id": job.id,
         "status": status,
         "phase": None,
-        "agent": job["agent"]["name"],
-        "spec_title": job["spec_title"],
-        "git_repo_url": job["git_repo_url"],
-        "git_base_branch": job["git_base_branch"],
+        "agent": job.agent.name,
+        "spec_title": job.spec_title,
+        "git_repo_url": job.git_repo_url,
+        "git_base_branch": job.git_base_branch,
         "git_credential_name": None,
         "base_commit": outcome.base_commit,
-        "feature_branch_name": job["feature_branch_name"] if created else None,
+        "feature_branch_name": job.feature_branch_name if created else None,
         "pushed_branch": None,
-        "setup": job["setup"],
+        "setup": job.setup,
         "push": False,
-        "timeout_seconds": job["timeout_seconds"],
+        "timeout_seconds": job.timeout_seconds,
         "created_at": iso(started),
         "started_at": iso(started),
         "completed_at": iso(completed),
@@ -204,5 +205,5 @@ def run_locally(root: Path, job: dict[str, Any], on_log: LogSink) -> LocalResult
     return LocalResult(public, diff, created)
 
 
-def _message(job: dict[str, Any], summary: str) -> str:
-    return f"{job['spec_title']}\n\n{summary}\n\nckrv local run {job['id']}\n"
+def _message(job: JobDescription, summary: str) -> str:
+    return f"{job.spec_title}\n\n{summary}\n\nckrv local run {job.id}\n"

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from ckrv.client.api import Api
+from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.errors import ApiError, ServerUnreachable
-from ckrv.jobmodel import TERMINAL
 
 PAGE = 5000
 # The server sends a heartbeat every 15 s; a connection silent for longer is dead.

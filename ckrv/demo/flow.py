@@ -69,7 +69,7 @@ def _create_user(data_dir: Path) -> tuple[str, str]:
 
 def _dispatch(api: Any, origin: Path, out: DemoOutput) -> dict[str, Any]:
     from ckrv.client.jobs import JobRequest, create_job
-    from ckrv.jobmodel import short_id
+    from ckrv.contracts.jobmodel import short_id
 
     request = JobRequest(SPEC, str(origin), "main", agent="example", timeout_seconds=JOB_TIMEOUT)
     job = create_job(api, request)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ckrv.contracts import launch_env
 from ckrv.errors import CkrvError
 
 _START_TIMEOUT = 30.0
@@ -118,7 +119,8 @@ def _refers_to(pid: str, root: str) -> bool:
             return True
     with contextlib.suppress(OSError):
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        return any(v.startswith(b"CKRV_WORKSPACE=" + root.encode()) for v in environ)
+        marker = f"{launch_env.WORKSPACE}={root}".encode()
+        return any(v.startswith(marker) for v in environ)
     return False
 
 

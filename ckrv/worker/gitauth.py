@@ -1,31 +1,28 @@
 """How git gets a credential without it touching argv, URLs or .git/config (SECURITY.md 18):
 an askpass helper for PATs, a private key file and GIT_SSH_COMMAND for deploy keys. Also the
 other side of it: turning git's authentication errors into a message that says what to fix,
-and scrubbing URLs' userinfo and tokens out of any git output (SECURITY.md 19).
+and scrubbing URLs' userinfo and tokens out of any git output (contracts/masking.py: scrub).
 
-The functions here are pure or touch only the private dir they are given, so both the worker
-and the server (which checks a credential fits a URL, and works out the username) use them.
+The functions here are pure or touch only the private dir they are given. Which URL a
+credential fits, and its username, are the shared vocabulary of ckrv/contracts/credentials.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import stat
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
+from ckrv.contracts.credentials import (
+    KNOWN_HOSTS_POLICIES,
+    GitCredential,
+    git_username,
+    transport_mismatch,
+    url_host,
+)
 from ckrv.errors import WorkerError
-from ckrv.worker.masking import Masker
 
-# The username each provider expects next to a token in HTTP basic auth.
-PROVIDER_USERNAMES = {"github": "x-access-token", "gitlab": "oauth2", "bitbucket": "x-token-auth"}
-KNOWN_HOSTS_POLICIES = ("accept-new", "yes", "no")
-
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^@/:\s]+):(?!//)")
 # git prompts "Username for 'https://host': "; the helper answers only for the job's host, so a
 # redirect to another host never receives the token.
 _ASKPASS_SCRIPT = """#!/bin/sh
@@ -51,39 +48,8 @@ def base_git_env(allow_local: bool) -> dict[str, str]:
     }
 
 
-def url_transport(url: str) -> str:
-    """`https`, `http`, `ssh` or `local` (file:// URLs and paths)."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("https", "http"):
-        return scheme
-    if scheme in ("ssh", "git+ssh", "ssh+git") or (not scheme and _SCP_LIKE.match(url)):
-        return "ssh"
-    return "local"
-
-
-def url_host(url: str) -> str:
-    """The host (with its port, if any) a URL points at, without any userinfo."""
-    if "://" in url:
-        return urlsplit(url).netloc.rpartition("@")[2]
-    match = _SCP_LIKE.match(url)
-    return match.group("host") if match else "this machine"
-
-
-def url_user(url: str) -> str | None:
-    if "://" in url:
-        return urlsplit(url).username or None
-    match = _SCP_LIKE.match(url)
-    return match.group("user") if match else None
-
-
-def git_username(provider: str, repo_url: str) -> str:
-    """The username that goes with a token: the provider's convention, else the URL's user,
-    else `git`."""
-    return PROVIDER_USERNAMES.get(provider) or url_user(repo_url) or "git"
-
-
 def credential_env(
-    credential: dict[str, Any] | None,
+    credential: GitCredential | None,
     repo_url: str,
     private_dir: Path,
     *,
@@ -95,35 +61,24 @@ def credential_env(
     `known_hosts_policy` is the server's `ssh_known_hosts` setting: `accept-new` (hosts learnt
     into a per-job file), `yes` (strict: `known_hosts_file`, or ssh's default files) or `no`.
 
-    `credential` is the decoded CKRV_GIT_CREDENTIAL: provider, credential_type, value and
-    username. Files go in `private_dir`, which must be a directory only this user can enter;
+    `credential` is the job's credential from the launch environment. Files go in `private_dir`, which must be a directory only this user can enter;
     remove it when the job is done. `known_hosts_file` replaces the per-job known_hosts file
     (for the strict policy `yes` it should hold the hosts the server trusts)."""
     if credential is None:
         return {}
-    kind = credential["credential_type"]
+    kind = credential.credential_type
     check_transport(kind, repo_url)
     _check_private_dir(private_dir)
     if kind == "pat":
         return _askpass_env(credential, repo_url, private_dir)
-    return _ssh_env(credential["value"], private_dir, known_hosts_policy, known_hosts_file)
+    return _ssh_env(credential.value, private_dir, known_hosts_policy, known_hosts_file)
 
 
 def check_transport(credential_type: str, repo_url: str) -> None:
-    """A PAT needs an http(s) URL and a deploy key an ssh one; local repositories take either."""
-    transport = url_transport(repo_url)
-    if credential_type == "pat" and transport == "ssh":
-        raise WorkerError(
-            f"a personal access token cannot be used with the ssh URL {scrub(repo_url)}: use the "
-            "repository's https URL, or a deploy key"
-        )
-    if credential_type == "deploy_key" and transport in ("https", "http"):
-        raise WorkerError(
-            f"a deploy key cannot be used with the {transport} URL {scrub(repo_url)}: use the "
-            "repository's ssh URL (git@host:owner/repo.git), or a personal access token"
-        )
-    if credential_type not in ("pat", "deploy_key"):
-        raise WorkerError(f"unknown credential type {credential_type!r}")
+    """Raise WorkerError when a credential of this type cannot work with `repo_url`."""
+    mismatch = transport_mismatch(credential_type, repo_url)
+    if mismatch is not None:
+        raise WorkerError(mismatch)
 
 
 def forget_credential_files(private_dir: Path) -> None:
@@ -138,18 +93,18 @@ def _check_private_dir(path: Path) -> None:
         raise WorkerError(f"{path} must be a directory only its owner can use (mode 0700)")
 
 
-def _askpass_env(credential: dict[str, Any], repo_url: str, private_dir: Path) -> dict[str, str]:
+def _askpass_env(credential: GitCredential, repo_url: str, private_dir: Path) -> dict[str, str]:
     helper = private_dir / "askpass.sh"
     fd = os.open(helper, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
     with os.fdopen(fd, "w") as handle:
         handle.write(_ASKPASS_SCRIPT)
     os.chmod(helper, 0o700)
-    username = credential.get("username") or git_username(credential["provider"], repo_url)
+    username = credential.username or git_username(credential.provider, repo_url)
     return {
         "GIT_ASKPASS": str(helper),
         "CKRV_GIT_HOST": url_host(repo_url),
         "CKRV_GIT_USERNAME": username,
-        "CKRV_GIT_PASSWORD": credential["value"],
+        "CKRV_GIT_PASSWORD": credential.value,
         # An empty helper list: no configured credential helper may store the token anywhere.
         **_git_config({"credential.helper": ""}),
     }
@@ -261,29 +216,15 @@ def explain_auth_failure(
 
 
 def explain_clone_failure(
-    stderr: str, repo_url: str, credential: dict[str, Any] | None
+    stderr: str, repo_url: str, credential: GitCredential | None
 ) -> str | None:
-    """`explain_auth_failure` for the job's repository and its (decoded) credential."""
+    """`explain_auth_failure` for the job's repository and its credential."""
+    if credential is None:
+        return explain_auth_failure(stderr, url_host(repo_url), None)
     return explain_auth_failure(
         stderr,
         url_host(repo_url),
-        (credential.get("name") or "(unnamed)") if credential else None,
-        provider=credential.get("provider", "generic") if credential else "generic",
-        credential_type=credential.get("credential_type", "pat") if credential else "pat",
+        credential.name or "(unnamed)",
+        provider=credential.provider,
+        credential_type=credential.credential_type,
     )
-
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
-# Well-known token shapes, masked even when the value is not known to this process.
-_TOKEN_SHAPES = re.compile(
-    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
-    r"|ATBB[A-Za-z0-9]{20,})"
-)
-
-
-def scrub(text: str, secrets: Iterable[str] | Masker = ()) -> str:
-    """`text` without URLs' userinfo, well-known token shapes, or any form of `secrets`."""
-    masker = secrets if isinstance(secrets, Masker) else Masker(secrets)
-    text = masker.mask(text)
-    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
-    return _TOKEN_SHAPES.sub("***", text)

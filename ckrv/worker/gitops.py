@@ -8,9 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ckrv.contracts.masking import Masker, scrub
 from ckrv.errors import GitError
-from ckrv.worker.gitauth import scrub
-from ckrv.worker.masking import Masker
 
 _IDENTITY = (
     "-c",

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ckrv.contracts import launch_env
+from ckrv.contracts.credentials import GitCredential
+from ckrv.contracts.job_description import JobDescription
+from ckrv.contracts.masking import Masker, scrub
 from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
 from ckrv.worker.confine import end_leftovers
@@ -20,10 +24,8 @@ from ckrv.worker.gitauth import (
     credential_env,
     explain_clone_failure,
     forget_credential_files,
-    scrub,
 )
 from ckrv.worker.gitops import Git
-from ckrv.worker.masking import Masker
 from ckrv.worker.process import Completed, run_streaming
 from ckrv.worker.reporter import Reporter
 
@@ -51,11 +53,11 @@ class Outcome:
 
 @dataclass
 class JobContext:
-    job: dict[str, Any]
+    job: JobDescription
     workspace: Path
     reporter: Reporter
     masker: Masker
-    credential: dict[str, Any] | None = None
+    credential: GitCredential | None = None
     agent_secrets: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -71,11 +73,8 @@ class JobContext:
 
     def command_env(self) -> dict[str, str]:
         """Environment of setup, agent and verify: the worker's own, plus the agent secrets."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("CKRV_JOB_TOKEN", "CKRV_GIT_", "CKRV_AGENT_SECRETS"))
-        }
+        hidden = (*launch_env.SECRET_NAMES, "CKRV_GIT_")  # and git's askpass variables
+        env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
         env.update(self.extra_env)
         env.update(self.agent_secrets)
         return env
@@ -102,18 +101,18 @@ def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
 def _clone(ctx: JobContext, git: Git) -> str:
     job = ctx.job
     ctx.reporter.event(phase="cloning")
-    ctx.say(f"cloning {scrub(job['git_repo_url'], ctx.masker)} (branch {job['git_base_branch']})")
+    ctx.say(f"cloning {scrub(job.git_repo_url, ctx.masker)} (branch {job.git_base_branch})")
     try:
-        git.clone(job["git_repo_url"], job["git_base_branch"], ctx.checkout)
+        git.clone(job.git_repo_url, job.git_base_branch, ctx.checkout)
     except GitError as exc:  # an authentication failure says what to fix, then git's words
-        clear = explain_clone_failure(exc.message, job["git_repo_url"], ctx.credential)
+        clear = explain_clone_failure(exc.message, job.git_repo_url, ctx.credential)
         if clear is None:
             raise
         raise GitError(f"{clear}\n{exc.message}") from exc
     base = git.run("rev-parse", "HEAD", cwd=ctx.checkout)
-    git.run("checkout", "--quiet", "-b", job["feature_branch_name"], cwd=ctx.checkout)
-    ctx.reporter.event(base_commit=base, feature_branch_name=job["feature_branch_name"])
-    ctx.say(f"base commit {base[:12]}, feature branch {job['feature_branch_name']}")
+    git.run("checkout", "--quiet", "-b", job.feature_branch_name, cwd=ctx.checkout)
+    ctx.reporter.event(base_commit=base, feature_branch_name=job.feature_branch_name)
+    ctx.say(f"base commit {base[:12]}, feature branch {job.feature_branch_name}")
     return base
 
 
@@ -130,29 +129,26 @@ def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | No
 
 
 def _run_agent(ctx: JobContext) -> Completed | Outcome:
-    agent = ctx.job["agent"]
+    agent = ctx.job.agent
     spec_file = ctx.workspace / "spec.md"
-    spec_file.write_text(ctx.job["spec_content"], encoding="utf-8")
-    argv = substitute(agent["command"], spec_file, ctx.job["spec_content"])
-    ctx.extra_env["CKRV_SPEC_FILE"] = str(spec_file)
+    spec_file.write_text(ctx.job.spec_content, encoding="utf-8")
+    argv = substitute(list(agent.command), spec_file, ctx.job.spec_content)
+    ctx.extra_env[launch_env.SPEC_FILE] = str(spec_file)
     path = ctx.command_env().get("PATH")
     if shutil.which(argv[0], path=path) is None:
-        hint = (
-            agent.get("install_hint")
-            or f"install {argv[0]} on the worker or fix [agents.{agent['name']}]"
-        )
+        hint = agent.install_hint or f"install {argv[0]} on the worker or fix [agents.{agent.name}]"
         return _failure(
             ctx,
-            f"agent {agent['name']!r} needs the command {argv[0]!r}, which is not "
+            f"agent {agent.name!r} needs the command {argv[0]!r}, which is not "
             f"installed on the worker: {hint}",
         )
     ctx.reporter.event(phase="executing")
-    ctx.say(f"running agent {agent['name']}")
-    return _run_step(ctx, argv, agent["name"], agent.get("timeout"))
+    ctx.say(f"running agent {agent.name}")
+    return _run_step(ctx, argv, agent.name, agent.timeout)
 
 
 def _verify(ctx: JobContext) -> str | None:
-    verify = ctx.job["agent"].get("verify") or []
+    verify = ctx.job.agent.verify
     if not verify:
         return None
     ctx.reporter.event(phase="verifying")
@@ -170,8 +166,8 @@ def _upload(
     restore_credentials: Callable[[], object],
 ) -> Outcome:
     ctx.reporter.event(phase="uploading")
-    title = ctx.job.get("spec_title") or "ckrv job"
-    changed = git.commit_all(ctx.checkout, f"{title}\n\nckrv job {ctx.job['id']}")
+    title = ctx.job.spec_title or "ckrv job"
+    changed = git.commit_all(ctx.checkout, f"{title}\n\nckrv job {ctx.job.id}")
     verify_note = f"; verify {verify}" if verify else ""
     if not changed:
         ctx.say("the agent made no changes")
@@ -184,7 +180,7 @@ def _upload(
             base_commit=base,
         )
     diff = git.diff(ctx.checkout, base)
-    limit = int(ctx.job.get("max_diff_bytes") or 50 * 1024 * 1024)
+    limit = ctx.job.max_diff_bytes
     if len(diff) > limit:
         return _failure(
             ctx,
@@ -214,9 +210,9 @@ def _push(
 ) -> tuple[str | None, str]:
     """Push the feature branch when the job asked to. A failed push does not throw the diff
     away: the job still succeeds, and the summary and log say why the push failed."""
-    if not ctx.job.get("push"):
+    if not ctx.job.push:
         return None, ""
-    branch = ctx.job["feature_branch_name"]
+    branch = ctx.job.feature_branch_name
     ctx.say(f"pushing {branch} to origin")
     restore_credentials()  # the files git needs, gone while the commands ran
     try:
@@ -236,17 +232,17 @@ def run_job(ctx: JobContext) -> Outcome:
         def restore_credentials() -> dict[str, str]:
             return credential_env(
                 ctx.credential,
-                ctx.job["git_repo_url"],
+                ctx.job.git_repo_url,
                 private,
-                known_hosts_policy=ctx.job.get("ssh_known_hosts") or "accept-new",
+                known_hosts_policy=ctx.job.ssh_known_hosts,
             )
 
-        env = {**os.environ, **base_git_env(bool(ctx.job.get("allow_local_repositories")))}
+        env = {**os.environ, **base_git_env(ctx.job.allow_local_repositories)}
         env.update(restore_credentials())
         git = Git(env, ctx.masker)
         base = _clone(ctx, git)
         forget_credential_files(private)  # commands run from here on: no key on their disk
-        setup = ctx.job.get("setup")
+        setup = ctx.job.setup
         if setup:
             ctx.reporter.event(phase="setup")
             ctx.say(f"setup: {setup}")
@@ -261,7 +257,7 @@ def run_job(ctx: JobContext) -> Outcome:
         if ran.timed_out:
             return _failure(
                 ctx,
-                f"the agent ran past its timeout of {ctx.job['agent']['timeout']:g} s",
+                f"the agent ran past its timeout of {ctx.job.agent.timeout or 0:g} s",
                 agent_exit_code=ran.exit_code,
                 base_commit=base,
             )

@@ -192,8 +192,9 @@ def test_a_key_from_the_environment_is_not_rotated_by_ckrv(tmp_path: Path) -> No
 def test_a_jobs_environment_carries_its_credential_and_its_owners_secrets(tmp_path: Path) -> None:
     import json
 
+    from ckrv.contracts.launch_env import WorkerEnvironment
     from ckrv.errors import NotFound
-    from ckrv.server.jobs.launch_secrets import job_environment, job_secret_values
+    from ckrv.server.jobs.launch_secrets import job_secret_values, job_secrets
 
     data_dir = tmp_path / "data"
     users = _users(data_dir)
@@ -206,7 +207,11 @@ def test_a_jobs_environment_carries_its_credential_and_its_owners_secrets(tmp_pa
             "credential_id": cred_id,
             "git_repo_url": "https://github.com/ada/app.git",
         }
-        env, values = job_environment(conn, keys, job)  # type: ignore[arg-type]
+        secrets = job_secrets(conn, keys, job)  # type: ignore[arg-type]
+        launch = WorkerEnvironment(
+            "url", "id", "token", secrets.git_credential, secrets.agent_secrets
+        )
+        env, values = launch.encode(), secrets.values()
         assert json.loads(env["CKRV_GIT_CREDENTIAL"]) == {
             "name": "git",
             "provider": "github",
@@ -221,5 +226,5 @@ def test_a_jobs_environment_carries_its_credential_and_its_owners_secrets(tmp_pa
         # removed between the job's creation and its launch: the job fails with the reason
         run_in_transaction(conn, lambda c: store.delete_credential(c, users["ada"], "git"))
         with pytest.raises(NotFound, match="removed before the job started"):
-            job_environment(conn, keys, job)  # type: ignore[arg-type]
+            job_secrets(conn, keys, job)  # type: ignore[arg-type]
         assert job_secret_values(conn, keys, job) == {VALUES["ada"] + "-secret"}  # type: ignore[arg-type]

@@ -7,20 +7,15 @@ import os
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from ckrv.contracts.credentials import GitCredential, git_username
+from ckrv.contracts.masking import scrub
 from ckrv.errors import WorkerError
 from ckrv.server.vault.credential_rules import check_credential_fits
 from ckrv.server.web.http import HTTPError
-from ckrv.worker.gitauth import (
-    base_git_env,
-    credential_env,
-    explain_auth_failure,
-    git_username,
-    scrub,
-)
+from ckrv.worker.gitauth import base_git_env, credential_env, explain_auth_failure
 from tests.support.githttp import GitHttpServer
 from tests.support.helpers import make_repo
 
@@ -45,12 +40,12 @@ def private_dir(tmp_path: Path) -> Path:
     return path
 
 
-def pat(value: str = TOKEN, provider: str = "github") -> dict[str, Any]:
-    return {"name": "gh", "provider": provider, "credential_type": "pat", "value": value}
+def pat(value: str = TOKEN, provider: str = "github") -> GitCredential:
+    return GitCredential("gh", provider, "pat", value, username="")
 
 
 def clone(
-    tmp_path: Path, url: str, credential: dict[str, Any] | None, home: Path | None = None
+    tmp_path: Path, url: str, credential: GitCredential | None, home: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     if home is not None:
@@ -110,19 +105,19 @@ def test_the_token_is_in_no_command_line_while_the_clone_runs(
     "credential", [None, pat("ghp_wrongTOKEN0123456789abcdefXYZ")], ids=["without", "wrong"]
 )
 def test_a_refused_clone_explains_what_to_fix(
-    tmp_path: Path, github: GitHttpServer, credential: dict[str, Any] | None
+    tmp_path: Path, github: GitHttpServer, credential: GitCredential | None
 ) -> None:
     result = clone(tmp_path, github.url("origin.git"), credential)
     assert result.returncode != 0
     message = explain_auth_failure(
-        result.stderr, github.host, credential and credential["name"], provider="github"
+        result.stderr, github.host, credential and credential.name, provider="github"
     )
     assert message is not None and github.host in message
     if credential is None:
         assert "has none" in message and "ckrv cloud credentials add" in message
     else:
         assert "'gh'" in message and "Contents" in message and "`repo` scope" in message
-        assert credential["value"] not in result.stderr
+        assert credential.value not in result.stderr
 
 
 def test_the_helper_answers_only_for_the_repositorys_host(
@@ -199,7 +194,7 @@ def test_a_credential_that_cannot_fit_the_url_is_refused(kind: str, url: str, sa
     assert refused.value.status == 400 and says in refused.value.message
     with pytest.raises(WorkerError):
         credential_env(
-            {"credential_type": kind, "provider": "github", "value": "x" * 20},
+            GitCredential("gh", "github", kind, "x" * 20, username=""),
             url,
             Path("/nonexistent"),
         )

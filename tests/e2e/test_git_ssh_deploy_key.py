@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ckrv.contracts.credentials import GitCredential
 from ckrv.worker.gitauth import base_git_env, credential_env, explain_auth_failure
 from tests.support.helpers import make_repo
 from tests.support.sshd import Sshd, keygen, start_sshd
@@ -28,13 +29,8 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_repo(tmp_path_factory.mktemp("repo"))
 
 
-def deploy_key(value: str) -> dict[str, str]:
-    return {
-        "name": "deploy",
-        "provider": "generic",
-        "credential_type": "deploy_key",
-        "value": value,
-    }
+def deploy_key(value: str) -> GitCredential:
+    return GitCredential("deploy", "generic", "deploy_key", value, username="")
 
 
 def clone(

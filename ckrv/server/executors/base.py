@@ -17,10 +17,10 @@ with that reason unless the worker already reported a terminal result."""
 class Launch:
     """Everything a worker is entitled to, handed over in its environment.
 
-    `env` holds CKRV_API_URL, CKRV_JOB_ID, CKRV_JOB_TOKEN, and when the job has them
-    CKRV_GIT_CREDENTIAL (JSON: name, provider, credential_type, value, username) and
-    CKRV_AGENT_SECRETS (JSON object NAME -> value), plus the agent's pass-through variables.
-    The kubernetes executor puts all of it in the job's Secret, never in the Job object.
+    `env` holds the encoded launch environment (ckrv/contracts/launch_env.py: the API URL, the
+    job id and token, and when the job has them its git credential and agent secrets), plus
+    the agent's pass-through variables. The kubernetes executor puts all of it in the job's
+    Secret, never in the Job object.
     """
 
     job_id: str

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ckrv.contracts import launch_env
 from ckrv.errors import ConfigError
 from ckrv.server.executors.base import Launch
 from ckrv.settings import Settings
@@ -84,14 +85,14 @@ def worker_environment(launch: Launch, server_url: str) -> dict[str, str]:
     env = dict(launch.env)
     if server_url:
         base = server_url.rstrip("/")
-        env["CKRV_API_URL"] = base if base.endswith("/v1") else f"{base}/v1"
+        env[launch_env.API_URL] = base if base.endswith("/v1") else f"{base}/v1"
     return env
 
 
 def launch_digest(env: dict[str, str]) -> str:
     """Tells one launch from another (the job token differs per dispatch attempt) without
     revealing anything: a truncated hash of the token."""
-    return hashlib.sha256(env.get("CKRV_JOB_TOKEN", "").encode()).hexdigest()[:20]
+    return hashlib.sha256(env.get(launch_env.JOB_TOKEN, "").encode()).hexdigest()[:20]
 
 
 def _worker_container(pod: Obj) -> Obj:

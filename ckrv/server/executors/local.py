@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from ckrv.contracts import launch_env
 from ckrv.server.executors.base import Launch, RunningJob, WorkerLost
 
 _KEEP_ENV = (
@@ -64,7 +65,7 @@ def group_of_job(pgid: int, job_id: str) -> bool:
     """Whether process group `pgid` still holds a live process of the job (its environment
     names the job). A group id is not reused while the group has members, so once one is
     found the whole group is the job's; an empty group's id may belong to someone else."""
-    marker = f"CKRV_JOB_ID={job_id}".encode()
+    marker = f"{launch_env.JOB_ID}={job_id}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -102,9 +103,9 @@ class LocalExecutor:
             HOME=str(workspace),
             TMPDIR=str(workspace / "tmp"),
             PYTHONPATH=_python_path(),
-            CKRV_WORKSPACE=str(workspace),
             PYTHONUNBUFFERED="1",
         )
+        env[launch_env.WORKSPACE] = str(workspace)
         env.update(launch.env)
         return env
 

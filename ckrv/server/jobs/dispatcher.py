@@ -12,10 +12,11 @@ import sys
 import traceback
 import uuid
 
+from ckrv.contracts.agents import available_agents
+from ckrv.contracts.launch_env import WorkerEnvironment
 from ckrv.server.executors.base import Launch, RunningJob
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.agents import available_agents
-from ckrv.server.jobs.launch_secrets import job_environment
+from ckrv.server.jobs.launch_secrets import job_secrets
 from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.vault.store import mark_credential_used
 from ckrv.timeutil import parse_iso, utcnow
@@ -133,15 +134,18 @@ class Dispatcher:
         engine, settings = self.engine, self.settings
         job_id: str = row["id"]
         keys = engine.services.master_keys
-        env, _masked_by_the_worker = engine.db.read_with(lambda c: job_environment(c, keys, row))
-        agent = available_agents(settings).get(row["agent"])
-        for name in agent.env if agent else ():
-            if name in os.environ:
-                env.setdefault(name, os.environ[name])
+        secrets = engine.db.read_with(lambda c: job_secrets(c, keys, row))
+        agent = available_agents(settings.agents).get(row["agent"])
+        env = {
+            name: os.environ[name] for name in (agent.env if agent else ()) if name in os.environ
+        }
         token = engine.services.issuer.worker_token(
             job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt
         )
-        env.update(CKRV_API_URL=settings.api_url, CKRV_JOB_ID=job_id, CKRV_JOB_TOKEN=token)
+        worker = WorkerEnvironment(
+            settings.api_url, job_id, token, secrets.git_credential, secrets.agent_secrets
+        )
+        env.update(worker.encode())  # no pass-through variable can stand in for these
         return Launch(job_id, env, row["timeout_seconds"])
 
     async def launch(self, job_id: str) -> None:

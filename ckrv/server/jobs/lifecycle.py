@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 from typing import Any
 
-from ckrv.jobmodel import TERMINAL
+from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.executors.base import Executor
 from ckrv.server.jobs import store as jobs
 from ckrv.server.logs.service import LogService

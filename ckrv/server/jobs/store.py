@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ckrv.jobmodel import TERMINAL, feature_branch, spec_title
+from ckrv.contracts.jobmodel import TERMINAL, feature_branch, spec_title
 from ckrv.server.identity.users import spend_quota
 from ckrv.server.jobs.ids import new_id, seq_of, seqs_for_short_id
 from ckrv.timeutil import iso, parse_iso, utcnow

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ckrv.jobmodel import TERMINAL
+from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.logs.store import Entry, entry_json
 
 DONE = b"data: [DONE]\n\n"

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from ckrv.contracts.masking import Masker
 from ckrv.server.jobs.launch_secrets import job_secret_values
 from ckrv.server.services import Services
-from ckrv.worker.masking import Masker
 
 _CACHE_KEY = "job_maskers"
 

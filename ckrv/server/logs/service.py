@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from ckrv.jobmodel import TERMINAL
+from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.jobs import store as jobs
 from ckrv.server.logs.hub import Hub
 from ckrv.server.logs.store import (

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from ckrv.jobmodel import TERMINAL
+from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.logs.hub import (
     DONE,
     HEARTBEAT,

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ckrv.contracts.agents import available_agents
+from ckrv.contracts.jobmodel import STATUSES, TERMINAL
 from ckrv.errors import NotAuthenticated, QuotaExceeded
-from ckrv.jobmodel import STATUSES, TERMINAL
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.agents import available_agents
 from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.services import Services
@@ -91,7 +91,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
     branch = field(body, "git_base_branch", required=False, default="main")
     check_branch(branch)
     agent = field(body, "agent", required=False) or settings.default_agent
-    known = available_agents(settings)
+    known = available_agents(settings.agents)
     if agent not in known:
         raise HTTPError(
             400,

@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.jobmodel import PHASES, TERMINAL
+from ckrv.contracts.agents import available_agents
+from ckrv.contracts.job_description import AgentDescription, CredentialLabel, JobDescription
+from ckrv.contracts.jobmodel import PHASES, TERMINAL
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.agents import agent_description, available_agents
 from ckrv.server.logs.masking import job_masker
 from ckrv.server.routes.jobs import engine
 from ckrv.server.storage.artifacts import ArtifactTooLarge
@@ -46,32 +47,31 @@ def _spec(request: Request, job_id: str) -> str:
 async def describe(request: Request) -> Response:
     row = worker_job(request)
     settings = services(request).settings
-    agent = available_agents(settings)[row["agent"]]
+    agent = available_agents(settings.agents)[row["agent"]]
     credential = None
     if row["credential_id"]:
         cred = services(request).db.read_one(
             "SELECT name, provider, credential_type FROM credentials WHERE id = ?",
             (row["credential_id"],),
         )
-        credential = dict(cred) if cred else None
-    return JSONResponse(
-        {
-            "id": row["id"],
-            "spec_content": _spec(request, row["id"]),
-            "spec_title": row["spec_title"],
-            "git_repo_url": row["git_repo_url"],
-            "git_base_branch": row["git_base_branch"],
-            "feature_branch_name": row["feature_branch_name"],
-            "setup": row["setup"],
-            "push": bool(row["push"]),
-            "timeout_seconds": row["timeout_seconds"],
-            "agent": agent_description(agent),
-            "credential": credential,
-            "max_diff_bytes": settings.max_diff_bytes,
-            "allow_local_repositories": settings.allow_local_repositories,
-            "ssh_known_hosts": settings.ssh_known_hosts,
-        }
+        credential = CredentialLabel(**cred) if cred else None
+    description = JobDescription(
+        id=row["id"],
+        spec_content=_spec(request, row["id"]),
+        spec_title=row["spec_title"],
+        git_repo_url=row["git_repo_url"],
+        git_base_branch=row["git_base_branch"],
+        feature_branch_name=row["feature_branch_name"],
+        setup=row["setup"],
+        push=bool(row["push"]),
+        timeout_seconds=row["timeout_seconds"],
+        agent=AgentDescription.of(agent),
+        credential=credential,
+        max_diff_bytes=settings.max_diff_bytes,
+        allow_local_repositories=settings.allow_local_repositories,
+        ssh_known_hosts=settings.ssh_known_hosts,
     )
+    return JSONResponse(description.to_wire())
 
 
 async def report_event(request: Request) -> Response:

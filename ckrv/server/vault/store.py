@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
 from ckrv.errors import CkrvError, NotFound, UsageError
 from ckrv.server.vault.crypto import seal, unseal
 from ckrv.server.vault.master_keys import MasterKeys
@@ -21,8 +22,6 @@ from ckrv.timeutil import iso, utcnow
 
 CREDENTIAL_NAME = re.compile(r"^[a-z0-9-]{1,50}$")
 SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
-PROVIDERS = ("github", "gitlab", "bitbucket", "generic")
-CREDENTIAL_TYPES = ("pat", "deploy_key")
 MAX_CREDENTIAL_BYTES = 16 * 1024
 MAX_SECRET_BYTES = 64 * 1024
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")

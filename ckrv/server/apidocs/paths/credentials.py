@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
 from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, ok, path_param, ref
 from ckrv.server.vault import store
 
@@ -12,8 +13,8 @@ openapi_schemas = {
         "required": ["name", "provider", "credential_type", "created_at", "last_used_at"],
         "properties": {
             "name": {"type": "string"},
-            "provider": {"type": "string", "enum": list(store.PROVIDERS)},
-            "credential_type": {"type": "string", "enum": list(store.CREDENTIAL_TYPES)},
+            "provider": {"type": "string", "enum": list(PROVIDERS)},
+            "credential_type": {"type": "string", "enum": list(CREDENTIAL_TYPES)},
             "created_at": {"type": "string", "format": "date-time"},
             "last_used_at": {"type": ["string", "null"], "format": "date-time"},
         },
@@ -23,8 +24,8 @@ openapi_schemas = {
         "required": ["name", "provider", "credential_type", "value"],
         "properties": {
             "name": _NAME,
-            "provider": {"type": "string", "enum": list(store.PROVIDERS)},
-            "credential_type": {"type": "string", "enum": list(store.CREDENTIAL_TYPES)},
+            "provider": {"type": "string", "enum": list(PROVIDERS)},
+            "credential_type": {"type": "string", "enum": list(CREDENTIAL_TYPES)},
             "value": {
                 "type": "string",
                 "minLength": 1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckrv.jobmodel import PHASES
+from ckrv.contracts.jobmodel import PHASES
 from ckrv.server.apidocs.paths.shared import ERROR, body, ok, path_param
 
 _JOB_ID = path_param("job_id", "Job id (UUID)")

@@ -1,4 +1,5 @@
-"""Masks known secret values in the text the worker forwards (SECURITY.md 20).
+"""Masking secrets in text: the worker masks every line it forwards, and the server masks the
+lines it ingests again, with the same code.
 
 What is masked, for every secret of `MIN_SECRET_LENGTH` characters or more:
 - the raw value, and the value with surrounding whitespace stripped;
@@ -13,11 +14,7 @@ What is masked, for every secret of `MIN_SECRET_LENGTH` characters or more:
 Occurrences may overlap: every character covered by any occurrence is masked, and masking is
 repeated until no occurrence is left (a replacement can join text into a new one).
 
-`StreamMasker` gives the same guarantee over text that arrives in arbitrary chunks: it holds back
-the shortest tail that could still grow into an occurrence (never more than the longest form
-minus one character) and releases it with the next chunk or `flush()`. Text that cannot start
-an occurrence is released at once, so ordinary log lines are not delayed. Not guaranteed: a
-secret that itself contains the mask text `***` can be re-formed across two released pieces.
+`scrub` also removes what needs no known value: URLs' userinfo and well-known token shapes.
 
 Masking is the second line of defence; not putting secrets in commands is the first.
 """
@@ -93,10 +90,6 @@ class Masker:
         for secret in secrets:
             forms |= secret_forms(secret)
         self.forms = sorted(forms, key=len, reverse=True)
-        self.longest = len(self.forms[0]) if self.forms else 0
-        self._by_first: dict[str, list[str]] = {}
-        for form in self.forms:
-            self._by_first.setdefault(form[0], []).append(form)
         # Every occurrence of a form (8+ characters) covers a GRAM-long window starting at a
         # multiple of GRAM, which is one of the form's first GRAM windows: text without any of
         # those windows at aligned positions cannot hold a form. Checking one window in GRAM
@@ -127,51 +120,18 @@ class Masker:
             text = _replace(text, spans)
         return text
 
-    def could_grow(self, tail: str) -> bool:
-        """Whether `tail` is a proper prefix of some form (more text could complete it)."""
-        candidates = self._by_first.get(tail[:1], ())
-        return any(len(form) > len(tail) and form.startswith(tail) for form in candidates)
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
+# Well-known token shapes, masked even when the value is not known to this process.
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|ATBB[A-Za-z0-9]{20,})"
+)
 
 
-class StreamMasker:
-    """Masks text that arrives in chunks: `feed(chunk)` returns what is safe to forward now,
-    `flush()` the rest at the end of the stream."""
-
-    def __init__(self, masker: Masker) -> None:
-        self.masker = masker
-        self._pending = ""
-
-    def feed(self, chunk: str) -> str:
-        if not self.masker:
-            return chunk
-        buffer = self._pending + chunk
-        hit = self.masker.first_aligned_hit(buffer)
-        spans = self.masker.spans(buffer) if hit is not None else []
-        cut = self._hold_from(buffer, hit)
-        for start, end in spans:
-            if start < cut < end:  # never split an occurrence: hold all of it back
-                cut = start
-        self._pending, head = buffer[cut:], buffer[:cut]
-        return self.masker.mask(head) if spans else head  # no span crosses the cut
-
-    def flush(self) -> str:
-        rest, self._pending = self._pending, ""
-        return self.masker.mask(rest)
-
-    def _hold_from(self, buffer: str, hit: int | None) -> int:
-        """Start of the longest tail of `buffer` that could still become an occurrence; `hit`
-        is the buffer's first aligned window of a form, if any."""
-        masker = self.masker
-        lowest = max(0, len(buffer) - masker.longest + 1)
-        # A tail of 2*GRAM-1 characters or more that begins a form holds an aligned window of
-        # it no more than GRAM-1 characters in; shorter tails are checked one by one.
-        if hit is not None and hit < lowest:
-            hit = masker.first_aligned_hit(buffer, lowest)
-        if hit is None:
-            first = max(lowest, len(buffer) - 2 * _GRAM + 2)
-        else:
-            first = max(lowest, hit - _GRAM + 1)
-        for start in range(first, len(buffer)):
-            if masker.could_grow(buffer[start:]):
-                return start
-        return len(buffer)
+def scrub(text: str, secrets: Iterable[str] | Masker = ()) -> str:
+    """`text` without URLs' userinfo, well-known token shapes, or any form of `secrets`."""
+    masker = secrets if isinstance(secrets, Masker) else Masker(secrets)
+    text = masker.mask(text)
+    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    return _TOKEN_SHAPES.sub("***", text)

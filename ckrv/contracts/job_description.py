@@ -1,0 +1,97 @@
+"""The job as its worker receives it: from the server (`GET /v1/worker/jobs/{id}`, the body is
+`to_wire()`), or built on this machine for `ckrv run` without `--cloud`. Every field is required
+to build one, so no caller can leave one out; `from_wire` reads a description sent by a server
+of another version, taking the defaults below for what it does not send."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ckrv.contracts.agents import AgentConfig, install_hint
+
+DEFAULT_MAX_DIFF_BYTES = 50 * 1024 * 1024
+DEFAULT_KNOWN_HOSTS_POLICY = "accept-new"
+
+
+@dataclass(frozen=True)
+class AgentDescription:
+    """The agent to run: argv (with `{spec_file}` / `{prompt}`), the pass-through variable
+    names, its timeout, the verify step, and what to install when its command is missing."""
+
+    name: str
+    command: tuple[str, ...]
+    env: tuple[str, ...]
+    timeout: float | None
+    verify: tuple[str, ...]
+    install_hint: str
+
+    @classmethod
+    def of(cls, agent: AgentConfig) -> AgentDescription:
+        return cls(
+            agent.name, agent.command, agent.env, agent.timeout, agent.verify, install_hint(agent)
+        )
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> AgentDescription:
+        timeout = data.get("timeout")
+        return cls(
+            name=str(data["name"]),
+            command=tuple(str(arg) for arg in data["command"]),
+            env=tuple(str(name) for name in data.get("env") or ()),
+            timeout=float(timeout) if timeout is not None else None,
+            verify=tuple(str(arg) for arg in data.get("verify") or ()),
+            install_hint=str(data.get("install_hint") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class CredentialLabel:
+    """Which credential the job uses, without its value (that comes in the launch environment)."""
+
+    name: str
+    provider: str
+    credential_type: str
+
+
+@dataclass(frozen=True)
+class JobDescription:
+    id: str
+    spec_content: str
+    spec_title: str
+    git_repo_url: str
+    git_base_branch: str
+    feature_branch_name: str
+    setup: str | None
+    push: bool
+    timeout_seconds: float
+    agent: AgentDescription
+    credential: CredentialLabel | None
+    max_diff_bytes: int
+    allow_local_repositories: bool
+    ssh_known_hosts: str  # the server's known-hosts policy for ssh URLs
+
+    def to_wire(self) -> dict[str, Any]:
+        return asdict(self)  # tuples stay tuples: JSON writes them as arrays
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> JobDescription:
+        """Raises KeyError or ValueError when a field every server sends is missing or wrong."""
+        credential = data.get("credential")
+        return cls(
+            id=str(data["id"]),
+            spec_content=str(data["spec_content"]),
+            spec_title=str(data.get("spec_title") or "ckrv job"),
+            git_repo_url=str(data["git_repo_url"]),
+            git_base_branch=str(data["git_base_branch"]),
+            feature_branch_name=str(data["feature_branch_name"]),
+            setup=data.get("setup") or None,
+            push=bool(data.get("push")),
+            timeout_seconds=float(data["timeout_seconds"]),
+            agent=AgentDescription.from_wire(data["agent"]),
+            credential=CredentialLabel(**credential) if credential else None,
+            max_diff_bytes=int(data.get("max_diff_bytes") or DEFAULT_MAX_DIFF_BYTES),
+            allow_local_repositories=bool(data.get("allow_local_repositories")),
+            ssh_known_hosts=str(data.get("ssh_known_hosts") or DEFAULT_KNOWN_HOSTS_POLICY),
+        )
