@@ -1,30 +1,32 @@
-"""`ckrv admin`: users, API tokens, device approval and key rotation, on the data dir."""
+"""`ckrv admin`: users, device approval and key rotation, on the data dir (API tokens are in
+admin_tokens.py). Each command: an options object, a run function, and its click command."""
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from ckrv.cli.output import emit_json, table
+from ckrv.cli.admin_tokens import token
+from ckrv.cli.context import AdminTarget, data_dir, streams
+from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.output import table
 from ckrv.paths import default_data_dir
-from ckrv.timeutil import parse_duration
 
-
-def _data_dir(ctx: click.Context) -> Path:
-    return ctx.obj["data_dir"]  # type: ignore[no-any-return]
+TIERS = ["free", "pro", "enterprise"]
 
 
 @click.group()
 @click.option(
     "--data-dir",
+    "data_dir_option",
     type=click.Path(path_type=Path),
     envvar="CKRV_DATA_DIR",
     help="The server's data dir [env CKRV_DATA_DIR].",
 )
 @click.pass_context
-def admin(ctx: click.Context, data_dir: Path | None) -> None:
+def admin(ctx: click.Context, data_dir_option: Path | None) -> None:
     """Manage users, API tokens and keys directly in a server's data dir.
 
     Works whether or not the server is running.
@@ -33,7 +35,10 @@ def admin(ctx: click.Context, data_dir: Path | None) -> None:
     Example:
       ckrv admin --data-dir /srv/ckrv user add ada@example.com --name Ada --tier pro
     """
-    ctx.obj = {**(ctx.obj or {}), "data_dir": data_dir or default_data_dir()}
+    ctx.obj = AdminTarget(data_dir_option or default_data_dir())
+
+
+admin.add_command(token)
 
 
 @admin.group()
@@ -47,9 +52,26 @@ def user() -> None:
     """
 
 
-def _read_password(from_stdin: bool) -> str:
+@dataclass(frozen=True)
+class UserAddOptions:
+    data_dir: Path
+    email: str
+    name: str = ""
+    tier: str = "free"
+    password_stdin: bool = False
+
+
+def run_user_add(opts: UserAddOptions, io: IOStreams) -> None:
+    from ckrv.server.admin import add_user
+
+    password = _read_password(io, opts.password_stdin)
+    user_id = add_user(opts.data_dir, opts.email, opts.name, opts.tier, password)
+    io.out(f"created user {opts.email} ({opts.tier}), id {user_id}")
+
+
+def _read_password(io: IOStreams, from_stdin: bool) -> str:
     if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = io.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:
@@ -62,42 +84,34 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--name", default="", help="Display name.")
 @click.option(
     "--tier",
-    type=click.Choice(["free", "pro", "enterprise"]),
+    type=click.Choice(TIERS),
     default="free",
     show_default=True,
     help="Jobs per month: free 10, pro 100, enterprise 1000.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.pass_context
-def user_add(ctx: click.Context, email: str, name: str, tier: str, password_stdin: bool) -> None:
+def user_add(email: str, name: str, tier: str, password_stdin: bool) -> None:
     """Create a user who can sign in on the activation page.
 
     \b
     Example:
       echo 's3cret-pass' | ckrv admin user add ada@example.com --password-stdin
     """
-    from ckrv.server.admin import add_user
-
-    password = _read_password(password_stdin)
-    user_id = add_user(_data_dir(ctx), email, name, tier, password)
-    click.echo(f"created user {email} ({tier}), id {user_id}")
+    run_user_add(UserAddOptions(data_dir(), email, name, tier, password_stdin), streams())
 
 
-@user.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-def user_list(ctx: click.Context, as_json: bool) -> None:
-    """List users with their tier and quota.
+@dataclass(frozen=True)
+class UserListOptions:
+    data_dir: Path
+    as_json: bool = False
 
-    \b
-    Example:
-      ckrv admin user list --json
-    """
+
+def run_user_list(opts: UserListOptions, io: IOStreams) -> None:
     from ckrv.server.admin import list_users
 
-    users = list_users(_data_dir(ctx))
-    if as_json:
-        emit_json(users)
+    users = list_users(opts.data_dir)
+    if opts.as_json:
+        io.json(users)
         return
     rows = [
         [
@@ -109,24 +123,46 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
         ]
         for u in users
     ]
-    click.echo(table(rows, ["email", "name", "tier", "jobs left", "cycle ends"]))
+    io.out(table(rows, ["email", "name", "tier", "jobs left", "cycle ends"]))
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def user_list(as_json: bool) -> None:
+    """List users with their tier and quota.
+
+    \b
+    Example:
+      ckrv admin user list --json
+    """
+    run_user_list(UserListOptions(data_dir(), as_json), streams())
+
+
+@dataclass(frozen=True)
+class SetTierOptions:
+    data_dir: Path
+    email: str
+    tier: str
+
+
+def run_set_tier(opts: SetTierOptions, io: IOStreams) -> None:
+    from ckrv.server.admin import set_tier
+
+    set_tier(opts.data_dir, opts.email, opts.tier)
+    io.out(f"{opts.email} is now on the {opts.tier} tier")
 
 
 @user.command("set-tier")
 @click.argument("email")
-@click.argument("tier", type=click.Choice(["free", "pro", "enterprise"]))
-@click.pass_context
-def user_set_tier(ctx: click.Context, email: str, tier: str) -> None:
+@click.argument("tier", type=click.Choice(TIERS))
+def user_set_tier(email: str, tier: str) -> None:
     """Change a user's subscription tier.
 
     \b
     Example:
       ckrv admin user set-tier ada@example.com pro
     """
-    from ckrv.server.admin import set_tier
-
-    set_tier(_data_dir(ctx), email, tier)
-    click.echo(f"{email} is now on the {tier} tier")
+    run_set_tier(SetTierOptions(data_dir(), email, tier), streams())
 
 
 @admin.group()
@@ -139,104 +175,51 @@ def device() -> None:
     """
 
 
+@dataclass(frozen=True)
+class ApproveOptions:
+    data_dir: Path
+    user_code: str
+    email: str
+
+
+def run_approve(opts: ApproveOptions, io: IOStreams) -> None:
+    from ckrv.server.admin import approve_device
+
+    approve_device(opts.data_dir, opts.user_code, opts.email)
+    io.out(f"approved; the waiting `ckrv cloud login` signs in as {opts.email}")
+
+
 @device.command("approve")
 @click.argument("user_code")
 @click.option("--email", required=True, help="The user the device signs in as.")
-@click.pass_context
-def device_approve(ctx: click.Context, user_code: str, email: str) -> None:
+def device_approve(user_code: str, email: str) -> None:
     """Approve the login showing USER_CODE, as the user EMAIL.
 
     \b
     Example:
       ckrv admin device approve WDJB-MJHT --email ada@example.com
     """
-    from ckrv.server.admin import approve_device
-
-    approve_device(_data_dir(ctx), user_code, email)
-    click.echo(f"approved; the waiting `ckrv cloud login` signs in as {email}")
+    run_approve(ApproveOptions(data_dir(), user_code, email), streams())
 
 
-@admin.group()
-def token() -> None:
-    """Create, list and revoke long-lived API tokens (for CI).
-
-    \b
-    Example:
-      export CKRV_TOKEN=$(ckrv admin token create ci@example.com --expires 30d)
-      ckrv admin token list
-    """
+@dataclass(frozen=True)
+class RotateKeyOptions:
+    data_dir: Path
 
 
-@token.command("create")
-@click.argument("email")
-@click.option(
-    "--expires", default="90d", show_default=True, help="Lifetime, e.g. 30d; `never` for none."
-)
-@click.pass_context
-def token_create(ctx: click.Context, email: str, expires: str) -> None:
-    """Print a new API token for EMAIL (the token alone on stdout). Use it as CKRV_TOKEN.
+def run_rotate_key(opts: RotateKeyOptions, io: IOStreams) -> None:
+    from ckrv.server.vault.rotation import rotate_master_key
 
-    \b
-    Example:
-      export CKRV_TOKEN=$(ckrv admin token create ci@example.com --expires 30d)
-    """
-    from ckrv.server.admin import create_token
-
-    ttl = None if expires == "never" else parse_duration(expires)
-    token_id, value = create_token(_data_dir(ctx), email, ttl)
-    click.echo(value)
-    click.echo(f"token id {token_id}; revoke with: ckrv admin token revoke {token_id}", err=True)
-
-
-@token.command("list")
-@click.option("--email", help="Only this user's tokens.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-def token_list(ctx: click.Context, email: str | None, as_json: bool) -> None:
-    """List API tokens (ids and dates; never the tokens themselves).
-
-    \b
-    Example:
-      ckrv admin token list --email ci@example.com
-    """
-    from ckrv.server.admin import list_tokens
-
-    tokens = list_tokens(_data_dir(ctx), email)
-    if as_json:
-        emit_json(tokens)
-        return
-    rows = [
-        [
-            t["id"],
-            t["email"],
-            t["created_at"][:19],
-            (t["expires_at"] or "never")[:19],
-            "revoked" if t["revoked_at"] else "active",
-        ]
-        for t in tokens
-    ]
-    click.echo(table(rows, ["id", "email", "created", "expires", "state"]))
-
-
-@token.command("revoke")
-@click.argument("token_id")
-@click.pass_context
-def token_revoke(ctx: click.Context, token_id: str) -> None:
-    """Revoke the API token with TOKEN_ID.
-
-    \b
-    Example:
-      ckrv admin token revoke 3f2a9c0d1b2e
-    """
-    from ckrv.server.admin import revoke_token
-
-    revoke_token(_data_dir(ctx), token_id)
-    click.echo(f"revoked {token_id}")
+    done = rotate_master_key(opts.data_dir)
+    dropped = ", ".join(str(v) for v in done.dropped_versions)
+    io.out(
+        f"re-encrypted {done.credentials} credentials and {done.secrets} secrets under "
+        f"master key version {done.new_version}; removed version(s) {dropped}"
+    )
 
 
 @admin.command("rotate-key")
-@click.pass_context
-def rotate_key(ctx: click.Context) -> None:
+def rotate_key() -> None:
     """Re-encrypt every credential and secret under a new master key, then drop the old key.
 
     Safe while the server runs: it picks up the new key by itself.
@@ -245,11 +228,4 @@ def rotate_key(ctx: click.Context) -> None:
     Example:
       ckrv admin --data-dir /srv/ckrv rotate-key
     """
-    from ckrv.server.vault.rotation import rotate_master_key
-
-    done = rotate_master_key(_data_dir(ctx))
-    dropped = ", ".join(str(v) for v in done.dropped_versions)
-    click.echo(
-        f"re-encrypted {done.credentials} credentials and {done.secrets} secrets under "
-        f"master key version {done.new_version}; removed version(s) {dropped}"
-    )
+    run_rotate_key(RotateKeyOptions(data_dir()), streams())

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from ckrv.cli.context import api_url as current_api_url
+from ckrv.cli.context import api_url, streams
+from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.lazy import LazyGroup
-from ckrv.cli.output import emit_json, paint
 from ckrv.errors import CkrvError
 
 SUBGROUPS = {
@@ -37,9 +37,49 @@ def cloud() -> None:
     """
 
 
-def _can_open_browser() -> bool:
-    return sys.platform == "darwin" or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+def _can_open_browser(io: IOStreams) -> bool:
+    return sys.platform == "darwin" or bool(io.env.get("DISPLAY") or io.env.get("WAYLAND_DISPLAY"))
+
+
+@dataclass(frozen=True)
+class LoginOptions:
+    api_url: str
+    no_browser: bool = False
+
+
+def run_login(opts: LoginOptions, io: IOStreams) -> None:
+    from ckrv.client import login as device_login
+    from ckrv.client.api import Api
+    from ckrv.client.session import Session
+
+    with Api(opts.api_url) as api:
+        grant = device_login.start(api)
+        io.out(
+            f"Open {io.paint(grant.verification_uri, 'cyan')} and enter the code "
+            f"{io.paint(grant.user_code, 'green', bold=True)}"
+        )
+        io.out(f"(or go straight to {grant.verification_uri_complete})")
+        if not opts.no_browser and _can_open_browser(io):
+            import webbrowser
+
+            webbrowser.open(grant.verification_uri_complete)
+        spinner = itertools.cycle("|/-\\")
+        interactive = io.stderr_is_tty
+
+        def tick() -> None:
+            if interactive:
+                io.err(f"\rWaiting for approval {next(spinner)}", nl=False)
+
+        tokens = device_login.wait_for_tokens(api, grant, tick=tick)
+        if interactive:
+            io.err("\r" + " " * 30 + "\r", nl=False)
+    session = Session(opts.api_url)
+    session.store.save(opts.api_url, tokens)
+    with session.api() as api:
+        profile = api.get("/users/me")
+    io.out(
+        f"Logged in to {opts.api_url} as {profile['email']} ({profile['subscription_tier']} "
+        f"tier, {profile['job_quota_remaining']} jobs left this cycle)"
     )
 
 
@@ -52,40 +92,35 @@ def login(no_browser: bool) -> None:
     Example:
       ckrv --api-url https://ckrv.example.com/v1 cloud login
     """
-    from ckrv.client import login as device_login
+    run_login(LoginOptions(api_url(), no_browser), streams())
+
+
+@dataclass(frozen=True)
+class LogoutOptions:
+    api_url: str
+
+
+def run_logout(opts: LogoutOptions, io: IOStreams) -> None:
     from ckrv.client.api import Api
-    from ckrv.client.session import Session
+    from ckrv.client.tokenstore import TokenStore
 
-    api_url = current_api_url()
-    with Api(api_url) as api:
-        grant = device_login.start(api)
-        click.echo(
-            f"Open {paint(grant.verification_uri, 'cyan')} and enter the code "
-            f"{paint(grant.user_code, 'green', bold=True)}"
+    store = TokenStore()
+    tokens = store.load(opts.api_url)
+    if tokens is None:
+        io.out(f"not logged in to {opts.api_url}")
+        return
+    try:
+        with Api(opts.api_url) as api:
+            api.post("/auth/revoke", {"token": tokens.refresh_token})
+    except CkrvError as exc:
+        store.delete(opts.api_url)
+        # keep the error's class, so an unreachable server still exits 6
+        exc.message = (
+            f"forgot the local tokens, but the server did not confirm the revocation: {exc.message}"
         )
-        click.echo(f"(or go straight to {grant.verification_uri_complete})")
-        if not no_browser and _can_open_browser():
-            import webbrowser
-
-            webbrowser.open(grant.verification_uri_complete)
-        spinner = itertools.cycle("|/-\\")
-        interactive = sys.stderr.isatty()
-
-        def tick() -> None:
-            if interactive:
-                click.echo(f"\rWaiting for approval {next(spinner)}", nl=False, err=True)
-
-        tokens = device_login.wait_for_tokens(api, grant, tick=tick)
-        if interactive:
-            click.echo("\r" + " " * 30 + "\r", nl=False, err=True)
-    session = Session(api_url)
-    session.store.save(api_url, tokens)
-    with session.api() as api:
-        profile = api.get("/users/me")
-    click.echo(
-        f"Logged in to {api_url} as {profile['email']} ({profile['subscription_tier']} tier, "
-        f"{profile['job_quota_remaining']} jobs left this cycle)"
-    )
+        raise
+    store.delete(opts.api_url)
+    io.out(f"logged out of {opts.api_url}")
 
 
 @click.command()
@@ -96,27 +131,7 @@ def logout() -> None:
     Example:
       ckrv cloud logout
     """
-    from ckrv.client.api import Api
-    from ckrv.client.tokenstore import TokenStore
-
-    api_url = current_api_url()
-    store = TokenStore()
-    tokens = store.load(api_url)
-    if tokens is None:
-        click.echo(f"not logged in to {api_url}")
-        return
-    try:
-        with Api(api_url) as api:
-            api.post("/auth/revoke", {"token": tokens.refresh_token})
-    except CkrvError as exc:
-        store.delete(api_url)
-        # keep the error's class, so an unreachable server still exits 6
-        exc.message = (
-            f"forgot the local tokens, but the server did not confirm the revocation: {exc.message}"
-        )
-        raise
-    store.delete(api_url)
-    click.echo(f"logged out of {api_url}")
+    run_logout(LogoutOptions(api_url()), streams())
 
 
 def _profile_lines(profile: dict[str, Any], api_url: str) -> list[str]:
@@ -130,6 +145,23 @@ def _profile_lines(profile: dict[str, Any], api_url: str) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class WhoamiOptions:
+    api_url: str
+    as_json: bool = False
+
+
+def run_whoami(opts: WhoamiOptions, io: IOStreams) -> None:
+    from ckrv.client.session import Session
+
+    with Session(opts.api_url).api() as api:
+        profile = api.get("/users/me")
+    if opts.as_json:
+        io.json({**profile, "server": opts.api_url})
+    else:
+        io.out("\n".join(_profile_lines(profile, opts.api_url)))
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the user profile as JSON.")
 def whoami(as_json: bool) -> None:
@@ -139,12 +171,4 @@ def whoami(as_json: bool) -> None:
     Example:
       ckrv cloud whoami --json
     """
-    from ckrv.client.session import Session
-
-    api_url = current_api_url()
-    with Session(api_url).api() as api:
-        profile = api.get("/users/me")
-    if as_json:
-        emit_json({**profile, "server": api_url})
-    else:
-        click.echo("\n".join(_profile_lines(profile, api_url)))
+    run_whoami(WhoamiOptions(api_url(), as_json), streams())

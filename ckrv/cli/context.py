@@ -1,21 +1,56 @@
-"""What every command needs from the `ckrv` group: the API URL, and a logged-in client for it."""
+"""What the groups hand their commands: from `ckrv`, the streams to write to and the API URL
+(put in place by `ckrv.cli.main.run_cli`); from `ckrv admin`, the data dir. A click command
+reads these and its arguments into an options object, and calls its run function."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from ckrv.cli.iostreams import IOStreams
 
 if TYPE_CHECKING:
     from ckrv.client.api import Api
 
 
+@dataclass
+class Invocation:
+    io: IOStreams
+    api_url: str = ""
+
+
+def invocation() -> Invocation:
+    obj = click.get_current_context().find_object(Invocation)
+    return obj if obj is not None else Invocation(IOStreams.system())
+
+
+def streams() -> IOStreams:
+    return invocation().io
+
+
 def api_url() -> str:
-    return str(click.get_current_context().obj["api_url"])
+    return invocation().api_url
 
 
-def user_api() -> Api:
-    """A client for the API URL, authenticated as the logged-in user (or CKRV_TOKEN)."""
+def user_api(url: str) -> Api:
+    """A client for `url`, authenticated as the logged-in user (or CKRV_TOKEN)."""
     from ckrv.client.session import Session  # httpx loads only for commands that talk HTTP
 
-    return Session(api_url()).api()
+    return Session(url).api()
+
+
+@dataclass(frozen=True)
+class AdminTarget:
+    """The data dir `ckrv admin --data-dir` chose, for its subcommands."""
+
+    data_dir: Path
+
+
+def data_dir() -> Path:
+    from ckrv.paths import default_data_dir
+
+    target = click.get_current_context().find_object(AdminTarget)
+    return target.data_dir if target is not None else default_data_dir()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from ckrv.cli.context import user_api
-from ckrv.cli.output import emit_json, table
+from ckrv.cli.context import api_url, streams, user_api
+from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.output import table
 from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
 
 
@@ -23,6 +25,36 @@ def credentials() -> None:
       ckrv cloud credentials add --name github-work --provider github
       ckrv run --cloud --spec spec.md --repo https://github.com/me/app.git --credential github-work
     """
+
+
+@dataclass(frozen=True)
+class AddOptions:
+    api_url: str
+    name: str
+    provider: str = "generic"
+    credential_type: str | None = None
+    from_file: Path | None = None
+    as_json: bool = False
+
+
+def run_add(opts: AddOptions, io: IOStreams) -> None:
+    from ckrv.cli.secretinput import looks_like_private_key, read_value
+    from ckrv.client import credentials as client
+
+    deploy_key = opts.credential_type == "deploy_key"
+    value = read_value(
+        io, "Deploy key" if deploy_key else "Token", opts.from_file, multiline=deploy_key
+    )
+    kind = opts.credential_type or ("deploy_key" if looks_like_private_key(value) else "pat")
+    with user_api(opts.api_url) as api:
+        stored = client.add_credential(api, opts.name, opts.provider, kind, value)
+    if opts.as_json:
+        io.json(stored)
+    else:
+        io.out(
+            f"added credential {stored['name']} ({stored['provider']} "
+            f"{stored['credential_type']}); use it with --credential {stored['name']}"
+        )
 
 
 @credentials.command("add")
@@ -57,43 +89,26 @@ def add(
       ckrv cloud credentials add --name deploy --from-file ~/.ssh/app_deploy_key
       gh auth token | ckrv cloud credentials add --name gh --provider github
     """
+    options = AddOptions(api_url(), name, provider, credential_type, from_file, as_json)
+    run_add(options, streams())
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    api_url: str
+    as_json: bool = False
+
+
+def run_list(opts: ListOptions, io: IOStreams) -> None:
     from ckrv.client import credentials as client
 
-    value = client.read_value(
-        "Token" if credential_type != "deploy_key" else "Deploy key",
-        from_file,
-        multiline=credential_type == "deploy_key",
-    )
-    kind = credential_type or ("deploy_key" if client.looks_like_private_key(value) else "pat")
-    with user_api() as api:
-        stored = client.add_credential(api, name, provider, kind, value)
-    if as_json:
-        emit_json(stored)
-    else:
-        click.echo(
-            f"added credential {stored['name']} ({stored['provider']} "
-            f"{stored['credential_type']}); use it with --credential {stored['name']}"
-        )
-
-
-@credentials.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_(as_json: bool) -> None:
-    """List your git credentials: names, providers, types, dates; never the values.
-
-    \b
-    Example:
-      ckrv cloud credentials list --json
-    """
-    from ckrv.client import credentials as client
-
-    with user_api() as api:
+    with user_api(opts.api_url) as api:
         items = client.list_credentials(api)
-    if as_json:
-        emit_json(items)
+    if opts.as_json:
+        io.json(items)
         return
     if not items:
-        click.echo("no credentials yet; add one with: ckrv cloud credentials add --name NAME")
+        io.out("no credentials yet; add one with: ckrv cloud credentials add --name NAME")
         return
     rows = [
         [
@@ -105,7 +120,33 @@ def list_(as_json: bool) -> None:
         ]
         for c in items
     ]
-    click.echo(table(rows, ["name", "provider", "type", "created", "last used"]))
+    io.out(table(rows, ["name", "provider", "type", "created", "last used"]))
+
+
+@credentials.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(as_json: bool) -> None:
+    """List your git credentials: names, providers, types, dates; never the values.
+
+    \b
+    Example:
+      ckrv cloud credentials list --json
+    """
+    run_list(ListOptions(api_url(), as_json), streams())
+
+
+@dataclass(frozen=True)
+class RemoveOptions:
+    api_url: str
+    name: str
+
+
+def run_remove(opts: RemoveOptions, io: IOStreams) -> None:
+    from ckrv.client import credentials as client
+
+    with user_api(opts.api_url) as api:
+        client.remove_credential(api, opts.name)
+    io.out(f"removed credential {opts.name}")
 
 
 @credentials.command("remove")
@@ -117,8 +158,4 @@ def remove(name: str) -> None:
     Example:
       ckrv cloud credentials remove github-work
     """
-    from ckrv.client import credentials as client
-
-    with user_api() as api:
-        client.remove_credential(api, name)
-    click.echo(f"removed credential {name}")
+    run_remove(RemoveOptions(api_url(), name), streams())

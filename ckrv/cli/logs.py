@@ -1,29 +1,31 @@
-"""`ckrv logs JOB [-f] [-n N] [--json]`."""
+"""`ckrv logs JOB [-f] [-n N] [--json]`, and the line printer `ckrv run` and `ckrv demo` share."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
 import click
 
-from ckrv.cli.context import user_api
-from ckrv.cli.output import use_color
+from ckrv.cli.context import api_url, streams, user_api
+from ckrv.cli.iostreams import IOStreams
 
 _LEVEL_COLORS = {"error": "red", "warn": "yellow", "debug": "bright_black"}
 
 
 class LinePrinter:
     """Prints log entries as `HH:MM:SS source: message` (local time), level-coloured on a
-    terminal, or as one JSON object per line."""
+    terminal, or as one JSON object per line; to io's stdout unless given another stream."""
 
-    def __init__(self, *, as_json: bool, flush: bool, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stdout
+    def __init__(
+        self, io: IOStreams, *, as_json: bool, flush: bool, stream: TextIO | None = None
+    ) -> None:
+        self.stream = stream or io.stdout
         self.as_json, self.flush = as_json, flush
-        self.color = use_color(self.stream) and not as_json
+        self.color = io.color(self.stream) and not as_json
         self._clock_key, self._clock = "", ""
 
     def _local_time(self, timestamp: str) -> str:
@@ -53,6 +55,42 @@ class LinePrinter:
             self.stream.flush()
 
 
+@dataclass(frozen=True)
+class LogsOptions:
+    api_url: str
+    job: str
+    follow: bool = False
+    tail: int | None = None
+    as_json: bool = False
+
+
+def run_logs(opts: LogsOptions, io: IOStreams) -> None:
+    from ckrv.client.jobs import require_success, resolve_job_id, wait_for_job
+    from ckrv.client.logstream import fetch
+
+    printer = LinePrinter(io, as_json=opts.as_json, flush=opts.follow)
+    try:
+        with user_api(opts.api_url) as api:
+            job_id = resolve_job_id(api, opts.job)
+            if not opts.follow:
+                for entry in fetch(api, job_id, tail=opts.tail):
+                    printer.line(entry.as_dict())
+                return
+            final = wait_for_job(api, job_id, on_log=printer.line, tail=opts.tail)
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+    except BrokenPipeError:
+        _quiet(io.stdout)  # `ckrv logs ... | head`: the reader has gone, so has our job
+        return
+    require_success(final, hint="its log is above")
+
+
+def _quiet(stream: TextIO) -> None:
+    """Point `stream`'s descriptor at /dev/null, so flushing it at exit raises nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+
+
 @click.command()
 @click.argument("job")
 @click.option(
@@ -69,8 +107,7 @@ class LinePrinter:
     help="Only the last N lines (then, with -f, everything new).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON log entry per line.")
-@click.pass_context
-def logs(ctx: click.Context, job: str, follow: bool, tail: int | None, as_json: bool) -> None:
+def logs(job: str, follow: bool, tail: int | None, as_json: bool) -> None:
     """Print a job's log: lines as `HH:MM:SS source: message`.
 
     JOB is a job id or a unique prefix of at least 8 characters. With -f the log is followed
@@ -81,26 +118,4 @@ def logs(ctx: click.Context, job: str, follow: bool, tail: int | None, as_json: 
       ckrv logs 3f8a9b2c -f
       ckrv logs 3f8a9b2c -n 50 --json
     """
-    from ckrv.client.jobs import require_success, resolve_job_id, wait_for_job
-    from ckrv.client.logstream import fetch
-
-    printer = LinePrinter(as_json=as_json, flush=follow)
-    try:
-        with user_api() as api:
-            job_id = resolve_job_id(api, job)
-            if not follow:
-                for entry in fetch(api, job_id, tail=tail):
-                    printer.line(entry.as_dict())
-                return
-            final = wait_for_job(api, job_id, on_log=printer.line, tail=tail)
-    except KeyboardInterrupt:
-        raise click.exceptions.Exit(130) from None
-    except BrokenPipeError:
-        _quiet_stdout()  # `ckrv logs ... | head`: the reader has gone, so has our job
-        return
-    require_success(final, hint="its log is above")
-
-
-def _quiet_stdout() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    run_logs(LogsOptions(api_url(), job, follow, tail, as_json), streams())

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 import click
 
 from ckrv import __version__
+from ckrv.cli.context import Invocation
+from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.lazy import LazyGroup
-from ckrv.cli.output import emit_error
 from ckrv.errors import CkrvError
 
 COMMANDS = {
@@ -49,24 +50,32 @@ def cli(ctx: click.Context, api_url: str | None) -> None:
     """
     from ckrv.paths import api_url as resolve
 
-    ctx.obj = {"api_url": resolve(api_url)}
+    ctx.ensure_object(Invocation).api_url = resolve(api_url)
+
+
+def run_cli(argv: Sequence[str] | None, io: IOStreams) -> int:
+    """Run `ckrv ARGV` writing to `io`; its exit code. The one place errors become exit codes."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="ckrv",
+            standalone_mode=False,
+            obj=Invocation(io),
+        )
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:  # click has already ended the line on stderr
+        return 130
+    except click.ClickException as exc:
+        exc.show(file=io.stderr)
+        return exc.exit_code
+    except CkrvError as exc:
+        io.error(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    try:
-        result = cli.main(
-            args=list(argv) if argv is not None else None, prog_name="ckrv", standalone_mode=False
-        )
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:  # click has already ended the line on stderr
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except CkrvError as exc:
-        emit_error(exc.message, exc.hint)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+    sys.exit(run_cli(argv, IOStreams.system()))

@@ -3,15 +3,47 @@ into a file, or to stdout."""
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ckrv.cli.context import user_api
-from ckrv.cli.output import emit_warning, paint
+from ckrv.cli.context import api_url, streams, user_api
+from ckrv.cli.iostreams import IOStreams
 from ckrv.contracts.jobmodel import short_id
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    api_url: str
+    job: str
+    output: Path | None = None
+    no_apply: bool = False
+    branch: str | None = None
+    three_way: bool = False
+
+
+def run_pull(opts: PullOptions, io: IOStreams) -> None:
+    from ckrv.client.jobs import fetch_diff, find_job, require_success
+
+    with user_api(opts.api_url) as api:
+        found = find_job(api, opts.job)
+        require_success(found)
+        patch = fetch_diff(api, found["id"])
+    sid = short_id(found["id"])
+    if opts.no_apply:
+        io.out_bytes(patch)
+    elif opts.output is not None:
+        opts.output.write_bytes(patch)
+        io.out(f"wrote the diff of job {sid} to {opts.output} ({len(patch)} bytes)")
+        _next(io, [(f"git apply {opts.output}", "apply it when you are ready")])
+    elif not patch.strip():
+        io.out(f"job {sid} changed nothing; there is nothing to apply")
+    elif opts.branch is not None:
+        _to_branch(io, found, patch, opts.branch, opts.three_way)
+    else:
+        _to_worktree(io, found, patch, opts.three_way)
 
 
 @click.command()
@@ -48,36 +80,17 @@ def pull(
       ckrv pull 3f8a9b2c --branch add-retry
       ckrv pull 3f8a9b2c --output add-retry.patch
     """
-    from ckrv.client.jobs import fetch_diff, find_job, require_success
-
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
-    with user_api() as api:
-        found = find_job(api, job)
-        require_success(found)
-        patch = fetch_diff(api, found["id"])
-    sid = short_id(found["id"])
-    if no_apply:
-        sys.stdout.buffer.write(patch)
-        sys.stdout.flush()
-    elif output is not None:
-        output.write_bytes(patch)
-        click.echo(f"wrote the diff of job {sid} to {output} ({len(patch)} bytes)")
-        _next([(f"git apply {output}", "apply it when you are ready")])
-    elif not patch.strip():
-        click.echo(f"job {sid} changed nothing; there is nothing to apply")
-    elif branch is not None:
-        _to_branch(found, patch, branch, three_way)
-    else:
-        _to_worktree(found, patch, three_way)
+    run_pull(PullOptions(api_url(), job, output, no_apply, branch, three_way), streams())
 
 
-def _to_worktree(job: dict[str, Any], patch: bytes, three_way: bool) -> None:
+def _to_worktree(io: IOStreams, job: dict[str, Any], patch: bytes, three_way: bool) -> None:
     from ckrv.client import apply, repo
 
     sid = short_id(job["id"])
     root = repo.find_root()
-    _warn_other_repository(root, job)
+    _warn_other_repository(io, root, job)
     try:
         apply.apply_to_worktree(root, patch, three_way=three_way)
     except apply.PatchConflict as exc:
@@ -88,49 +101,53 @@ def _to_worktree(job: dict[str, Any], patch: bytes, three_way: bool) -> None:
             + ("" if three_way else ", or merge it in: `--3way`")
         )
         raise
-    click.echo(f"applied the diff of job {sid} to {root}")
-    click.echo(apply.diffstat(root, patch).rstrip())
+    io.out(f"applied the diff of job {sid} to {root}")
+    io.out(apply.diffstat(root, patch).rstrip())
     _next(
+        io,
         [
             ("git diff", "review the changes"),
             (f'git commit -am "{_title(job)}"', "commit them"),
-        ]
+        ],
     )
 
 
-def _to_branch(job: dict[str, Any], patch: bytes, branch: str, three_way: bool) -> None:
+def _to_branch(
+    io: IOStreams, job: dict[str, Any], patch: bytes, branch: str, three_way: bool
+) -> None:
     from ckrv.client import apply, repo
 
     root = repo.find_root()
-    _warn_other_repository(root, job)
+    _warn_other_repository(io, root, job)
     result = apply.apply_on_branch(root, job, patch, branch, three_way=three_way)
-    click.echo(
-        f"created branch {paint(branch, 'green')} at the job's base commit "
+    io.out(
+        f"created branch {io.paint(branch, 'green')} at the job's base commit "
         f"{result.base_commit[:12]} with its diff as commit {result.commit[:12]}"
     )
-    click.echo(apply.diffstat(root, patch).rstrip())
+    io.out(apply.diffstat(root, patch).rstrip())
     _next(
+        io,
         [
             (f"git switch {branch}", "check it out"),
             (f"git diff {result.base_commit[:12]} {branch}", "review the changes"),
             (f"git merge {branch}", "or merge it into your current branch"),
-        ]
+        ],
     )
 
 
-def _warn_other_repository(root: Path, job: dict[str, Any]) -> None:
+def _warn_other_repository(io: IOStreams, root: Path, job: dict[str, Any]) -> None:
     from ckrv.client import repo
 
     origin = repo.origin_url(root)
     if origin is not None and not repo.same_repository(origin, job["git_repo_url"]):
-        emit_warning(f"this checkout's origin is {origin}; the job ran on {job['git_repo_url']}")
+        io.warning(f"this checkout's origin is {origin}; the job ran on {job['git_repo_url']}")
 
 
 def _title(job: dict[str, Any]) -> str:
     return str(job.get("spec_title") or "ckrv job").replace('"', "'")
 
 
-def _next(commands: list[tuple[str, str]]) -> None:
-    from ckrv.cli.jobs import next_block
+def _next(io: IOStreams, commands: list[tuple[str, str]]) -> None:
+    from ckrv.cli.jobcard import next_block
 
-    click.echo("\n".join(next_block(commands)))
+    io.out("\n".join(next_block(commands, io)))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ckrv.cli.context import user_api
-from ckrv.cli.jobs import card, next_block, next_commands, status_word
-from ckrv.cli.output import emit_json, emit_warning, paint
+from ckrv.cli.context import api_url, streams, user_api
+from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.jobcard import card, next_block, next_commands, status_word
 from ckrv.contracts.jobmodel import short_id
 
 if TYPE_CHECKING:
@@ -18,11 +18,58 @@ if TYPE_CHECKING:
     from ckrv.client.localrun import LocalResult
 
 
-def _read_spec(path: str) -> str:
+@dataclass(frozen=True)
+class RunOptions:
+    api_url: str
+    spec_path: str
+    cloud: bool = False
+    repo: str | None = None
+    base_branch: str | None = None
+    credential: str | None = None
+    agent: str | None = None
+    setup: str | None = None
+    timeout: str | None = None
+    push: bool = False
+    wait: bool = False
+    follow: bool = False
+    as_json: bool = False
+
+
+def run_run(opts: RunOptions, io: IOStreams) -> None:
+    spec = _read_spec(opts.spec_path, io)
+    if opts.cloud:
+        from ckrv.client.jobs import JobRequest
+
+        repo_url, branch = _cloud_target(opts.repo, opts.base_branch, io)
+        request = JobRequest(
+            spec,
+            repo_url,
+            branch,
+            opts.agent,
+            opts.credential,
+            opts.setup,
+            _timeout(opts.timeout),
+            opts.push,
+        )
+        _run_cloud(opts, request, io)
+        return
+    from ckrv.errors import UsageError
+
+    cloud_only = (("--repo", opts.repo), ("--credential", opts.credential), ("--push", opts.push))
+    for flag, given in cloud_only:
+        if given:
+            raise UsageError(
+                f"{flag} only applies to --cloud runs",
+                hint="a local run always uses the repository in the current directory",
+            )
+    _run_local(opts, spec, io)
+
+
+def _read_spec(path: str, io: IOStreams) -> str:
     from ckrv.errors import UsageError
 
     try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        data = io.in_bytes() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the spec {path}: {exc.strerror}") from exc
     try:
@@ -108,68 +155,69 @@ def run(
       ckrv run --cloud --spec specs/add-retry.md --base-branch main --follow
       ckrv run --spec specs/add-retry.md --agent aider
     """
-    spec = _read_spec(spec_path)
-    if cloud:
-        from ckrv.client.jobs import JobRequest
+    run_run(
+        RunOptions(
+            api_url(),
+            spec_path,
+            cloud,
+            repo,
+            base_branch,
+            credential,
+            agent,
+            setup,
+            timeout,
+            push,
+            wait,
+            follow,
+            as_json,
+        ),
+        streams(),
+    )
 
-        repo_url, branch = _cloud_target(repo, base_branch)
-        request = JobRequest(
-            spec, repo_url, branch, agent, credential, setup, _timeout(timeout), push
-        )
-        _run_cloud(request, wait=wait or follow, follow=follow, as_json=as_json)
-        return
-    from ckrv.errors import UsageError
 
-    for flag, given in (("--repo", repo), ("--credential", credential), ("--push", push)):
-        if given:
-            raise UsageError(
-                f"{flag} only applies to --cloud runs",
-                hint="a local run always uses the repository in the current directory",
-            )
-    _run_local(spec, base_branch, agent, setup, _timeout(timeout), as_json)
-
-
-def _cloud_target(repo_url: str | None, base_branch: str | None) -> tuple[str, str | None]:
+def _cloud_target(
+    repo_url: str | None, base_branch: str | None, io: IOStreams
+) -> tuple[str, str | None]:
     from ckrv.client.repo import cloud_target
 
     target = cloud_target(repo_url, base_branch)
     if target.warning:
-        emit_warning(target.warning)
+        io.warning(target.warning)
     return target.repo_url, target.base_branch
 
 
-def _run_cloud(request: JobRequest, *, wait: bool, follow: bool, as_json: bool) -> None:
+def _run_cloud(opts: RunOptions, request: JobRequest, io: IOStreams) -> None:
     from ckrv.client.jobs import create_job, require_success, wait_for_job
 
-    with user_api() as api:
+    with user_api(opts.api_url) as api:
         job = create_job(api, request)
-        if not wait:
-            if as_json:
-                emit_json(job)
+        if not (opts.wait or opts.follow):
+            if opts.as_json:
+                io.json(job)
             else:
-                click.echo(queued_card(job))
+                io.out(queued_card(job, io))
             return
-        if not as_json:
-            click.echo(queued_card(job, waiting=True))
+        if not opts.as_json:
+            io.out(queued_card(job, io, waiting=True))
         on_log = None
-        if follow:  # the log as `ckrv logs -f` prints it; on stderr when stdout carries JSON
+        if opts.follow:  # the log as `ckrv logs -f` prints it; on stderr when stdout has JSON
             from ckrv.cli.logs import LinePrinter
 
-            stream = sys.stderr if as_json else sys.stdout
-            on_log = LinePrinter(as_json=False, flush=True, stream=stream).line
+            stream = io.stderr if opts.as_json else io.stdout
+            on_log = LinePrinter(io, as_json=False, flush=True, stream=stream).line
         final = wait_for_job(api, job["id"], on_log=on_log)
-    if as_json:
-        emit_json(final)
+    if opts.as_json:
+        io.json(final)
     else:
-        click.echo("")
-        click.echo(card(final))
+        io.out("")
+        io.out(card(final, io))
     require_success(final)
 
 
-def queued_card(job: dict[str, Any], *, waiting: bool = False) -> str:
+def queued_card(job: dict[str, Any], io: IOStreams, *, waiting: bool = False) -> str:
     sid = short_id(job["id"])
     lines = [
-        f"Queued job {paint(sid, 'cyan', bold=True)} ({status_word(job)}): "
+        f"Queued job {io.paint(sid, 'cyan', bold=True)} ({status_word(job, io)}): "
         f"{job.get('spec_title') or 'job'}",
         f"  id          {job['id']}",
         f"  repository  {job['git_repo_url']} @ {job['git_base_branch']}",
@@ -184,58 +232,55 @@ def queued_card(job: dict[str, Any], *, waiting: bool = False) -> str:
         return "\n".join(lines)
     lines.append("")
     lines += next_block(
-        [*next_commands(job), (f"ckrv pull {sid}", "apply its diff once it succeeds")]
+        [*next_commands(job), (f"ckrv pull {sid}", "apply its diff once it succeeds")], io
     )
     return "\n".join(lines)
 
 
-def _run_local(
-    spec: str,
-    base_branch: str | None,
-    agent: str | None,
-    setup: str | None,
-    timeout: float | None,
-    as_json: bool,
-) -> None:
+def _run_local(opts: RunOptions, spec: str, io: IOStreams) -> None:
     from ckrv.cli.logs import LinePrinter
     from ckrv.client import localrun, repo
     from ckrv.client.jobs import require_success
 
     root = repo.find_root()
-    request = localrun.LocalRequest(spec, base_branch, agent, setup, timeout)
+    request = localrun.LocalRequest(
+        spec, opts.base_branch, opts.agent, opts.setup, _timeout(opts.timeout)
+    )
     job = localrun.describe_job(root, request, localrun.local_settings())
     if repo.divergence(root, job.git_base_branch).uncommitted:
-        emit_warning(
+        io.warning(
             f"uncommitted changes are not included: the run starts from the last "
             f"commit on {job.git_base_branch}"
         )
-    out = sys.stderr if as_json else sys.stdout
+    out = io.stderr if opts.as_json else io.stdout
     click.echo(
-        f"running job {paint(short_id(job.id), 'cyan', bold=True)} here: agent "
+        f"running job {io.paint(short_id(job.id), 'cyan', bold=True)} here: agent "
         f"{job.agent.name} on {job.git_base_branch} of {root}",
         file=out,
     )
-    printer = LinePrinter(as_json=False, flush=True, stream=out)
+    printer = LinePrinter(io, as_json=False, flush=True, stream=out)
     result = localrun.run_locally(root, job, printer.line)
-    if as_json:
-        emit_json(result.job)
+    if opts.as_json:
+        io.json(result.job)
     else:
-        click.echo("")
-        click.echo(_local_card(result))
+        io.out("")
+        io.out(_local_card(result, io))
     require_success(result.job, hint="the log above says what happened")
 
 
-def _local_card(result: LocalResult) -> str:
+def _local_card(result: LocalResult, io: IOStreams) -> str:
     job = result.job
-    lines = [f"{status_word(job)}: {job.get('result_summary') or job.get('error_message') or ''}"]
+    outcome = job.get("result_summary") or job.get("error_message") or ""
+    lines = [f"{status_word(job, io)}: {outcome}"]
     if result.branch_created:
         branch, base = job["feature_branch_name"], job["base_commit"][:12]
-        lines.append(f"the result is on branch {paint(branch, 'green')} (from {base})")
+        lines.append(f"the result is on branch {io.paint(branch, 'green')} (from {base})")
         lines += next_block(
             [
                 (f"git switch {branch}", "check it out"),
                 (f"git diff {base} {branch}", "review the changes"),
                 (f"git merge {branch}", "or merge it into your current branch"),
-            ]
+            ],
+            io,
         )
     return "\n".join(lines)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from ckrv.cli.context import user_api
-from ckrv.cli.output import emit_json, table
+from ckrv.cli.context import api_url, streams, user_api
+from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.output import table
 
 
 @click.group()
@@ -21,6 +23,27 @@ def secrets() -> None:
       ckrv cloud secrets set ANTHROPIC_API_KEY
       ckrv cloud secrets list
     """
+
+
+@dataclass(frozen=True)
+class SetOptions:
+    api_url: str
+    name: str
+    from_file: Path | None = None
+    as_json: bool = False
+
+
+def run_set(opts: SetOptions, io: IOStreams) -> None:
+    from ckrv.cli.secretinput import read_value
+    from ckrv.client import credentials as client
+
+    value = read_value(io, "Value", opts.from_file)
+    with user_api(opts.api_url) as api:
+        stored, created = client.set_secret(api, opts.name, value)
+    if opts.as_json:
+        io.json(stored)
+    else:
+        io.out(f"{'created' if created else 'replaced'} secret {stored['name']}")
 
 
 @secrets.command("set")
@@ -40,15 +63,28 @@ def set_(name: str, from_file: Path | None, as_json: bool) -> None:
       ckrv cloud secrets set ANTHROPIC_API_KEY
       printenv OPENAI_API_KEY | ckrv cloud secrets set OPENAI_API_KEY
     """
+    run_set(SetOptions(api_url(), name, from_file, as_json), streams())
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    api_url: str
+    as_json: bool = False
+
+
+def run_list(opts: ListOptions, io: IOStreams) -> None:
     from ckrv.client import credentials as client
 
-    value = client.read_value("Value", from_file)
-    with user_api() as api:
-        stored, created = client.set_secret(api, name, value)
-    if as_json:
-        emit_json(stored)
-    else:
-        click.echo(f"{'created' if created else 'replaced'} secret {stored['name']}")
+    with user_api(opts.api_url) as api:
+        items = client.list_secrets(api)
+    if opts.as_json:
+        io.json(items)
+        return
+    if not items:
+        io.out("no secrets yet; add one with: ckrv cloud secrets set NAME")
+        return
+    rows = [[s["name"], s["created_at"][:19], s["updated_at"][:19]] for s in items]
+    io.out(table(rows, ["name", "created", "updated"]))
 
 
 @secrets.command("list")
@@ -60,18 +96,21 @@ def list_(as_json: bool) -> None:
     Example:
       ckrv cloud secrets list --json
     """
+    run_list(ListOptions(api_url(), as_json), streams())
+
+
+@dataclass(frozen=True)
+class RemoveOptions:
+    api_url: str
+    name: str
+
+
+def run_remove(opts: RemoveOptions, io: IOStreams) -> None:
     from ckrv.client import credentials as client
 
-    with user_api() as api:
-        items = client.list_secrets(api)
-    if as_json:
-        emit_json(items)
-        return
-    if not items:
-        click.echo("no secrets yet; add one with: ckrv cloud secrets set NAME")
-        return
-    rows = [[s["name"], s["created_at"][:19], s["updated_at"][:19]] for s in items]
-    click.echo(table(rows, ["name", "created", "updated"]))
+    with user_api(opts.api_url) as api:
+        client.remove_secret(api, opts.name)
+    io.out(f"removed secret {opts.name}")
 
 
 @secrets.command("remove")
@@ -83,8 +122,4 @@ def remove(name: str) -> None:
     Example:
       ckrv cloud secrets remove ANTHROPIC_API_KEY
     """
-    from ckrv.client import credentials as client
-
-    with user_api() as api:
-        client.remove_secret(api, name)
-    click.echo(f"removed secret {name}")
+    run_remove(RemoveOptions(api_url(), name), streams())
