@@ -1,5 +1,6 @@
-"""`ckrv cloud credentials` and `ckrv cloud secrets` as real processes against a real server:
-values come from stdin, a file or a hidden prompt, and never show up in any output."""
+"""`ckrv cloud credentials` and `ckrv cloud secrets` in-process against a real server: values
+come from stdin, a file or a hidden prompt (on a real terminal: `ckrv` as a process), and never
+show up in any output."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.inprocess import InProcessCli, Ran, add_user
 from tests.support.helpers import PYTHON, ROOT, Cli, Server
 
 TOKEN = "glpat-SENTINELcli0123456789ab"
@@ -18,17 +20,24 @@ SECRET = "sk-ant-SENTINEL-cli-0123456789"
 
 
 @pytest.fixture
-def user_cli(server: Server, cli: Cli) -> Cli:
-    cli.token = server.add_user("ada@example.com")
+def cli(live: Server, tmp_path: Path) -> InProcessCli:
+    """The CLI pointed at the module's server, nobody logged in."""
+    return InProcessCli(config_dir=tmp_path / "config", api_url=live.api_url)
+
+
+@pytest.fixture
+def user_cli(live: Server, cli: InProcessCli, request: pytest.FixtureRequest) -> InProcessCli:
+    """`cli` as a user of its own (the server is shared by the module's tests)."""
+    cli.token = add_user(live, f"{request.node.name[:40]}@example.com")
     return cli
 
 
-def assert_quiet(result: subprocess.CompletedProcess[str], *values: str) -> None:
+def assert_quiet(result: Ran, *values: str) -> None:
     for value in values:
         assert value not in result.stdout and value not in result.stderr
 
 
-def test_credentials_add_list_remove(user_cli: Cli) -> None:
+def test_credentials_add_list_remove(user_cli: InProcessCli) -> None:
     added = user_cli.run(
         "cloud",
         "credentials",
@@ -57,7 +66,7 @@ def test_credentials_add_list_remove(user_cli: Cli) -> None:
         assert_quiet(result, TOKEN)
 
 
-def test_a_deploy_key_file_is_recognised(user_cli: Cli, tmp_path: Path) -> None:
+def test_a_deploy_key_file_is_recognised(user_cli: InProcessCli, tmp_path: Path) -> None:
     key = tmp_path / "deploy_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     added = user_cli.run(
@@ -69,7 +78,7 @@ def test_a_deploy_key_file_is_recognised(user_cli: Cli, tmp_path: Path) -> None:
     assert_quiet(added, body)
 
 
-def test_credentials_refuse_bad_input_with_a_reason(user_cli: Cli) -> None:
+def test_credentials_refuse_bad_input_with_a_reason(user_cli: InProcessCli) -> None:
     empty = user_cli.run("cloud", "credentials", "add", "--name", "empty", input="\n")
     assert empty.returncode == 2 and "empty" in empty.stderr
     bad_name = user_cli.run("cloud", "credentials", "add", "--name", "Bad Name", input=TOKEN)
@@ -77,7 +86,7 @@ def test_credentials_refuse_bad_input_with_a_reason(user_cli: Cli) -> None:
     assert_quiet(bad_name, TOKEN)
 
 
-def test_secrets_set_list_remove(user_cli: Cli, tmp_path: Path) -> None:
+def test_secrets_set_list_remove(user_cli: InProcessCli, tmp_path: Path) -> None:
     created = user_cli.run("cloud", "secrets", "set", "ANTHROPIC_API_KEY", input=SECRET + "\n")
     assert created.returncode == 0 and "created secret ANTHROPIC_API_KEY" in created.stdout
     value_file = tmp_path / "value"
@@ -97,7 +106,7 @@ def test_secrets_set_list_remove(user_cli: Cli, tmp_path: Path) -> None:
         assert_quiet(result, SECRET)
 
 
-def test_not_logged_in_is_exit_code_3(cli: Cli) -> None:
+def test_not_logged_in_is_exit_code_3(cli: InProcessCli) -> None:
     result = cli.run("cloud", "secrets", "list")
     assert result.returncode == 3 and "not logged in" in result.stderr
 
@@ -113,13 +122,14 @@ os.execv(sys.executable, [sys.executable, "-m", "ckrv", *sys.argv[2:]])
 """
 
 
-def _run_on_a_terminal(cli: Cli, args: list[str], answer: str) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as its controlling terminal; type `answer` at the
-    prompt. Returns the exit code and everything the terminal showed."""
+def _run_on_a_terminal(cli: InProcessCli, args: list[str], answer: str) -> tuple[int, str]:
+    """Run the CLI as a process with a pseudo-terminal as its controlling terminal; type
+    `answer` at the prompt. Returns the exit code and everything the terminal showed."""
     master, slave = os.openpty()
+    process = Cli(config_dir=cli.config_dir, api_url=cli.api_url, token=cli.token)
     proc = subprocess.Popen(
         [PYTHON, "-c", _ON_TERMINAL, os.ttyname(slave), *args],
-        env=cli.env(),
+        env=process.env(),
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -144,7 +154,7 @@ def _run_on_a_terminal(cli: Cli, args: list[str], answer: str) -> tuple[int, str
     return proc.wait(timeout=30), shown.decode(errors="replace")
 
 
-def test_a_secret_typed_at_a_hidden_prompt_is_not_echoed(user_cli: Cli) -> None:
+def test_a_secret_typed_at_a_hidden_prompt_is_not_echoed(user_cli: InProcessCli) -> None:
     code, shown = _run_on_a_terminal(user_cli, ["cloud", "secrets", "set", "TYPED_KEY"], SECRET)
     assert code == 0, shown
     assert "Value (input hidden)" in shown and "created secret TYPED_KEY" in shown
@@ -152,7 +162,7 @@ def test_a_secret_typed_at_a_hidden_prompt_is_not_echoed(user_cli: Cli) -> None:
     assert [s["name"] for s in user_cli.json("cloud", "secrets", "list")] == ["TYPED_KEY"]
 
 
-def test_a_deploy_key_cannot_be_typed_at_a_prompt(user_cli: Cli) -> None:
+def test_a_deploy_key_cannot_be_typed_at_a_prompt(user_cli: InProcessCli) -> None:
     code, shown = _run_on_a_terminal(
         user_cli,
         ["cloud", "credentials", "add", "--name", "k", "--credential-type", "deploy_key"],

@@ -1,6 +1,7 @@
-"""`ckrv demo` as a user runs it: a real process that starts a real server, runs a real job with
-the bundled example agent, pulls the diff, and leaves no process and no file behind (also when
-interrupted); `--keep` leaves a server that the printed commands really work against."""
+"""`ckrv demo` as a user runs it (in-process; as a real process where it is interrupted or
+leaves its server running): it starts a real server, runs a real job with the bundled example
+agent, pulls the diff, and leaves no process and no file behind (also when interrupted);
+`--keep` leaves a server that the printed commands really work against."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from ckrv.worker.agents.example_agent import file_blocks, safe_path, spec_title
+from tests.cli.inprocess import InProcessCli, Ran
 from tests.support.helpers import PYTHON, ROOT, base_env, wait_for
 
 pytestmark = pytest.mark.slow
@@ -50,7 +52,13 @@ def tmp(tmp_path: Path) -> Path:
     return path
 
 
-def run_demo(tmp: Path, config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_demo(tmp: Path, config_dir: Path) -> Ran:
+    """`ckrv demo` in-process, its temporary directory under `tmp`."""
+    return InProcessCli(config_dir=config_dir).run("demo", TMPDIR=str(tmp))
+
+
+def run_demo_process(tmp: Path, config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ckrv demo ARGS` as a process (with --keep the server it starts outlives it)."""
     return subprocess.run(
         [PYTHON, "-m", "ckrv", "demo", *args],
         capture_output=True,
@@ -84,7 +92,7 @@ def test_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp: Path, config_di
 def test_demo_keep_leaves_a_server_the_printed_commands_work_against(
     tmp: Path, config_dir: Path
 ) -> None:
-    result = run_demo(tmp, config_dir, "--keep")
+    result = run_demo_process(tmp, config_dir, "--keep")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     api_url = re.search(r"export CHAKRAVARTI_API_URL=(\S+)", out).group(1)  # type: ignore[union-attr]
@@ -94,26 +102,12 @@ def test_demo_keep_leaves_a_server_the_printed_commands_work_against(
     pid, root = int(stop.group(1)), Path(stop.group(2))
     try:
         assert root.parent == tmp and (root / "sample" / "test_hello.py").exists()
-        env = {**base_env(config_dir), "CHAKRAVARTI_API_URL": api_url, "CKRV_TOKEN": token}
-        listing = subprocess.run(
-            [PYTHON, "-m", "ckrv", "jobs"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
+        user = InProcessCli(config_dir=config_dir, api_url=api_url, token=token)
+        listing = user.run("jobs")
         assert listing.returncode == 0, listing.stderr
         assert "succeeded" in listing.stdout and "example" in listing.stdout
         job = re.search(r"ckrv status ([0-9a-f]{8})", out).group(1)  # type: ignore[union-attr]
-        status = subprocess.run(
-            [PYTHON, "-m", "ckrv", "status", job],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
+        status = user.run("status", job)
         assert status.returncode == 0 and "succeeded" in status.stdout, status.stderr
     finally:
         with contextlib.suppress(ProcessLookupError):

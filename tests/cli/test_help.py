@@ -4,14 +4,12 @@ without them fails here."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import click
 import pytest
 
 from ckrv.cli.main import cli
-from tests.support.helpers import PYTHON, ROOT, base_env
 
 
 def walk(
@@ -56,16 +54,3 @@ def test_every_option_is_explained(
         if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()
     ]
     assert not unexplained, f"`{' '.join(path)} --help` leaves {unexplained} unexplained"
-
-
-def test_help_runs_as_a_real_process() -> None:
-    result = subprocess.run(
-        [PYTHON, "-m", "ckrv", "demo", "--help"],
-        capture_output=True,
-        text=True,
-        env=base_env(ROOT / "nonexistent"),
-        timeout=60,
-    )
-    assert result.returncode == 0
-    example = result.stdout.split("Example:", 1)[1]
-    assert "ckrv demo\n" in example and "ckrv demo --keep\n" in example

@@ -1,6 +1,7 @@
-"""`ckrv status`, `ckrv jobs`, `ckrv cancel`, and the quota exit code, as real CLI processes
-against real servers: one with dispatch paused (capacity 0, so jobs stay pending as long as a
-test needs) and one that runs jobs."""
+"""`ckrv status`, `ckrv jobs`, `ckrv cancel`, and the quota exit code, in-process against real
+servers: one with dispatch paused (capacity 0, so jobs stay pending as long as a test needs) and
+one that runs jobs. Watching until another command cancels, and colour on a real terminal, run
+`ckrv` as a process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli.inprocess import InProcessCli, add_user
 from tests.support.helpers import ROOT, Cli, Server, make_repo
 from tests.support.jobhelpers import submit, wait_status
 from tests.support.servers import start_server
@@ -31,7 +33,14 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_repo(tmp_path_factory.mktemp("repo"))
 
 
-def cli_for(server: Server, token: str, tmp_path: Path) -> Cli:
+def cli_for(server: Server, token: str, tmp_path: Path) -> InProcessCli:
+    config_dir = tmp_path / "cli-config"
+    config_dir.mkdir(exist_ok=True)
+    return InProcessCli(config_dir=config_dir, api_url=server.api_url, token=token, cwd=tmp_path)
+
+
+def process_cli(server: Server, token: str, tmp_path: Path) -> Cli:
+    """The same, for `ckrv` run as a real process."""
     config_dir = tmp_path / "cli-config"
     config_dir.mkdir(exist_ok=True)
     return Cli(config_dir=config_dir, api_url=server.api_url, token=token, cwd=tmp_path)
@@ -55,7 +64,7 @@ def copy_job(server: Server, source_id: str, new_id: str) -> None:
 
 
 def test_jobs_pages_through_the_cursor_past_100(paused: Server, repo: Path, tmp_path: Path) -> None:
-    token = paused.add_user("many@example.com", tier="enterprise")
+    token = add_user(paused, "many@example.com", tier="enterprise")
     with paused.client(token) as api:
         created = [submit(api, f"# job {i}\nprint {i}\n", repo)["id"] for i in range(105)]
         cli = cli_for(paused, token, tmp_path)
@@ -84,7 +93,7 @@ def test_jobs_pages_through_the_cursor_past_100(paused: Server, repo: Path, tmp_
 def test_status_shows_a_pending_job_with_unknown_eta(
     paused: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = paused.add_user("status@example.com", tier="pro")
+    token = add_user(paused, "status@example.com", tier="pro")
     with paused.client(token) as api:
         job = submit(api, "# Tidy the readme\nprint x\n", repo, git_base_branch="main")
     result = cli_for(paused, token, tmp_path).run("status", job["id"][:8])
@@ -105,7 +114,7 @@ def test_status_shows_a_pending_job_with_unknown_eta(
 
 
 def test_an_ambiguous_prefix_lists_the_matches(paused: Server, repo: Path, tmp_path: Path) -> None:
-    token = paused.add_user("twins@example.com", tier="pro")
+    token = add_user(paused, "twins@example.com", tier="pro")
     with paused.client(token) as api:
         source = submit(api, "# Twin\nprint twin\n", repo)["id"]
     first, second = "abcdef12-0000-4000-8000-000000000001", "abcdef12-0000-4000-8000-100000000002"
@@ -124,7 +133,7 @@ def test_an_ambiguous_prefix_lists_the_matches(paused: Server, repo: Path, tmp_p
 
 
 def test_cancel_a_pending_job_then_again(paused: Server, repo: Path, tmp_path: Path) -> None:
-    token = paused.add_user("cancel@example.com", tier="pro")
+    token = add_user(paused, "cancel@example.com", tier="pro")
     with paused.client(token) as api:
         job = submit(api, "print never runs\n", repo)
         cli = cli_for(paused, token, tmp_path)
@@ -139,7 +148,7 @@ def test_cancel_a_pending_job_then_again(paused: Server, repo: Path, tmp_path: P
 def test_quota_exceeded_exits_5_saying_when_it_resets(
     paused: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = paused.add_user("free@example.com", tier="free")
+    token = add_user(paused, "free@example.com", tier="free")
     with paused.client(token) as api:
         for i in range(10):
             submit(api, f"print {i}\n", repo)
@@ -156,7 +165,7 @@ def test_quota_exceeded_exits_5_saying_when_it_resets(
 def test_watch_a_running_job_until_cancelled_exits_7(
     live: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = live.add_user("watch@example.com", tier="pro")
+    token = add_user(live, "watch@example.com", tier="pro")
     with live.client(token) as api:
         for quick in [submit(api, f"print {i}\n", repo) for i in range(3)]:
             assert wait_status(api, quick["id"])["status"] == "succeeded"
@@ -172,7 +181,7 @@ def test_watch_a_running_job_until_cancelled_exits_7(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=cli.env(),
+            env=process_cli(live, token, tmp_path).env(),
             cwd=ROOT,
         )
         assert watcher.stdout is not None
@@ -186,7 +195,7 @@ def test_watch_a_running_job_until_cancelled_exits_7(
 
 
 def test_watch_json_prints_one_job_per_change(live: Server, repo: Path, tmp_path: Path) -> None:
-    token = live.add_user("watchjson@example.com", tier="pro")
+    token = add_user(live, "watchjson@example.com", tier="pro")
     with live.client(token) as api:
         job = submit(api, "print hi\n", repo)
         result = cli_for(live, token, tmp_path).run("status", job["id"], "--watch", "--json")
@@ -198,7 +207,7 @@ def test_watch_json_prints_one_job_per_change(live: Server, repo: Path, tmp_path
 
 
 def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
-    cli = Cli(config_dir=tmp_path)
+    cli = InProcessCli(config_dir=tmp_path)
     for command in ("run", "status", "jobs", "pull", "cancel"):
         result = cli.run(command, "--help")
         assert result.returncode == 0
@@ -206,7 +215,8 @@ def test_every_command_has_an_example_in_its_help(tmp_path: Path) -> None:
 
 
 def test_no_job_listing_without_a_server(tmp_path: Path) -> None:
-    result = Cli(config_dir=tmp_path, api_url="http://127.0.0.1:9/v1", token="x").run("jobs")
+    cli = InProcessCli(config_dir=tmp_path, api_url="http://127.0.0.1:9/v1", token="x")
+    result = cli.run("jobs")
     assert result.returncode == 6
 
 
@@ -237,10 +247,10 @@ def on_a_terminal(argv: list[str], env: dict[str, str]) -> str:
 def test_colour_only_on_a_terminal_and_never_with_no_color_times_in_the_local_zone(
     paused: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = paused.add_user("colour@example.com", tier="pro")
+    token = add_user(paused, "colour@example.com", tier="pro")
     with paused.client(token) as api:
         job = submit(api, "print x\n", repo)
-    cli = cli_for(paused, token, tmp_path)
+    cli = process_cli(paused, token, tmp_path)
     env = {k: v for k, v in cli.env(TZ="Asia/Kolkata").items() if k != "NO_COLOR"}
     coloured = on_a_terminal(["status", job["id"][:8]], env)
     assert "\x1b[" in coloured and "pending" in coloured

@@ -1,15 +1,17 @@
 """How `ckrv logs` prints lines: local time, source, message; colours by level on a terminal only
-and never with NO_COLOR; --json one entry per line. (Following is tested in test_logs.py.)"""
+and never with NO_COLOR; --json one entry per line. (Following is tested in tests/e2e/test_log_following.py.)"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.logs import LinePrinter
 from ckrv.client.logstream import LogEvent, StatusEvent, parse_sse
 
@@ -28,6 +30,11 @@ def india(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
+def streams(stdout: io.StringIO) -> IOStreams:
+    """Streams writing to `stdout`, with this process's environment (NO_COLOR as set)."""
+    return IOStreams(stdout, io.StringIO(), io.StringIO(), os.environ)
+
+
 def entry(
     level: str = "info", message: str = "hello", ts: str = "2026-01-01T00:00:00.000Z"
 ) -> dict[str, str | int]:
@@ -36,7 +43,7 @@ def entry(
 
 def test_lines_show_local_time_source_and_message(india: None) -> None:
     out = io.StringIO()
-    printer = LinePrinter(as_json=False, flush=False, stream=out)
+    printer = LinePrinter(streams(out), as_json=False, flush=False)
     printer.line(entry(ts="2026-01-01T00:00:00.000Z"))
     printer.line(entry(ts="2026-01-01T23:59:59.999Z", message="late"))
     assert out.getvalue() == "05:30:00 claude-code: hello\n05:29:59 claude-code: late\n"
@@ -45,7 +52,7 @@ def test_lines_show_local_time_source_and_message(india: None) -> None:
 def test_levels_are_coloured_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     tty = Terminal()
-    printer = LinePrinter(as_json=False, flush=False, stream=tty)
+    printer = LinePrinter(streams(tty), as_json=False, flush=False)
     printer.line(entry("error", "boom"))
     printer.line(entry("warn", "careful"))
     printer.line(entry("info", "fine"))
@@ -57,17 +64,17 @@ def test_levels_are_coloured_on_a_terminal_unless_no_color(monkeypatch: pytest.M
     )
     monkeypatch.setenv("NO_COLOR", "1")
     plain = Terminal()
-    LinePrinter(as_json=False, flush=False, stream=plain).line(entry("error", "boom"))
+    LinePrinter(streams(plain), as_json=False, flush=False).line(entry("error", "boom"))
     assert "\x1b[" not in plain.getvalue()
     piped = io.StringIO()
     monkeypatch.delenv("NO_COLOR")
-    LinePrinter(as_json=False, flush=False, stream=piped).line(entry("error", "boom"))
+    LinePrinter(streams(piped), as_json=False, flush=False).line(entry("error", "boom"))
     assert "\x1b[" not in piped.getvalue()
 
 
 def test_json_prints_one_entry_per_line() -> None:
     out = io.StringIO()
-    printer = LinePrinter(as_json=True, flush=False, stream=out)
+    printer = LinePrinter(streams(out), as_json=True, flush=False)
     printer.line(entry(message="multi\nline"))
     printer.line(entry(message="two"))
     lines = out.getvalue().splitlines()

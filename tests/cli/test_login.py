@@ -1,5 +1,5 @@
-"""Login, token storage and refresh with real processes: `ckrv serve` on loopback and the CLI as
-subprocesses (SECURITY.md 8, 9, 12, 13)."""
+"""Login, token storage and refresh: `ckrv serve` on loopback, the CLI in-process; as processes
+where processes are the point (parallel refreshes under the file lock, what a start imports)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import re
 import sqlite3
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ckrv.server.admin import approve_device
+from tests.cli.inprocess import InProcessCli, add_user, admin
 from tests.support.helpers import PYTHON, ROOT, Cli, Server, wait_for
 
 EMAIL = "ada@example.com"
@@ -42,43 +43,35 @@ def start_server(tmp_path: Path, **server: str | int) -> Server:
 @pytest.fixture
 def srv(tmp_path: Path) -> Iterator[Server]:
     server = start_server(tmp_path)
-    server.add_user(EMAIL)
+    add_user(server, EMAIL)
     yield server
     assert server.stop() == 0
 
 
 @pytest.fixture
-def user_cli(srv: Server, tmp_path: Path) -> Cli:
+def user_cli(srv: Server, tmp_path: Path) -> InProcessCli:
     """The CLI of a user whose config dir does not exist yet."""
-    return Cli(config_dir=tmp_path / "home" / ".config" / "ckrv", api_url=srv.api_url)
+    return InProcessCli(config_dir=tmp_path / "home" / ".config" / "ckrv", api_url=srv.api_url)
 
 
-def login(cli: Cli, srv: Server, email: str = EMAIL, umask: int | None = None) -> tuple[str, str]:
-    """`ckrv cloud login --no-browser`, approved from the server's shell. (stdout, stderr)"""
-    with tempfile.TemporaryFile("w+") as stderr:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "ckrv", "cloud", "login", "--no-browser"],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=cli.env(),
-            cwd=ROOT,
-            umask=-1 if umask is None else umask,
-        )
-        with proc:
-            assert proc.stdout is not None
-            first = proc.stdout.readline()
-            match = re.search(r"enter the code ([A-Z]{4}-[A-Z]{4})", first)
-            if match:
-                srv.admin("device", "approve", match.group(1), "--email", email)
-            out = first + proc.stdout.read()  # to EOF: the CLI polls, then exits
-        stderr.seek(0)
-        err = stderr.read()
-    assert match and proc.returncode == 0, out + err
-    return out, err
+def login(
+    cli: InProcessCli, srv: Server, email: str = EMAIL, umask: int | None = None
+) -> tuple[str, str]:
+    """`ckrv cloud login --no-browser`, approved as `ckrv admin device approve` does once it
+    has printed its code. (stdout, stderr)"""
+    running = cli.start("cloud", "login", "--no-browser", umask=umask)
+    code = wait_for(
+        lambda: re.search(r"enter the code ([A-Z]{4}-[A-Z]{4})", running.stdout()),
+        timeout=30,
+        what="the login to print its code",
+    )
+    approve_device(srv.data_dir, code.group(1), email)
+    result = running.wait()
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, result.stderr
 
 
-def stored(cli: Cli) -> dict[str, Any]:
+def stored(cli: InProcessCli | Cli) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((cli.config_dir / "tokens.json").read_text())
     return data
 
@@ -87,7 +80,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_login_stores_tokens_and_whoami_shows_the_user(srv: Server, user_cli: Cli) -> None:
+def test_login_stores_tokens_and_whoami_shows_the_user(srv: Server, user_cli: InProcessCli) -> None:
     out, err = login(user_cli, srv)
     assert f"Open {srv.url}/activate and enter the code" in out
     assert f"{srv.url}/activate?user_code=" in out
@@ -111,7 +104,7 @@ def test_login_stores_tokens_and_whoami_shows_the_user(srv: Server, user_cli: Cl
 
 
 def test_without_keyring_tokens_go_to_a_private_file_with_one_notice(
-    srv: Server, user_cli: Cli
+    srv: Server, user_cli: InProcessCli
 ) -> None:
     _out, err = login(user_cli, srv, umask=0)  # a careless umask must not leak the file
     assert err.count(KEYRING_NOTICE) == 1
@@ -127,7 +120,7 @@ def test_without_keyring_tokens_go_to_a_private_file_with_one_notice(
     assert whoami.returncode == 0 and KEYRING_NOTICE not in whoami.stderr
 
 
-def test_logout_revokes_on_the_server(srv: Server, user_cli: Cli) -> None:
+def test_logout_revokes_on_the_server(srv: Server, user_cli: InProcessCli) -> None:
     login(user_cli, srv)
     refresh_token = stored(user_cli)[srv.api_url]["refresh_token"]
     out = user_cli.run("cloud", "logout")
@@ -143,18 +136,18 @@ def test_logout_revokes_on_the_server(srv: Server, user_cli: Cli) -> None:
     assert again.returncode == 0 and "not logged in" in again.stdout
 
 
-def test_api_token_as_ckrv_token(srv: Server, user_cli: Cli) -> None:
-    srv.admin("user", "add", "ci@example.com", "--password-stdin", input="ci-password-1\n")
-    token = srv.admin("token", "create", "ci@example.com").strip()
+def test_api_token_as_ckrv_token(srv: Server, user_cli: InProcessCli) -> None:
+    admin(srv, "user", "add", "ci@example.com", "--password-stdin", input="ci-password-1\n")
+    token = admin(srv, "token", "create", "ci@example.com").strip()
     login(user_cli, srv)  # a stored login for ada; CKRV_TOKEN wins over it
     whoami = user_cli.run("cloud", "whoami", "--json", CKRV_TOKEN=token)
     assert whoami.returncode == 0, whoami.stderr
     assert json.loads(whoami.stdout)["email"] == "ci@example.com"
 
-    token_id = json.loads(srv.admin("token", "list", "--email", "ci@example.com", "--json"))[0][
+    token_id = json.loads(admin(srv, "token", "list", "--email", "ci@example.com", "--json"))[0][
         "id"
     ]
-    srv.admin("token", "revoke", token_id)
+    admin(srv, "token", "revoke", token_id)
     revoked = user_cli.run("cloud", "whoami", CKRV_TOKEN=token)
     assert revoked.returncode == 3
     assert "ckrv cloud login" in revoked.stderr and token not in revoked.stderr
@@ -163,8 +156,9 @@ def test_api_token_as_ckrv_token(srv: Server, user_cli: Cli) -> None:
 def test_parallel_commands_refreshing_at_once_keep_the_login(tmp_path: Path) -> None:
     srv = start_server(tmp_path, access_token_ttl="2s")
     try:
-        srv.add_user(EMAIL)
-        cli = Cli(config_dir=tmp_path / "cli-config", api_url=srv.api_url)
+        add_user(srv, EMAIL)
+        cli = InProcessCli(config_dir=tmp_path / "cli-config", api_url=srv.api_url)
+        process = Cli(config_dir=cli.config_dir, api_url=srv.api_url)
         login(cli, srv)
         expires_at = stored(cli)[srv.api_url]["expires_at"]
         wait_for(lambda: time.time() > expires_at + 0.2, timeout=10, what="the token to expire")
@@ -179,7 +173,7 @@ def test_parallel_commands_refreshing_at_once_keep_the_login(tmp_path: Path) -> 
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=cli.env(),
+                env=process.env(),
                 cwd=ROOT,
             )
             for _ in range(6)
@@ -199,7 +193,9 @@ def test_parallel_commands_refreshing_at_once_keep_the_login(tmp_path: Path) -> 
         assert srv.stop() == 0
 
 
-def test_concurrent_refreshes_of_one_token_at_most_one_succeeds(srv: Server, user_cli: Cli) -> None:
+def test_concurrent_refreshes_of_one_token_at_most_one_succeeds(
+    srv: Server, user_cli: InProcessCli
+) -> None:
     login(user_cli, srv)
     refresh_token = stored(user_cli)[srv.api_url]["refresh_token"]
     barrier = threading.Barrier(8)
@@ -234,12 +230,15 @@ print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.
 """
 
 
-def loaded_modules(cli: Cli, *args: str, **env: str) -> tuple[int, set[str]]:
+def loaded_modules(cli: InProcessCli, *args: str, **env: str) -> tuple[int, set[str]]:
+    """`ckrv ARGS` as a real process (a fresh interpreter): its exit code and the top-level
+    modules it loaded."""
+    process = Cli(config_dir=cli.config_dir, api_url=cli.api_url, token=cli.token)
     result = subprocess.run(
         [PYTHON, "-c", _REPORT_MODULES, *args],
         capture_output=True,
         text=True,
-        env=cli.env(**env),
+        env=process.env(**env),
         cwd=ROOT,
         timeout=60,
     )
@@ -247,14 +246,14 @@ def loaded_modules(cli: Cli, *args: str, **env: str) -> tuple[int, set[str]]:
     return report["code"], set(report["modules"])
 
 
-def test_whoami_loads_no_server_side_or_crypto_modules(srv: Server, user_cli: Cli) -> None:
+def test_whoami_loads_no_server_side_or_crypto_modules(srv: Server, user_cli: InProcessCli) -> None:
     """`ckrv cloud whoami` starts close to bare Python: it needs httpx and click, not the
     server's stack, and not the keyring once the token file is in use."""
     login(user_cli, srv)
     code, modules = loaded_modules(user_cli, "cloud", "whoami")
     assert code == 0
     assert not modules & {*_HEAVY, "keyring"}, modules & {*_HEAVY, "keyring"}
-    token = srv.admin("token", "create", EMAIL).strip()
+    token = admin(srv, "token", "create", EMAIL).strip()
     code, modules = loaded_modules(user_cli, "cloud", "whoami", CKRV_TOKEN=token)
     assert code == 0 and not modules & set(_HEAVY)
     code, modules = loaded_modules(user_cli, "--help")

@@ -1,5 +1,5 @@
-"""`ckrv pull` as a user runs it: real CLI processes in real checkouts, the job's diff made by
-real workers on a real server."""
+"""`ckrv pull` as a user runs it (in-process) in real checkouts, the job's diff made by real
+workers on a real server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.helpers import Cli, Server, git, make_repo
+from tests.cli.inprocess import InProcessCli, add_user
+from tests.support.helpers import Server, git, make_repo
 from tests.support.jobhelpers import submit, wait_status
 
 APP = "".join(f"line {i}\n" for i in range(1, 11))
@@ -23,7 +24,7 @@ SPEC = (
 
 @pytest.fixture(scope="module")
 def token(live: Server) -> str:
-    return live.add_user("puller@example.com", tier="enterprise")
+    return add_user(live, "puller@example.com", tier="enterprise")
 
 
 @pytest.fixture
@@ -44,9 +45,11 @@ def checkout(origin: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> Cli:
+def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
     (tmp_path / "cli-config").mkdir()
-    return Cli(config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout)
+    return InProcessCli(
+        config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout
+    )
 
 
 def finished(api: httpx.Client, spec: str, origin: Path) -> tuple[dict[str, Any], str]:
@@ -64,7 +67,7 @@ def snapshot(checkout: Path) -> dict[str, str]:
 
 
 def test_pull_applies_the_diff_and_prints_its_stat(
-    api: httpx.Client, cli: Cli, origin: Path, checkout: Path
+    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     job, _diff = finished(api, SPEC, origin)
     result = cli.run("pull", job["id"][:8])
@@ -78,7 +81,7 @@ def test_pull_applies_the_diff_and_prints_its_stat(
 
 
 def test_pull_onto_a_conflicting_working_tree_leaves_it_untouched(
-    api: httpx.Client, cli: Cli, origin: Path, checkout: Path
+    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     job, _diff = finished(api, SPEC, origin)
     (checkout / "app.py").write_text(APP.replace("line 5\n", "line five, mine\n"))
@@ -95,7 +98,7 @@ def test_pull_onto_a_conflicting_working_tree_leaves_it_untouched(
 
 
 def test_pull_branch_is_exact_when_the_checkout_has_moved_on(
-    api: httpx.Client, cli: Cli, origin: Path, checkout: Path, tmp_path: Path
+    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path, tmp_path: Path
 ) -> None:
     # Someone pushes after the user cloned; the job runs on that newer main, whose commit the
     # user's checkout does not have yet. Meanwhile the user has committed work of their own.
@@ -125,7 +128,7 @@ def test_pull_branch_is_exact_when_the_checkout_has_moved_on(
 
 
 def test_3way_is_passed_to_git_apply(
-    api: httpx.Client, cli: Cli, origin: Path, checkout: Path
+    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     job, _diff = finished(api, SPEC, origin)
     # line 3 is in the hunk's context: a plain apply refuses, a three-way merge does not
@@ -140,7 +143,7 @@ def test_3way_is_passed_to_git_apply(
 
 
 def test_output_writes_the_patch_and_no_apply_prints_it(
-    api: httpx.Client, cli: Cli, origin: Path, checkout: Path, tmp_path: Path
+    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path, tmp_path: Path
 ) -> None:
     job, diff = finished(api, SPEC, origin)
     patch = tmp_path / "job.patch"
@@ -155,7 +158,7 @@ def test_output_writes_the_patch_and_no_apply_prints_it(
 
 
 def test_pull_of_an_unsuccessful_or_unfinished_job_exits_non_zero_with_a_hint(
-    api: httpx.Client, cli: Cli, origin: Path, checkout: Path
+    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     failed, _ = finished(api, "stderr cannot do it\nexit 4\n", origin)
     result = cli.run("pull", failed["id"][:8])
@@ -170,7 +173,9 @@ def test_pull_of_an_unsuccessful_or_unfinished_job_exits_non_zero_with_a_hint(
     assert git(checkout, "status", "--porcelain") == ""
 
 
-def test_pull_of_a_job_that_changed_nothing(api: httpx.Client, cli: Cli, origin: Path) -> None:
+def test_pull_of_a_job_that_changed_nothing(
+    api: httpx.Client, cli: InProcessCli, origin: Path
+) -> None:
     job, diff = finished(api, "print nothing to change\n", origin)
     assert job["status"] == "succeeded" and diff == ""
     result = cli.run("pull", job["id"][:8])

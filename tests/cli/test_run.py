@@ -1,5 +1,6 @@
-"""`ckrv run` as a user runs it: real CLI processes in a real checkout, against a real server on
-loopback whose workers run the scripted agent; and without --cloud, the same pipeline here."""
+"""`ckrv run` as a user runs it (in-process) in a real checkout, against a real server on
+loopback whose workers run the scripted agent; and without --cloud, the same pipeline here (as
+a real process: see `process_cli`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.inprocess import InProcessCli, add_user
 from tests.support.helpers import Cli, Server, git, make_repo
 from tests.support.jobhelpers import wait_status
 from tests.support.servers import write_config
@@ -25,7 +27,7 @@ GREETING = (
 
 @pytest.fixture(scope="module")
 def token(live: Server) -> str:
-    return live.add_user("runner@example.com", tier="enterprise")
+    return add_user(live, "runner@example.com", tier="enterprise")
 
 
 @pytest.fixture
@@ -43,12 +45,19 @@ def checkout(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> Cli:
+def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
     config_dir = tmp_path / "cli-config"
     config_dir.mkdir()
     # The local run reads its agents from here: the same scripted agent the server runs.
     shutil.copy(write_config(tmp_path), config_dir / "config.toml")
-    return Cli(config_dir=config_dir, api_url=live.api_url, token=token, cwd=checkout)
+    return InProcessCli(config_dir=config_dir, api_url=live.api_url, token=token, cwd=checkout)
+
+
+@pytest.fixture
+def process_cli(cli: InProcessCli) -> Cli:
+    """`cli` as a real process: a local run is the worker pipeline in the CLI's own process,
+    which ends every process that process started (a test's server among them)."""
+    return Cli(config_dir=cli.config_dir, api_url=cli.api_url, token=cli.token, cwd=cli.cwd)
 
 
 def spec_file(tmp_path: Path, text: str = GREETING) -> str:
@@ -64,7 +73,7 @@ def job_id_in(output: str) -> str:
 
 
 def test_run_status_by_prefix_then_pull_changes_the_working_tree_as_the_diff_says(
-    cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
+    cli: InProcessCli, api: httpx.Client, checkout: Path, tmp_path: Path
 ) -> None:
     queued = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert queued.returncode == 0, queued.stderr
@@ -102,7 +111,7 @@ def test_run_status_by_prefix_then_pull_changes_the_working_tree_as_the_diff_say
     )
 
 
-def test_json_output_is_the_api_job(cli: Cli, api: httpx.Client, tmp_path: Path) -> None:
+def test_json_output_is_the_api_job(cli: InProcessCli, api: httpx.Client, tmp_path: Path) -> None:
     created = cli.json("run", "--cloud", "--spec", spec_file(tmp_path))
     assert created["status"] == "pending" and created["agent"] == "scripted"
     assert created["git_base_branch"] == "main"
@@ -117,7 +126,7 @@ def test_json_output_is_the_api_job(cli: Cli, api: httpx.Client, tmp_path: Path)
 
 
 def test_unpushed_commits_and_changes_are_warned_about(
-    cli: Cli, checkout: Path, tmp_path: Path
+    cli: InProcessCli, checkout: Path, tmp_path: Path
 ) -> None:
     (checkout / "app.py").write_text("print('local')\n")
     git(checkout, "commit", "-qam", "local work")
@@ -129,7 +138,9 @@ def test_unpushed_commits_and_changes_are_warned_about(
     assert "The worker only sees what is pushed." in result.stderr
 
 
-def test_wait_exits_7_when_the_job_fails_and_0_when_it_succeeds(cli: Cli, tmp_path: Path) -> None:
+def test_wait_exits_7_when_the_job_fails_and_0_when_it_succeeds(
+    cli: InProcessCli, tmp_path: Path
+) -> None:
     failed = cli.run(
         "run", "--cloud", "--spec", spec_file(tmp_path, "print about to fail\nexit 3\n"), "--wait"
     )
@@ -147,14 +158,16 @@ def test_wait_exits_7_when_the_job_fails_and_0_when_it_succeeds(cli: Cli, tmp_pa
     assert json.loads(waited.stdout)["status"] == "succeeded"
 
 
-def test_not_logged_in_exits_3(cli: Cli, tmp_path: Path) -> None:
+def test_not_logged_in_exits_3(cli: InProcessCli, tmp_path: Path) -> None:
     cli.token = None
     result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert result.returncode == 3
     assert "not logged in" in result.stderr and "ckrv cloud login" in result.stderr
 
 
-def test_unreachable_server_exits_6_and_suggests_a_local_run(cli: Cli, tmp_path: Path) -> None:
+def test_unreachable_server_exits_6_and_suggests_a_local_run(
+    cli: InProcessCli, tmp_path: Path
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -166,7 +179,7 @@ def test_unreachable_server_exits_6_and_suggests_a_local_run(cli: Cli, tmp_path:
 
 
 def test_unknown_credential_exits_4_listing_the_users_credentials(
-    cli: Cli, api: httpx.Client, tmp_path: Path
+    cli: InProcessCli, api: httpx.Client, tmp_path: Path
 ) -> None:
     body = {
         "name": "deploy-app",
@@ -183,14 +196,14 @@ def test_unknown_credential_exits_4_listing_the_users_credentials(
 
 
 def test_a_local_run_produces_the_same_diff_as_the_cloud_run(
-    cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
+    cli: InProcessCli, process_cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
 ) -> None:
     spec = spec_file(tmp_path)
     cloud = json.loads(cli.run("run", "--cloud", "--spec", spec, "--wait", "--json").stdout)
     cloud_diff = api.get(f"/jobs/{cloud['id']}/artifacts/diff").text
 
     head = git(checkout, "rev-parse", "HEAD")
-    local = cli.run("run", "--spec", spec, "--json")
+    local = process_cli.run("run", "--spec", spec, "--json")
     assert local.returncode == 0, local.stderr
     result = json.loads(local.stdout)
     assert "scripted: agent-was-here" in local.stderr  # the log, live (stderr when --json)
@@ -206,23 +219,25 @@ def test_a_local_run_produces_the_same_diff_as_the_cloud_run(
 
 
 def test_a_local_run_that_fails_exits_7_and_leaves_no_branch(
-    cli: Cli, checkout: Path, tmp_path: Path
+    process_cli: Cli, checkout: Path, tmp_path: Path
 ) -> None:
-    result = cli.run("run", "--spec", spec_file(tmp_path, "write x.txt x\nstderr broken\nexit 2\n"))
+    result = process_cli.run(
+        "run", "--spec", spec_file(tmp_path, "write x.txt x\nstderr broken\nexit 2\n")
+    )
     assert result.returncode == 7
     assert "scripted: broken" in result.stdout
     assert "the agent exited with code 2" in result.stderr
     assert git(checkout, "branch", "--list", "ckrv/*") == ""
 
 
-def test_cloud_only_options_are_refused_for_a_local_run(cli: Cli, tmp_path: Path) -> None:
+def test_cloud_only_options_are_refused_for_a_local_run(cli: InProcessCli, tmp_path: Path) -> None:
     result = cli.run("run", "--spec", spec_file(tmp_path), "--repo", "https://example.com/x.git")
     assert result.returncode == 2
     assert "--repo only applies to --cloud runs" in result.stderr
 
 
 def test_outside_a_checkout_repo_is_needed_and_the_branch_defaults_to_the_servers(
-    cli: Cli, checkout: Path, tmp_path: Path
+    cli: InProcessCli, checkout: Path, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -234,8 +249,10 @@ def test_outside_a_checkout_repo_is_needed_and_the_branch_defaults_to_the_server
     assert created["git_repo_url"] == origin and created["git_base_branch"] == "main"
 
 
-def test_a_local_run_past_its_timeout_is_stopped(cli: Cli, checkout: Path, tmp_path: Path) -> None:
-    result = cli.run(
+def test_a_local_run_past_its_timeout_is_stopped(
+    process_cli: Cli, checkout: Path, tmp_path: Path
+) -> None:
+    result = process_cli.run(
         "run", "--spec", spec_file(tmp_path, "write x.txt x\nsleep 60\n"), "--timeout", "1s"
     )
     assert result.returncode == 7
