@@ -20,16 +20,16 @@ SECRET = "sk-ant-SENTINEL-cli-0123456789"
 
 
 @pytest.fixture
-def cli(live: Server, tmp_path: Path) -> InProcessCli:
+def ckrv(live: Server, tmp_path: Path) -> InProcessCli:
     """The CLI pointed at the module's server, nobody logged in."""
     return InProcessCli(config_dir=tmp_path / "config", api_url=live.api_url)
 
 
 @pytest.fixture
-def user_cli(live: Server, cli: InProcessCli, request: pytest.FixtureRequest) -> InProcessCli:
-    """`cli` as a user of its own (the server is shared by the module's tests)."""
-    cli.token = add_user(live, f"{request.node.name[:40]}@example.com")
-    return cli
+def user_ckrv(live: Server, ckrv: InProcessCli, request: pytest.FixtureRequest) -> InProcessCli:
+    """`ckrv` as a user of its own (the server is shared by the module's tests)."""
+    ckrv.token = add_user(live, f"{request.node.name[:40]}@example.com")
+    return ckrv
 
 
 def assert_quiet(result: Ran, *values: str) -> None:
@@ -37,8 +37,8 @@ def assert_quiet(result: Ran, *values: str) -> None:
         assert value not in result.stdout and value not in result.stderr
 
 
-def test_credentials_add_list_remove(user_cli: InProcessCli) -> None:
-    added = user_cli.run(
+def test_credentials_add_list_remove(user_ckrv: InProcessCli) -> None:
+    added = user_ckrv.run(
         "cloud",
         "credentials",
         "add",
@@ -50,26 +50,28 @@ def test_credentials_add_list_remove(user_cli: InProcessCli) -> None:
     )
     assert added.returncode == 0, added.stderr
     assert "added credential gitlab-work (gitlab pat)" in added.stdout
-    listed = user_cli.json("cloud", "credentials", "list")
+    listed = user_ckrv.json("cloud", "credentials", "list")
     assert [
         (c["name"], c["provider"], c["credential_type"], c["last_used_at"]) for c in listed
     ] == [("gitlab-work", "gitlab", "pat", None)]
-    text = user_cli.run("cloud", "credentials", "list")
+    text = user_ckrv.run("cloud", "credentials", "list")
     assert "gitlab-work" in text.stdout and "never" in text.stdout
-    duplicate = user_cli.run("cloud", "credentials", "add", "--name", "gitlab-work", input="x" * 20)
+    duplicate = user_ckrv.run(
+        "cloud", "credentials", "add", "--name", "gitlab-work", input="x" * 20
+    )
     assert duplicate.returncode == 1 and "already have a credential" in duplicate.stderr
-    removed = user_cli.run("cloud", "credentials", "remove", "gitlab-work")
+    removed = user_ckrv.run("cloud", "credentials", "remove", "gitlab-work")
     assert removed.returncode == 0 and "removed credential gitlab-work" in removed.stdout
-    missing = user_cli.run("cloud", "credentials", "remove", "gitlab-work")
+    missing = user_ckrv.run("cloud", "credentials", "remove", "gitlab-work")
     assert missing.returncode == 4 and "no credential named 'gitlab-work'" in missing.stderr
     for result in (added, text, duplicate, removed, missing):
         assert_quiet(result, TOKEN)
 
 
-def test_a_deploy_key_file_is_recognised(user_cli: InProcessCli, tmp_path: Path) -> None:
+def test_a_deploy_key_file_is_recognised(user_ckrv: InProcessCli, tmp_path: Path) -> None:
     key = tmp_path / "deploy_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    added = user_cli.run(
+    added = user_ckrv.run(
         "cloud", "credentials", "add", "--name", "deploy", "--from-file", str(key), "--json"
     )
     assert added.returncode == 0, added.stderr
@@ -78,36 +80,36 @@ def test_a_deploy_key_file_is_recognised(user_cli: InProcessCli, tmp_path: Path)
     assert_quiet(added, body)
 
 
-def test_credentials_refuse_bad_input_with_a_reason(user_cli: InProcessCli) -> None:
-    empty = user_cli.run("cloud", "credentials", "add", "--name", "empty", input="\n")
+def test_credentials_refuse_bad_input_with_a_reason(user_ckrv: InProcessCli) -> None:
+    empty = user_ckrv.run("cloud", "credentials", "add", "--name", "empty", input="\n")
     assert empty.returncode == 2 and "empty" in empty.stderr
-    bad_name = user_cli.run("cloud", "credentials", "add", "--name", "Bad Name", input=TOKEN)
+    bad_name = user_ckrv.run("cloud", "credentials", "add", "--name", "Bad Name", input=TOKEN)
     assert bad_name.returncode == 1 and "a-z, 0-9" in bad_name.stderr
     assert_quiet(bad_name, TOKEN)
 
 
-def test_secrets_set_list_remove(user_cli: InProcessCli, tmp_path: Path) -> None:
-    created = user_cli.run("cloud", "secrets", "set", "ANTHROPIC_API_KEY", input=SECRET + "\n")
+def test_secrets_set_list_remove(user_ckrv: InProcessCli, tmp_path: Path) -> None:
+    created = user_ckrv.run("cloud", "secrets", "set", "ANTHROPIC_API_KEY", input=SECRET + "\n")
     assert created.returncode == 0 and "created secret ANTHROPIC_API_KEY" in created.stdout
     value_file = tmp_path / "value"
     value_file.write_text(SECRET + "-v2\n")
-    replaced = user_cli.run(
+    replaced = user_ckrv.run(
         "cloud", "secrets", "set", "ANTHROPIC_API_KEY", "--from-file", str(value_file)
     )
     assert replaced.returncode == 0 and "replaced secret ANTHROPIC_API_KEY" in replaced.stdout
-    assert [s["name"] for s in user_cli.json("cloud", "secrets", "list")] == ["ANTHROPIC_API_KEY"]
-    bad = user_cli.run("cloud", "secrets", "set", "not-a-var", input=SECRET)
+    assert [s["name"] for s in user_ckrv.json("cloud", "secrets", "list")] == ["ANTHROPIC_API_KEY"]
+    bad = user_ckrv.run("cloud", "secrets", "set", "not-a-var", input=SECRET)
     assert bad.returncode == 1 and "environment variable name" in bad.stderr
-    removed = user_cli.run("cloud", "secrets", "remove", "ANTHROPIC_API_KEY")
+    removed = user_ckrv.run("cloud", "secrets", "remove", "ANTHROPIC_API_KEY")
     assert removed.returncode == 0
-    missing = user_cli.run("cloud", "secrets", "remove", "ANTHROPIC_API_KEY")
+    missing = user_ckrv.run("cloud", "secrets", "remove", "ANTHROPIC_API_KEY")
     assert missing.returncode == 4 and "no secret named" in missing.stderr
     for result in (created, replaced, bad, removed, missing):
         assert_quiet(result, SECRET)
 
 
-def test_not_logged_in_is_exit_code_3(cli: InProcessCli) -> None:
-    result = cli.run("cloud", "secrets", "list")
+def test_not_logged_in_is_exit_code_3(ckrv: InProcessCli) -> None:
+    result = ckrv.run("cloud", "secrets", "list")
     assert result.returncode == 3 and "not logged in" in result.stderr
 
 
@@ -122,11 +124,11 @@ os.execv(sys.executable, [sys.executable, "-m", "ckrv", *sys.argv[2:]])
 """
 
 
-def _run_on_a_terminal(cli: InProcessCli, args: list[str], answer: str) -> tuple[int, str]:
+def _run_on_a_terminal(ckrv: InProcessCli, args: list[str], answer: str) -> tuple[int, str]:
     """Run the CLI as a process with a pseudo-terminal as its controlling terminal; type
     `answer` at the prompt. Returns the exit code and everything the terminal showed."""
     master, slave = os.openpty()
-    process = Cli(config_dir=cli.config_dir, api_url=cli.api_url, token=cli.token)
+    process = Cli(config_dir=ckrv.config_dir, api_url=ckrv.api_url, token=ckrv.token)
     proc = subprocess.Popen(
         [PYTHON, "-c", _ON_TERMINAL, os.ttyname(slave), *args],
         env=process.env(),
@@ -154,17 +156,17 @@ def _run_on_a_terminal(cli: InProcessCli, args: list[str], answer: str) -> tuple
     return proc.wait(timeout=30), shown.decode(errors="replace")
 
 
-def test_a_secret_typed_at_a_hidden_prompt_is_not_echoed(user_cli: InProcessCli) -> None:
-    code, shown = _run_on_a_terminal(user_cli, ["cloud", "secrets", "set", "TYPED_KEY"], SECRET)
+def test_a_secret_typed_at_a_hidden_prompt_is_not_echoed(user_ckrv: InProcessCli) -> None:
+    code, shown = _run_on_a_terminal(user_ckrv, ["cloud", "secrets", "set", "TYPED_KEY"], SECRET)
     assert code == 0, shown
     assert "Value (input hidden)" in shown and "created secret TYPED_KEY" in shown
     assert SECRET not in shown
-    assert [s["name"] for s in user_cli.json("cloud", "secrets", "list")] == ["TYPED_KEY"]
+    assert [s["name"] for s in user_ckrv.json("cloud", "secrets", "list")] == ["TYPED_KEY"]
 
 
-def test_a_deploy_key_cannot_be_typed_at_a_prompt(user_cli: InProcessCli) -> None:
+def test_a_deploy_key_cannot_be_typed_at_a_prompt(user_ckrv: InProcessCli) -> None:
     code, shown = _run_on_a_terminal(
-        user_cli,
+        user_ckrv,
         ["cloud", "credentials", "add", "--name", "k", "--credential-type", "deploy_key"],
         "",
     )

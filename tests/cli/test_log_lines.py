@@ -1,5 +1,6 @@
 """How `ckrv logs` prints lines: local time, source, message; colours by level on a terminal only
-and never with NO_COLOR; --json one entry per line. (Following is tested in tests/e2e/test_log_following.py.)"""
+and never with NO_COLOR; --json one entry per line. (Following is tested in
+tests/e2e/test_log_following.py.)"""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def checkout(origin: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
+def ckrv(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
     (tmp_path / "cli-config").mkdir()
     return InProcessCli(
         config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout
@@ -67,10 +67,10 @@ def snapshot(checkout: Path) -> dict[str, str]:
 
 
 def test_pull_applies_the_diff_and_prints_its_stat(
-    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     job, _diff = finished(api, SPEC, origin)
-    result = cli.run("pull", job["id"][:8])
+    result = ckrv.run("pull", job["id"][:8])
     assert result.returncode == 0, result.stderr
     assert (
         "app.py" in result.stdout
@@ -81,12 +81,12 @@ def test_pull_applies_the_diff_and_prints_its_stat(
 
 
 def test_pull_onto_a_conflicting_working_tree_leaves_it_untouched(
-    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     job, _diff = finished(api, SPEC, origin)
     (checkout / "app.py").write_text(APP.replace("line 5\n", "line five, mine\n"))
     before = snapshot(checkout)
-    result = cli.run("pull", job["id"][:8])
+    result = ckrv.run("pull", job["id"][:8])
     assert result.returncode == 1
     assert "does not apply to your working tree: app.py" in result.stderr
     assert "nothing was changed" in result.stderr
@@ -98,7 +98,7 @@ def test_pull_onto_a_conflicting_working_tree_leaves_it_untouched(
 
 
 def test_pull_branch_is_exact_when_the_checkout_has_moved_on(
-    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path, tmp_path: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path, tmp_path: Path
 ) -> None:
     # Someone pushes after the user cloned; the job runs on that newer main, whose commit the
     # user's checkout does not have yet. Meanwhile the user has committed work of their own.
@@ -114,7 +114,7 @@ def test_pull_branch_is_exact_when_the_checkout_has_moved_on(
     (checkout / "scratch.txt").write_text("uncommitted\n")
     head, before = git(checkout, "rev-parse", "HEAD"), snapshot(checkout)
 
-    result = cli.run("pull", job["id"][:8], "--branch", "tuned")
+    result = ckrv.run("pull", job["id"][:8], "--branch", "tuned")
     assert result.returncode == 0, result.stderr
     assert "created branch tuned" in result.stdout and "git switch tuned" in result.stdout
     assert git(checkout, "rev-parse", "tuned^") == job["base_commit"]
@@ -123,19 +123,19 @@ def test_pull_branch_is_exact_when_the_checkout_has_moved_on(
     assert message.startswith("Tune line five\n") and job["result_summary"] in message
     assert git(checkout, "rev-parse", "HEAD") == head and snapshot(checkout) == before
 
-    again = cli.run("pull", job["id"][:8], "--branch", "tuned")
+    again = ckrv.run("pull", job["id"][:8], "--branch", "tuned")
     assert again.returncode == 2 and "branch tuned already exists" in again.stderr
 
 
 def test_3way_is_passed_to_git_apply(
-    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     job, _diff = finished(api, SPEC, origin)
     # line 3 is in the hunk's context: a plain apply refuses, a three-way merge does not
     (checkout / "app.py").write_text(APP.replace("line 3\n", "line three\n"))
     git(checkout, "commit", "-qam", "edit line 3")
-    assert cli.run("pull", job["id"][:8]).returncode == 1
-    merged = cli.run("pull", job["id"][:8], "--3way")
+    assert ckrv.run("pull", job["id"][:8]).returncode == 1
+    merged = ckrv.run("pull", job["id"][:8], "--3way")
     assert merged.returncode == 0, merged.stderr
     assert (checkout / "app.py").read_text() == APP.replace("line 3\n", "line three\n").replace(
         "line 5\n", "line FIVE\n"
@@ -143,40 +143,40 @@ def test_3way_is_passed_to_git_apply(
 
 
 def test_output_writes_the_patch_and_no_apply_prints_it(
-    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path, tmp_path: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path, tmp_path: Path
 ) -> None:
     job, diff = finished(api, SPEC, origin)
     patch = tmp_path / "job.patch"
-    written = cli.run("pull", job["id"][:8], "--output", str(patch))
+    written = ckrv.run("pull", job["id"][:8], "--output", str(patch))
     assert written.returncode == 0, written.stderr
     assert patch.read_text() == diff and f"git apply {patch}" in written.stdout
-    printed = cli.run("pull", job["id"][:8], "--no-apply")
+    printed = ckrv.run("pull", job["id"][:8], "--no-apply")
     assert printed.returncode == 0 and printed.stdout == diff
     assert git(checkout, "status", "--porcelain") == ""  # neither touched the checkout
-    both = cli.run("pull", job["id"][:8], "--no-apply", "--branch", "x")
+    both = ckrv.run("pull", job["id"][:8], "--no-apply", "--branch", "x")
     assert both.returncode == 2
 
 
 def test_pull_of_an_unsuccessful_or_unfinished_job_exits_non_zero_with_a_hint(
-    api: httpx.Client, cli: InProcessCli, origin: Path, checkout: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path
 ) -> None:
     failed, _ = finished(api, "stderr cannot do it\nexit 4\n", origin)
-    result = cli.run("pull", failed["id"][:8])
+    result = ckrv.run("pull", failed["id"][:8])
     assert result.returncode == 7
     assert f"job {failed['id'][:8]} ended failed: the agent exited with code 4" in result.stderr
     assert f"ckrv logs {failed['id'][:8]}" in result.stderr
 
     slow = submit(api, "sleep 30\n", str(origin))
-    unfinished = cli.run("pull", slow["id"][:8])
+    unfinished = ckrv.run("pull", slow["id"][:8])
     assert unfinished.returncode == 1 and "it has no result yet" in unfinished.stderr
     api.post(f"/jobs/{slow['id']}/cancel")
     assert git(checkout, "status", "--porcelain") == ""
 
 
 def test_pull_of_a_job_that_changed_nothing(
-    api: httpx.Client, cli: InProcessCli, origin: Path
+    api: httpx.Client, ckrv: InProcessCli, origin: Path
 ) -> None:
     job, diff = finished(api, "print nothing to change\n", origin)
     assert job["status"] == "succeeded" and diff == ""
-    result = cli.run("pull", job["id"][:8])
+    result = ckrv.run("pull", job["id"][:8])
     assert result.returncode == 0 and "changed nothing" in result.stdout

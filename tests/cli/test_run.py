@@ -45,7 +45,7 @@ def checkout(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
+def ckrv(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
     config_dir = tmp_path / "cli-config"
     config_dir.mkdir()
     # The local run reads its agents from here: the same scripted agent the server runs.
@@ -54,10 +54,10 @@ def cli(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCl
 
 
 @pytest.fixture
-def process_cli(cli: InProcessCli) -> Cli:
-    """`cli` as a real process: a local run is the worker pipeline in the CLI's own process,
+def process_cli(ckrv: InProcessCli) -> Cli:
+    """`ckrv` as a real process: a local run is the worker pipeline in the CLI's own process,
     which ends every process that process started (a test's server among them)."""
-    return Cli(config_dir=cli.config_dir, api_url=cli.api_url, token=cli.token, cwd=cli.cwd)
+    return Cli(config_dir=ckrv.config_dir, api_url=ckrv.api_url, token=ckrv.token, cwd=ckrv.cwd)
 
 
 def spec_file(tmp_path: Path, text: str = GREETING) -> str:
@@ -73,20 +73,20 @@ def job_id_in(output: str) -> str:
 
 
 def test_run_status_by_prefix_then_pull_changes_the_working_tree_as_the_diff_says(
-    cli: InProcessCli, api: httpx.Client, checkout: Path, tmp_path: Path
+    ckrv: InProcessCli, api: httpx.Client, checkout: Path, tmp_path: Path
 ) -> None:
-    queued = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    queued = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert queued.returncode == 0, queued.stderr
     job_id = job_id_in(queued.stdout)
     short = job_id[:8]
     assert f"ckrv status {short}" in queued.stdout and f"ckrv pull {short}" in queued.stdout
     assert queued.stderr == ""  # the checkout has nothing unpushed: no warning
 
-    watched = cli.run("status", short, "--watch")
+    watched = ckrv.run("status", short, "--watch")
     assert watched.returncode == 0, watched.stderr
     assert "succeeded" in watched.stdout
 
-    shown = cli.run("status", short)
+    shown = ckrv.run("status", short)
     assert shown.returncode == 0, shown.stderr
     base = git(checkout, "rev-parse", "HEAD")
     for expected in (
@@ -99,7 +99,7 @@ def test_run_status_by_prefix_then_pull_changes_the_working_tree_as_the_diff_say
     ):
         assert expected in shown.stdout
 
-    pulled = cli.run("pull", short)
+    pulled = ckrv.run("pull", short)
     assert pulled.returncode == 0, pulled.stderr
     assert "2 files changed" in pulled.stdout and "git diff" in pulled.stdout
     assert (checkout / "hello.txt").read_text() == "Hello\n"
@@ -111,27 +111,27 @@ def test_run_status_by_prefix_then_pull_changes_the_working_tree_as_the_diff_say
     )
 
 
-def test_json_output_is_the_api_job(cli: InProcessCli, api: httpx.Client, tmp_path: Path) -> None:
-    created = cli.json("run", "--cloud", "--spec", spec_file(tmp_path))
+def test_json_output_is_the_api_job(ckrv: InProcessCli, api: httpx.Client, tmp_path: Path) -> None:
+    created = ckrv.json("run", "--cloud", "--spec", spec_file(tmp_path))
     assert created["status"] == "pending" and created["agent"] == "scripted"
     assert created["git_base_branch"] == "main"
     assert set(created) == set(api.get(f"/jobs/{created['id']}").json())
 
     ended = wait_status(api, created["id"])
     assert (
-        cli.json("status", created["id"][:8]) == api.get(f"/jobs/{created['id']}").json() == ended
+        ckrv.json("status", created["id"][:8]) == api.get(f"/jobs/{created['id']}").json() == ended
     )
-    listed = cli.json("jobs", "--limit", "3")
+    listed = ckrv.json("jobs", "--limit", "3")
     assert listed == api.get("/jobs", params={"limit": 3}).json()["jobs"]
 
 
 def test_unpushed_commits_and_changes_are_warned_about(
-    cli: InProcessCli, checkout: Path, tmp_path: Path
+    ckrv: InProcessCli, checkout: Path, tmp_path: Path
 ) -> None:
     (checkout / "app.py").write_text("print('local')\n")
     git(checkout, "commit", "-qam", "local work")
     (checkout / "README.md").write_text("# edited\n")
-    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    result = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "1 local commit on main not pushed to origin" in result.stderr
     assert "uncommitted changes" in result.stderr
@@ -139,47 +139,47 @@ def test_unpushed_commits_and_changes_are_warned_about(
 
 
 def test_wait_exits_7_when_the_job_fails_and_0_when_it_succeeds(
-    cli: InProcessCli, tmp_path: Path
+    ckrv: InProcessCli, tmp_path: Path
 ) -> None:
-    failed = cli.run(
+    failed = ckrv.run(
         "run", "--cloud", "--spec", spec_file(tmp_path, "print about to fail\nexit 3\n"), "--wait"
     )
     assert failed.returncode == 7, failed.stderr
     short = job_id_in(failed.stdout)[:8]
     assert f"job {short} ended failed" in failed.stderr and f"ckrv logs {short}" in failed.stderr
 
-    followed = cli.run("run", "--cloud", "--spec", spec_file(tmp_path), "--follow")
+    followed = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path), "--follow")
     assert followed.returncode == 0, followed.stderr
     assert "scripted: agent-was-here" in followed.stdout  # the agent's own line, live
     assert "succeeded" in followed.stdout
 
-    waited = cli.run("run", "--cloud", "--spec", spec_file(tmp_path), "--wait", "--json")
+    waited = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path), "--wait", "--json")
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["status"] == "succeeded"
 
 
-def test_not_logged_in_exits_3(cli: InProcessCli, tmp_path: Path) -> None:
-    cli.token = None
-    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+def test_not_logged_in_exits_3(ckrv: InProcessCli, tmp_path: Path) -> None:
+    ckrv.token = None
+    result = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert result.returncode == 3
     assert "not logged in" in result.stderr and "ckrv cloud login" in result.stderr
 
 
 def test_unreachable_server_exits_6_and_suggests_a_local_run(
-    cli: InProcessCli, tmp_path: Path
+    ckrv: InProcessCli, tmp_path: Path
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cli.api_url = f"http://127.0.0.1:{port}/v1"
-    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    ckrv.api_url = f"http://127.0.0.1:{port}/v1"
+    result = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert result.returncode == 6
     assert "cannot reach the ckrv server" in result.stderr
     assert "drop --cloud" in result.stderr
 
 
 def test_unknown_credential_exits_4_listing_the_users_credentials(
-    cli: InProcessCli, api: httpx.Client, tmp_path: Path
+    ckrv: InProcessCli, api: httpx.Client, tmp_path: Path
 ) -> None:
     body = {
         "name": "deploy-app",
@@ -189,17 +189,17 @@ def test_unknown_credential_exits_4_listing_the_users_credentials(
     }
     assert api.post("/credentials", json=body).status_code == 201
     before = len(api.get("/jobs", params={"limit": 100}).json()["jobs"])
-    result = cli.run("run", "--cloud", "--spec", spec_file(tmp_path), "--credential", "nope")
+    result = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path), "--credential", "nope")
     assert result.returncode == 4
     assert "no git credential named 'nope'" in result.stderr and "deploy-app" in result.stderr
     assert len(api.get("/jobs", params={"limit": 100}).json()["jobs"]) == before
 
 
 def test_a_local_run_produces_the_same_diff_as_the_cloud_run(
-    cli: InProcessCli, process_cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
+    ckrv: InProcessCli, process_cli: Cli, api: httpx.Client, checkout: Path, tmp_path: Path
 ) -> None:
     spec = spec_file(tmp_path)
-    cloud = json.loads(cli.run("run", "--cloud", "--spec", spec, "--wait", "--json").stdout)
+    cloud = json.loads(ckrv.run("run", "--cloud", "--spec", spec, "--wait", "--json").stdout)
     cloud_diff = api.get(f"/jobs/{cloud['id']}/artifacts/diff").text
 
     head = git(checkout, "rev-parse", "HEAD")
@@ -230,22 +230,22 @@ def test_a_local_run_that_fails_exits_7_and_leaves_no_branch(
     assert git(checkout, "branch", "--list", "ckrv/*") == ""
 
 
-def test_cloud_only_options_are_refused_for_a_local_run(cli: InProcessCli, tmp_path: Path) -> None:
-    result = cli.run("run", "--spec", spec_file(tmp_path), "--repo", "https://example.com/x.git")
+def test_cloud_only_options_are_refused_for_a_local_run(ckrv: InProcessCli, tmp_path: Path) -> None:
+    result = ckrv.run("run", "--spec", spec_file(tmp_path), "--repo", "https://example.com/x.git")
     assert result.returncode == 2
     assert "--repo only applies to --cloud runs" in result.stderr
 
 
 def test_outside_a_checkout_repo_is_needed_and_the_branch_defaults_to_the_servers(
-    cli: InProcessCli, checkout: Path, tmp_path: Path
+    ckrv: InProcessCli, checkout: Path, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    cli.cwd = elsewhere
-    missing = cli.run("run", "--cloud", "--spec", spec_file(tmp_path))
+    ckrv.cwd = elsewhere
+    missing = ckrv.run("run", "--cloud", "--spec", spec_file(tmp_path))
     assert missing.returncode == 2 and "not inside a git repository" in missing.stderr
     origin = git(checkout, "remote", "get-url", "origin")
-    created = cli.json("run", "--cloud", "--spec", spec_file(tmp_path), "--repo", origin)
+    created = ckrv.json("run", "--cloud", "--spec", spec_file(tmp_path), "--repo", origin)
     assert created["git_repo_url"] == origin and created["git_base_branch"] == "main"
 
 
