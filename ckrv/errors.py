@@ -1,39 +1,206 @@
-"""The one exception tree. Each class carries the CLI exit code it maps to (DESIGN.md §4)."""
+"""The one exception tree, shared by the CLI, the client, the worker and the server.
+
+Each class carries three things: the CLI's exit code (`exit_code`), the HTTP status the server
+answers with (`status`) and the wire code of that answer's `error` field (`code`). An error's
+data are constructor arguments; `fields()` gives the ones its response body carries, and
+`from_wire` builds the error back from such a body on the client. Stdlib only: the CLI's fast
+paths import this module.
+
+    CkrvError                    1  500 internal_error (a bug or a failure, never rendered)
+    ├── InvalidRequest           1  400 invalid_request
+    │   ├── UsageError           2      (the command line or a local file is wrong)
+    │   └── CredentialMismatch   1  400 credential_mismatch
+    ├── PayloadTooLarge          1  413 payload_too_large
+    ├── Conflict                 1  409 conflict, and superseded / job_ended for a worker
+    ├── ConfigError              2  500 config_error
+    ├── NotAuthenticated         3  401 unauthorized, and invalid_token
+    ├── NotFound                 4  404 not_found, credential_not_found, not_finished, no_diff,
+    │                               410 expired, artifact_expired
+    ├── QuotaExceeded            5  402 quota_exceeded
+    ├── ServerUnreachable        6
+    ├── JobUnsuccessful          7
+    ├── OAuthError               1  400 the RFC 6749 §5.2 / RFC 8628 §3.5 codes
+    ├── ApiError                 1  an answer the client has no more specific class for
+    └── GitError, WorkerError    1
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
 
 
 class CkrvError(Exception):
     """Base of every error ckrv raises on purpose. The message is shown to the user as is."""
 
     exit_code = 1
+    status = 500
+    code = "internal_error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
 
+    def fields(self) -> dict[str, Any]:
+        """The body fields this error adds to `error` and `message` on the wire."""
+        return {}
 
-class UsageError(CkrvError):
+    @classmethod
+    def from_wire(cls, message: str, body: Mapping[str, Any], *, hint: str | None = None) -> Self:
+        """The error a response body with this class's code describes (on the client)."""
+        return cls(message, hint=hint)
+
+
+# --- 400, 409, 413: the request cannot be served as it is ---
+
+
+class InvalidRequest(CkrvError):
+    status = 400
+    code = "invalid_request"
+
+
+class UsageError(InvalidRequest):
+    """The command line, or a file it names, is wrong (exit 2)."""
+
     exit_code = 2
+
+
+class CredentialMismatch(InvalidRequest):
+    """A git credential that cannot work with the repository URL (a token needs https)."""
+
+    code = "credential_mismatch"
+
+
+class PayloadTooLarge(CkrvError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Conflict(CkrvError):
+    status = 409
+    code = "conflict"
+
+
+class Superseded(Conflict):
+    """A worker's dispatch attempt was replaced by a newer one: the worker stops."""
+
+    code = "superseded"
+
+
+class JobEnded(Conflict):
+    """A worker reports for a job that already ended: the worker stops."""
+
+    code = "job_ended"
 
 
 class ConfigError(CkrvError):
     """Bad configuration file, data dir or key material."""
 
     exit_code = 2
+    code = "config_error"
+
+
+# --- 401, 404, 410, 402 ---
 
 
 class NotAuthenticated(CkrvError):
     exit_code = 3
+    status = 401
+    code = "unauthorized"
+
+
+class InvalidToken(NotAuthenticated):
+    """A bearer token that must not be honoured; the message says why."""
+
+    code = "invalid_token"
 
 
 class NotFound(CkrvError):
     exit_code = 4
+    status = 404
+    code = "not_found"
+
+
+class CredentialNotFound(NotFound):
+    """A job names a git credential the user does not have; `credentials` are the ones they do."""
+
+    code = "credential_not_found"
+
+    def __init__(
+        self, message: str, *, credentials: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.credentials = list(credentials or [])
+
+    def fields(self) -> dict[str, Any]:
+        return {"credentials": self.credentials}
+
+    @classmethod
+    def from_wire(cls, message: str, body: Mapping[str, Any], *, hint: str | None = None) -> Self:
+        names = body.get("credentials")
+        listed = [str(n) for n in names] if isinstance(names, list) else []
+        return cls(message, credentials=listed, hint=hint)
+
+
+class NotFinished(NotFound):
+    """The job's diff is asked for before the job ended."""
+
+    code = "not_finished"
+
+
+class NoDiff(NotFound):
+    """The job ended without a diff (it failed, or its artifact is gone)."""
+
+    code = "no_diff"
+
+
+class Expired(NotFound):
+    """Gone for good: retention deleted it (the job record is kept)."""
+
+    status = 410
+    code = "expired"
+
+
+class ArtifactExpired(Expired):
+    code = "artifact_expired"
 
 
 class QuotaExceeded(CkrvError):
+    """The user's job quota for this cycle is spent. `resets_at` is when it resets (ISO 8601),
+    `upgrade_url` where to get a larger one (the server's setting, if any)."""
+
     exit_code = 5
+    status = 402
+    code = "quota_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resets_at: str | None = None,
+        upgrade_url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint or (f"upgrade: {upgrade_url}" if upgrade_url else None))
+        self.resets_at = resets_at
+        self.upgrade_url = upgrade_url
+
+    def fields(self) -> dict[str, Any]:
+        return {"quota_resets_at": self.resets_at, "upgrade_url": self.upgrade_url}
+
+    @classmethod
+    def from_wire(cls, message: str, body: Mapping[str, Any], *, hint: str | None = None) -> Self:
+        resets, upgrade = body.get("quota_resets_at"), body.get("upgrade_url")
+        return cls(
+            message,
+            resets_at=str(resets) if resets else None,
+            upgrade_url=str(upgrade) if upgrade else None,
+            hint=hint,
+        )
+
+
+# --- the client's and the CLI's own ---
 
 
 class ServerUnreachable(CkrvError):
@@ -46,13 +213,44 @@ class JobUnsuccessful(CkrvError):
     exit_code = 7
 
 
+# --- the device flow and token endpoints (RFC 6749 §5.2, RFC 8628 §3.5) ---
+
+
+class OAuthError(CkrvError):
+    status = 400
+
+
+class AuthorizationPending(OAuthError):
+    code = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    code = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    code = "expired_token"
+
+
+class AccessDenied(OAuthError):
+    code = "access_denied"
+
+
+class InvalidGrant(OAuthError):
+    code = "invalid_grant"
+
+
+class UnsupportedGrantType(OAuthError):
+    code = "unsupported_grant_type"
+
+
 class ApiError(CkrvError):
     """The server answered with an error the client has no more specific class for."""
 
     def __init__(self, message: str, *, status: int, code: str | None = None, **kw: str) -> None:
         super().__init__(message, hint=kw.get("hint"))
         self.status = status
-        self.code = code
+        self.code = code or "http_error"
 
 
 class GitError(CkrvError):
@@ -62,3 +260,33 @@ class GitError(CkrvError):
 
 class WorkerError(CkrvError):
     """The worker pipeline failed in a way the job's error_message should describe."""
+
+
+# The class the client builds for each wire code (a code several classes share, such as
+# `invalid_request` or `conflict`, maps to the general one).
+WIRE_ERRORS: dict[str, type[CkrvError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidRequest,
+        CredentialMismatch,
+        PayloadTooLarge,
+        Conflict,
+        Superseded,
+        JobEnded,
+        NotAuthenticated,
+        InvalidToken,
+        NotFound,
+        CredentialNotFound,
+        NotFinished,
+        NoDiff,
+        Expired,
+        ArtifactExpired,
+        QuotaExceeded,
+        AuthorizationPending,
+        SlowDown,
+        ExpiredToken,
+        AccessDenied,
+        InvalidGrant,
+        UnsupportedGrantType,
+    )
+}

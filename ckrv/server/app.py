@@ -6,29 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ckrv.server.services import Services
-from ckrv.server.web.http import HTTPError, http_error_handler
+from ckrv.server.web.errors import EXCEPTION_HANDLERS
 from ckrv.server.web.routing import PrefixRoutes
 from ckrv.settings import Settings
 
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse(
-        {"error": code, "message": str(exc.detail)},
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
-    )
 
 
 def api_routes() -> list[BaseRoute]:
@@ -75,7 +64,7 @@ def create_app(settings: Settings, services: Services | None = None) -> CkrvApp:
     app = CkrvApp(
         # The API first: the Router tries routes in order, and it serves nearly every request.
         routes=[PrefixRoutes("/v1", api_routes()), Route("/healthz", healthz), *page_routes()],
-        exception_handlers={HTTPError: http_error_handler, HTTPException: _http_exception},
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.services = svc

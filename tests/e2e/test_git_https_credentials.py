@@ -12,9 +12,8 @@ import pytest
 
 from ckrv.contracts.credentials import GitCredential, git_username
 from ckrv.contracts.masking import scrub
-from ckrv.errors import WorkerError
+from ckrv.errors import CredentialMismatch, WorkerError
 from ckrv.server.vault.credential_rules import check_credential_fits
-from ckrv.server.web.http import HTTPError
 from ckrv.worker.gitauth import base_git_env, credential_env, explain_auth_failure
 from tests.support.githttp import GitHttpServer
 from tests.support.helpers import make_repo
@@ -189,7 +188,7 @@ def test_the_askpass_helper_gets_the_providers_username(tmp_path: Path, origin: 
     ],
 )
 def test_a_credential_that_cannot_fit_the_url_is_refused(kind: str, url: str, says: str) -> None:
-    with pytest.raises(HTTPError) as refused:
+    with pytest.raises(CredentialMismatch) as refused:
         check_credential_fits(kind, url)
     assert refused.value.status == 400 and says in refused.value.message
     with pytest.raises(WorkerError):

@@ -134,7 +134,7 @@ def test_retried_batches_are_stored_once_and_positions_have_no_gaps(tmp_path: Pa
 
 
 def test_a_malformed_entry_rejects_its_batch(tmp_path: Path) -> None:
-    from ckrv.server.web.http import HTTPError
+    from ckrv.errors import InvalidRequest
 
     async def check(service: LogService, job_id: str) -> None:
         for bad in (
@@ -146,7 +146,7 @@ def test_a_malformed_entry_rejects_its_batch(tmp_path: Path) -> None:
             entry = {**lines(1, 1)[0], **bad}
             try:
                 await service.ingest(job_id, [entry])
-            except HTTPError as exc:
+            except InvalidRequest as exc:
                 assert exc.status == 400
             else:
                 raise AssertionError(f"accepted {bad}")

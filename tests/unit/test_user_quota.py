@@ -95,7 +95,7 @@ def test_free_tier_stops_at_ten_jobs(tmp_path: Path) -> None:
     with pytest.raises(QuotaExceeded) as refused:
         _spend(db, user_id, 1)
     assert "10 jobs per month" in refused.value.message
-    assert refused.value.upgrade_url == "https://up.example"  # type: ignore[attr-defined]
+    assert refused.value.upgrade_url == "https://up.example"
     assert users.profile(_user(db, user_id))["job_quota_remaining"] == 0
     assert users.profile(_user(db, user_id))["jobs_used"] == 10
 

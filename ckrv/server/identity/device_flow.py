@@ -8,8 +8,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from ckrv.errors import (
+    AccessDenied,
+    AuthorizationPending,
+    ExpiredToken,
+    InvalidGrant,
+    OAuthError,
+    SlowDown,
+)
 from ckrv.server.identity.tokens import token_hash
-from ckrv.server.web.http import HTTPError
 from ckrv.timeutil import iso, parse_iso, utcnow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
@@ -62,13 +69,13 @@ def create(
     }
 
 
-def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str | HTTPError:
+def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str | OAuthError:
     """The approving user's id (once), or the RFC 8628 error for this poll. The error is
     returned, not raised: the writer rolls back a call that raises, and a poll's bookkeeping (its
     time, a raised interval) must be committed whatever the poll answers."""
     try:
         return _poll(conn, device_code, client_id)
-    except HTTPError as exc:
+    except OAuthError as exc:
         return exc
 
 
@@ -77,14 +84,14 @@ def _poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
         "SELECT * FROM device_codes WHERE device_code_hash = ?", (token_hash(device_code),)
     ).fetchone()
     if row is None or row["client_id"] != client_id:
-        raise HTTPError(400, "invalid_grant", "unknown device code")
+        raise InvalidGrant("unknown device code")
     now = utcnow()
     if row["status"] == "consumed":
-        raise HTTPError(400, "invalid_grant", "this device code was already used")
+        raise InvalidGrant("this device code was already used")
     if parse_iso(row["expires_at"]) <= now:  # type: ignore[operator]
-        raise HTTPError(400, "expired_token", "the device code has expired; start the login again")
+        raise ExpiredToken("the device code has expired; start the login again")
     if row["status"] == "denied":
-        raise HTTPError(400, "access_denied", "the request was denied in the browser")
+        raise AccessDenied("the request was denied in the browser")
     last = parse_iso(row["last_poll_at"])
     if (
         row["status"] == "pending"
@@ -95,14 +102,10 @@ def _poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
             "UPDATE device_codes SET interval = interval + ?, last_poll_at = ? WHERE id = ?",
             (SLOW_DOWN_STEP, iso(now), row["id"]),
         )
-        raise HTTPError(
-            400, "slow_down", f"polling too fast; wait {row['interval'] + SLOW_DOWN_STEP} s"
-        )
+        raise SlowDown(f"polling too fast; wait {row['interval'] + SLOW_DOWN_STEP} s")
     conn.execute("UPDATE device_codes SET last_poll_at = ? WHERE id = ?", (iso(now), row["id"]))
     if row["status"] == "pending":
-        raise HTTPError(
-            400, "authorization_pending", "waiting for the user to approve in the browser"
-        )
+        raise AuthorizationPending("waiting for the user to approve in the browser")
     conn.execute("UPDATE device_codes SET status = 'consumed' WHERE id = ?", (row["id"],))
     return str(row["user_id"])
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 
+from ckrv.errors import InvalidGrant, InvalidToken
 from ckrv.server.identity.signing_key import SigningKey
 from ckrv.timeutil import iso, parse_iso, utcnow
 
@@ -25,10 +26,6 @@ WORKER_AUDIENCE = "ckrv-worker"
 REFRESH_PREFIX = "ckrv_rt_"
 API_TOKEN_PREFIX = "ckrv_pat_"
 _CACHE_SIZE = 4096
-
-
-class InvalidToken(Exception):
-    """A bearer or refresh token that must not be honoured; the message says why."""
 
 
 def token_hash(token: str) -> str:
@@ -121,14 +118,14 @@ def new_refresh_token(
 
 def rotate_refresh_token(
     conn: sqlite3.Connection, token: str, ttl: float
-) -> tuple[str, str] | InvalidToken:
+) -> tuple[str, str] | InvalidGrant:
     """Spend `token` and return (user_id, new refresh token). Runs in the writer's transaction,
     so two concurrent refreshes of one token cannot both succeed. A refusal is returned, not
     raised: the writer rolls back a call that raises, and a replay's family revocation must be
     committed."""
     try:
         return _rotate(conn, token, ttl)
-    except InvalidToken as exc:
+    except InvalidGrant as exc:
         return exc
 
 
@@ -137,16 +134,16 @@ def _rotate(conn: sqlite3.Connection, token: str, ttl: float) -> tuple[str, str]
         "SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
     ).fetchone()
     if row is None:
-        raise InvalidToken("unknown refresh token")
+        raise InvalidGrant("unknown refresh token")
     if row["revoked_at"] is not None:
-        raise InvalidToken("refresh token was revoked; log in again")
+        raise InvalidGrant("refresh token was revoked; log in again")
     if row["used_at"] is not None:
         revoke_family(conn, row["family_id"])
-        raise InvalidToken(
+        raise InvalidGrant(
             "refresh token was already used; every token of this login is now revoked"
         )
     if parse_iso(row["family_expires_at"]) <= utcnow():  # type: ignore[operator]
-        raise InvalidToken("login has expired; log in again")
+        raise InvalidGrant("login has expired; log in again")
     conn.execute(
         "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",
         (iso(utcnow()), row["token_hash"]),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ckrv.errors import CkrvError, NotAuthenticated, NotFound, QuotaExceeded, UsageError
+from ckrv.errors import CkrvError, InvalidToken, NotFound, QuotaExceeded, UsageError
 from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, parse_iso, utcnow
 
@@ -175,14 +175,14 @@ def spend_quota(
     conn: sqlite3.Connection, user_id: str, upgrade_url: str, wanted: int = 1
 ) -> tuple[int, CkrvError | None]:
     """Count up to `wanted` jobs against the user's cycle in one read and one write: how many
-    fit, and the refusal for the rest (a spent free tier; NotAuthenticated for a user who no
+    fit, and the refusal for the rest (a spent free tier; InvalidToken for a user who no
     longer exists, whose login token may outlive them). Called inside the job inserts'
     transaction so the check and the decrement are atomic."""
     row = conn.execute(
         "SELECT tier, created_at, cycle_start, jobs_used FROM users WHERE id = ?", (user_id,)
     ).fetchone()
     if row is None:
-        return 0, NotAuthenticated("the user of this token no longer exists")
+        return 0, InvalidToken("the user of this token no longer exists")
     used, start, end, _end_text = _current_usage(row, utcnow())
     tier = TIERS[row["tier"]]
     granted = wanted if tier.overage_allowed else min(wanted, max(tier.jobs_per_cycle - used, 0))
@@ -196,7 +196,7 @@ def spend_quota(
     refusal = QuotaExceeded(
         f"job quota of the {tier.name} tier ({tier.jobs_per_cycle} jobs per month) is used up;"
         f" it resets at {iso(end)}",
+        resets_at=iso(end),
+        upgrade_url=upgrade_url or None,
     )
-    refusal.resets_at = iso(end)  # type: ignore[attr-defined]
-    refusal.upgrade_url = upgrade_url  # type: ignore[attr-defined]
     return granted, refusal

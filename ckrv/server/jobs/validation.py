@@ -8,7 +8,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
-from ckrv.server.web.http import HTTPError
+from ckrv.errors import InvalidRequest, PayloadTooLarge
 from ckrv.settings import Settings
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -17,19 +17,13 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
-def bad(message: str) -> HTTPError:
-    return HTTPError(400, "invalid_request", message)
-
-
 def check_spec(spec: str) -> None:
     if not spec.strip():
-        raise bad("spec_content is empty: send the text of the spec file")
+        raise InvalidRequest("spec_content is empty: send the text of the spec file")
     if len(spec.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
-        raise HTTPError(
-            413, "payload_too_large", f"spec_content is larger than {MAX_SPEC_BYTES} bytes"
-        )
+        raise PayloadTooLarge(f"spec_content is larger than {MAX_SPEC_BYTES} bytes")
     if "\x00" in spec:
-        raise bad("spec_content must be text (it contains a NUL byte)")
+        raise InvalidRequest("spec_content must be text (it contains a NUL byte)")
 
 
 @functools.lru_cache(maxsize=4096)  # pure, and the same few branches come again and again
@@ -48,13 +42,13 @@ def check_branch(name: str) -> None:
         or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
     )
     if problems:
-        raise bad(f"git_base_branch {name!r} is not a valid branch name")
+        raise InvalidRequest(f"git_base_branch {name!r} is not a valid branch name")
 
 
 def check_repo_url(url: str, settings: Settings) -> str:
     """Return the URL's transport kind, or raise 400 saying what is wrong."""
     if len(url) > MAX_URL_LENGTH:
-        raise bad(f"git_repo_url is longer than {MAX_URL_LENGTH} characters")
+        raise InvalidRequest(f"git_repo_url is longer than {MAX_URL_LENGTH} characters")
     kind, host = _url_kind(url, settings.allow_local_repositories, settings.allow_ssh_repositories)
     if host is not None:
         _check_host(host, settings)  # each time: what a name resolves to can change
@@ -65,11 +59,11 @@ def check_repo_url(url: str, settings: Settings) -> str:
 def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | None]:
     """The URL's transport kind and the host to check, from its text alone."""
     if not url or url != url.strip() or any(ch in url for ch in "\n\r\t\x00 "):
-        raise bad("git_repo_url must be a URL without spaces")
+        raise InvalidRequest("git_repo_url must be a URL without spaces")
     if url.startswith("-"):
-        raise bad("git_repo_url must not start with '-'")
+        raise InvalidRequest("git_repo_url must not start with '-'")
     if "::" in url.split("/", 1)[0]:
-        raise bad(
+        raise InvalidRequest(
             "git_repo_url uses a git remote helper (like ext::); only https and ssh are allowed"
         )
     if _SCP_LIKE.match(url):
@@ -78,32 +72,32 @@ def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | 
     scheme = parts.scheme.lower()
     if scheme in {"https", "http"}:
         if parts.username is not None or parts.password is not None:
-            raise bad(
+            raise InvalidRequest(
                 "git_repo_url must not carry credentials; store them with "
                 "`ckrv cloud credentials add` and pass --credential"
             )
         host = parts.hostname  # parsed anew on every access
         if not host:
-            raise bad("git_repo_url has no host")
+            raise InvalidRequest("git_repo_url has no host")
         if scheme == "http" and not allow_local:
-            raise bad("git_repo_url must use https:// (plain http is refused)")
+            raise InvalidRequest("git_repo_url must use https:// (plain http is refused)")
         return scheme, host
     if scheme == "ssh":
         if parts.password is not None:
-            raise bad("git_repo_url must not carry a password")
+            raise InvalidRequest("git_repo_url must not carry a password")
         return _ssh_host(allow_ssh, parts.hostname or "")
     if allow_local and (scheme == "file" or (not scheme and url.startswith("/"))):
         return "local", None
-    raise bad(
+    raise InvalidRequest(
         f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// and local paths are refused)"
     )
 
 
 def _ssh_host(allow_ssh: bool, host: str) -> tuple[str, str]:
     if not allow_ssh:
-        raise bad("ssh repository URLs are disabled on this server; use https://")
+        raise InvalidRequest("ssh repository URLs are disabled on this server; use https://")
     if not host or host.startswith("-"):
-        raise bad("git_repo_url has no valid host")
+        raise InvalidRequest("git_repo_url has no valid host")
     return "ssh", host
 
 
@@ -113,7 +107,7 @@ def _check_host(host: str, settings: Settings) -> None:
     try:
         infos = socket.getaddrinfo(host, None)
     except OSError as exc:
-        raise bad(f"cannot resolve repository host {host!r}") from exc
+        raise InvalidRequest(f"cannot resolve repository host {host!r}") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if (
@@ -122,6 +116,6 @@ def _check_host(host: str, settings: Settings) -> None:
             or address.is_link_local
             or address.is_unspecified
         ):
-            raise bad(
+            raise InvalidRequest(
                 f"repository host {host!r} resolves to a private address; this server refuses those"
             )

@@ -21,11 +21,11 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ckrv.errors import InvalidRequest
 from ckrv.server.jobs.store import BY_ID
 from ckrv.server.jobs.store import find as find_job
 from ckrv.server.jobs.store import key as job_key
 from ckrv.server.storage.artifacts import ArtifactStore, atomic_file
-from ckrv.server.web.http import HTTPError
 from ckrv.timeutil import iso, utcnow
 
 LEVELS = frozenset({"debug", "info", "warn", "error"})
@@ -105,8 +105,8 @@ def _utf8(text: str) -> str:
     return text
 
 
-def _bad(index: int, what: str) -> HTTPError:
-    return HTTPError(400, "invalid_request", f"entries[{index}]: {what}")
+def _bad(index: int, what: str) -> InvalidRequest:
+    return InvalidRequest(f"entries[{index}]: {what}")
 
 
 def validate(entries: Any, mask: Callable[[str], str] = str) -> list[Incoming]:
@@ -114,7 +114,7 @@ def validate(entries: Any, mask: Callable[[str], str] = str) -> list[Incoming]:
     Messages go through `mask` before they are clipped (a secret the cut would halve is
     masked whole)."""
     if not isinstance(entries, list):
-        raise HTTPError(400, "invalid_request", "entries must be a list")
+        raise InvalidRequest("entries must be a list")
     out: list[Incoming] = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):

@@ -8,15 +8,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ckrv.errors import InvalidGrant, InvalidRequest, OAuthError, UnsupportedGrantType
 from ckrv.server.identity import device_flow as device
 from ckrv.server.identity.tokens import (
-    InvalidToken,
     new_refresh_token,
     revoke_refresh_token,
     rotate_refresh_token,
 )
 from ckrv.server.identity.users import profile
-from ckrv.server.web.http import FastJSONResponse, HTTPError, field, json_body
+from ckrv.server.web.http import FastJSONResponse, field, json_body
 from ckrv.server.web.request_auth import client_address, current_user, services
 
 
@@ -36,7 +36,7 @@ async def start_device_flow(request: Request) -> Response:
     body = await json_body(request)
     client_id = field(body, "client_id")
     if not 0 < len(client_id) <= 100:
-        raise HTTPError(400, "invalid_request", "client_id must be 1 to 100 characters")
+        raise InvalidRequest("client_id must be 1 to 100 characters")
     svc = services(request)
     settings = svc.settings
     addr = client_address(request)
@@ -57,19 +57,19 @@ async def start_device_flow(request: Request) -> Response:
 async def exchange_device_code(request: Request) -> Response:
     body = await json_body(request)
     if field(body, "grant_type") != device.DEVICE_GRANT:
-        raise HTTPError(400, "unsupported_grant_type", f"grant_type must be {device.DEVICE_GRANT}")
+        raise UnsupportedGrantType(f"grant_type must be {device.DEVICE_GRANT}")
     device_code, client_id = field(body, "device_code"), field(body, "client_id")
     svc = services(request)
     ttl = svc.settings.refresh_token_ttl
 
-    def redeem(conn: sqlite3.Connection) -> tuple[str, str] | HTTPError:
+    def redeem(conn: sqlite3.Connection) -> tuple[str, str] | OAuthError:
         user_id = device.poll(conn, device_code, client_id)
-        if isinstance(user_id, HTTPError):
+        if isinstance(user_id, OAuthError):
             return user_id
         return user_id, new_refresh_token(conn, user_id, client_id, ttl)
 
     outcome = await svc.db.write(redeem)
-    if isinstance(outcome, HTTPError):
+    if isinstance(outcome, OAuthError):  # returned by the writer, so that it commits the poll
         raise outcome
     user_id, refresh = outcome
     return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
@@ -78,14 +78,14 @@ async def exchange_device_code(request: Request) -> Response:
 async def refresh_tokens(request: Request) -> Response:
     body = await json_body(request)
     if field(body, "grant_type") != "refresh_token":
-        raise HTTPError(400, "unsupported_grant_type", "grant_type must be refresh_token")
+        raise UnsupportedGrantType("grant_type must be refresh_token")
     token = field(body, "refresh_token")
     svc = services(request)
     outcome = await svc.db.write(
         lambda c: rotate_refresh_token(c, token, svc.settings.refresh_token_ttl)
     )
-    if isinstance(outcome, InvalidToken):
-        raise HTTPError(400, "invalid_grant", str(outcome)) from outcome
+    if isinstance(outcome, InvalidGrant):  # returned: a replay's family revocation commits
+        raise outcome
     user_id, refresh = outcome
     return _token_response(svc.issuer.access_token(user_id), refresh, svc.settings.access_token_ttl)
 

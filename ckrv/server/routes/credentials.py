@@ -3,31 +3,13 @@ scoped to the caller, so another user's credential is a 404 like a missing one."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.errors import NotFound, UsageError
 from ckrv.server.vault import store
-from ckrv.server.web.http import HTTPError, field, json_body
+from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import current_user_id, services
-
-T = TypeVar("T")
-
-
-async def store_call(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a store operation, its errors turned into HTTP answers."""
-    try:
-        return await call()
-    except UsageError as exc:
-        raise HTTPError(400, "invalid_request", exc.message) from exc
-    except NotFound as exc:
-        raise HTTPError(404, "not_found", exc.message) from exc
-    except store.AlreadyExists as exc:
-        raise HTTPError(409, "conflict", exc.message) from exc
 
 
 async def add_credential(request: Request) -> Response:
@@ -36,12 +18,8 @@ async def add_credential(request: Request) -> Response:
     name, provider = field(body, "name"), field(body, "provider")
     kind, value = field(body, "credential_type"), field(body, "value")
     svc = services(request)
-    summary = await store_call(
-        lambda: svc.db.write(
-            lambda c: store.create_credential(
-                c, svc.master_keys, user_id, name, provider, kind, value
-            )
-        )
+    summary = await svc.db.write(
+        lambda c: store.create_credential(c, svc.master_keys, user_id, name, provider, kind, value)
     )
     return JSONResponse(summary, status_code=201)
 
@@ -56,7 +34,7 @@ async def delete_credential(request: Request) -> Response:
     user_id = current_user_id(request)
     name = request.path_params["name"]
     db = services(request).db
-    await store_call(lambda: db.write(lambda c: store.delete_credential(c, user_id, name)))
+    await db.write(lambda c: store.delete_credential(c, user_id, name))
     return Response(status_code=204)
 
 

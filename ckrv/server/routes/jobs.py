@@ -16,7 +16,15 @@ from starlette.routing import Route
 
 from ckrv.contracts.agents import available_agents
 from ckrv.contracts.jobmodel import STATUSES, TERMINAL
-from ckrv.errors import NotAuthenticated, QuotaExceeded
+from ckrv.errors import (
+    ArtifactExpired,
+    Conflict,
+    CredentialNotFound,
+    InvalidRequest,
+    NoDiff,
+    NotFinished,
+    NotFound,
+)
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
@@ -25,7 +33,6 @@ from ckrv.server.vault.credential_rules import check_credential_fits
 from ckrv.server.vault.store import find_credential, list_credentials
 from ckrv.server.web.http import (
     FastJSONResponse,
-    HTTPError,
     decode_cursor,
     encode_cursor,
     field,
@@ -47,7 +54,7 @@ def owned_job(request: Request, user_id: str, columns: str = jobs.COLUMNS) -> sq
     job_id = request.path_params["job_id"]
     row = services(request).db.read_with(lambda c: jobs.find(c, job_id, columns, user_id))
     if row is None:
-        raise HTTPError(404, "not_found", f"no job {job_id}")
+        raise NotFound(f"no job {job_id}")
     return row
 
 
@@ -63,11 +70,8 @@ def _credential(
         listing = (
             ", ".join(names) if names else "none yet; add one with `ckrv cloud credentials add`"
         )
-        raise HTTPError(
-            404,
-            "credential_not_found",
-            f"no git credential named {name!r}; yours: {listing}",
-            credentials=names,
+        raise CredentialNotFound(
+            f"no git credential named {name!r}; yours: {listing}", credentials=names
         )
     check_credential_fits(row["credential_type"], repo_url)
     return row["id"], name
@@ -78,7 +82,7 @@ def _timeout(settings: Settings, body: dict[str, Any]) -> float:
     if raw is None:
         return settings.job_timeout
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
-        raise HTTPError(400, "invalid_request", "timeout_seconds must be a positive number")
+        raise InvalidRequest("timeout_seconds must be a positive number")
     return float(min(raw, settings.max_job_timeout))
 
 
@@ -93,16 +97,12 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
     agent = field(body, "agent", required=False) or settings.default_agent
     known = available_agents(settings.agents)
     if agent not in known:
-        raise HTTPError(
-            400,
-            "invalid_request",
+        raise InvalidRequest(
             f"unknown agent {agent!r}; this server knows: {', '.join(sorted(known))}",
         )
     setup = field(body, "setup", required=False)
     if setup is not None and (len(setup) > _MAX_SETUP or not setup.strip()):
-        raise HTTPError(
-            400,
-            "invalid_request",
+        raise InvalidRequest(
             f"setup must be a non-empty command of at most {_MAX_SETUP} bytes",
         )
     push = field(body, "push", required=False, kind=bool, default=False)
@@ -129,18 +129,7 @@ async def create_job(request: Request) -> Response:
     svc = services(request)
     new_job = parse_new_job(svc, user_id, body)
     eng: Engine = svc.extras["engine"]
-    try:
-        row = await eng.create(new_job)
-    except QuotaExceeded as exc:
-        raise HTTPError(
-            402,
-            "quota_exceeded",
-            exc.message,
-            quota_resets_at=getattr(exc, "resets_at", None),
-            upgrade_url=svc.settings.upgrade_url or None,
-        ) from exc
-    except NotAuthenticated as exc:
-        raise HTTPError(401, "invalid_token", exc.message) from exc
+    row = await eng.create(new_job)  # QuotaExceeded, or InvalidToken for a deleted user
     return FastJSONResponse(
         eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
     )
@@ -154,15 +143,13 @@ async def list_jobs(request: Request) -> Response:
     status = request.query_params.get("status")
     if status is not None:
         if status not in STATUSES:
-            raise HTTPError(400, "invalid_request", f"status must be one of {', '.join(STATUSES)}")
+            raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
         where.append("status = ?")
         params.append(status)
     prefix = request.query_params.get("id_prefix")
     if prefix is not None:
         if not _ID_PREFIX.match(prefix.lower()):
-            raise HTTPError(
-                400, "invalid_request", "id_prefix must be hexadecimal digits and dashes"
-            )
+            raise InvalidRequest("id_prefix must be hexadecimal digits and dashes")
         prefix = prefix.lower()
         where.append("id LIKE ?")
         params.append(prefix + "%")
@@ -194,25 +181,21 @@ async def cancel_job(request: Request) -> Response:
     row = owned_job(request, current_user_id(request))
     eng = engine(request)
     if row["status"] in TERMINAL:
-        raise HTTPError(
-            409, "conflict", f"job {row['id']} already ended ({row['status']}); nothing to cancel"
-        )
+        raise Conflict(f"job {row['id']} already ended ({row['status']}); nothing to cancel")
     await eng.cancel(row["id"])
     fresh = eng.row(row["id"])
     assert fresh is not None
     return JSONResponse(eng.public(fresh))
 
 
-def _no_diff_reason(row: sqlite3.Row) -> HTTPError:
+def _no_diff_reason(row: sqlite3.Row) -> NotFound:
     status = row["status"]
     if row["artifacts_expired"]:
-        return HTTPError(
-            410, "artifact_expired", "the diff has expired and was deleted (artifact retention)"
-        )
+        return ArtifactExpired("the diff has expired and was deleted (artifact retention)")
     if status in ("pending", "running"):
-        return HTTPError(404, "not_finished", f"job is {status}; its diff exists once it succeeds")
+        return NotFinished(f"job is {status}; its diff exists once it succeeds")
     detail = f": {row['error_message']}" if row["error_message"] else ""
-    return HTTPError(404, "no_diff", f"job ended {status}{detail}; it has no diff")
+    return NoDiff(f"job ended {status}{detail}; it has no diff")
 
 
 async def get_diff(request: Request) -> Response:
@@ -225,7 +208,7 @@ async def get_diff(request: Request) -> Response:
         fresh = engine(request).row(row["id"])
         if fresh is not None and fresh["artifacts_expired"]:
             raise _no_diff_reason(fresh) from None
-        raise HTTPError(404, "no_diff", "the diff artifact is missing on the server") from None
+        raise NoDiff("the diff artifact is missing on the server") from None
     return StreamingResponse(
         _chunks(handle),
         media_type="text/plain; charset=utf-8",

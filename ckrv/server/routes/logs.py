@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from ckrv.errors import Expired, InvalidRequest, NotFound
 from ckrv.server.routes.jobs import owned_job
-from ckrv.server.web.http import HTTPError, query_int
+from ckrv.server.web.http import query_int
 from ckrv.server.web.request_auth import current_user_id, services
 
 _MAX_POSITION = 2**62
@@ -24,7 +25,7 @@ def _wants_stream(request: Request) -> bool:
     if follow is None:
         return "text/event-stream" in request.headers.get("accept", "")
     if follow.lower() not in ("true", "false", "1", "0"):  # `?follow=` too: it is a boolean
-        raise HTTPError(400, "invalid_request", "query parameter 'follow' must be true or false")
+        raise InvalidRequest("query parameter 'follow' must be true or false")
     return follow.lower() in ("true", "1")
 
 
@@ -32,7 +33,7 @@ def _after(request: Request) -> int:
     header = request.headers.get("last-event-id", "").strip()
     if header:
         if not header.isdigit() or int(header) > _MAX_POSITION:
-            raise HTTPError(400, "invalid_request", "Last-Event-ID must be a log position")
+            raise InvalidRequest("Last-Event-ID must be a log position")
         return int(header)  # the client's own reconnect wins over the URL it reconnects to
     return query_int(request, "after", 0, 0, _MAX_POSITION)
 
@@ -46,13 +47,11 @@ async def job_logs(request: Request) -> Response:
     logs = services(request).logs
     state = logs.state(job_id)
     if state is None:
-        raise HTTPError(404, "not_found", f"no job {job_id}")
+        raise NotFound(f"no job {job_id}")
     if state.expired:
-        raise HTTPError(
-            410,
-            "expired",
+        raise Expired(
             "this job's log has expired (artifact retention) and was "
-            "deleted; the job record is kept",
+            "deleted; the job record is kept"
         )
     tail_or_none = tail if tail >= 0 else None
     if stream:

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.server.routes.credentials import store_call
 from ckrv.server.vault import store
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import current_user_id, services
@@ -26,7 +25,7 @@ async def put_secret(request: Request) -> Response:
         created = store.put_secret(conn, svc.master_keys, user_id, name, value)
         return created, store.get_secret_summary(conn, user_id, name)
 
-    created, summary = await store_call(lambda: svc.db.write(put))
+    created, summary = await svc.db.write(put)
     return JSONResponse(summary, status_code=201 if created else 200)
 
 
@@ -40,7 +39,7 @@ async def delete_secret(request: Request) -> Response:
     user_id = current_user_id(request)
     name = request.path_params["name"]
     db = services(request).db
-    await store_call(lambda: db.write(lambda c: store.delete_secret(c, user_id, name)))
+    await db.write(lambda c: store.delete_secret(c, user_id, name))
     return Response(status_code=204)
 
 

@@ -13,11 +13,11 @@ from starlette.routing import Route
 from ckrv.contracts.agents import available_agents
 from ckrv.contracts.job_description import AgentDescription, CredentialLabel, JobDescription
 from ckrv.contracts.jobmodel import PHASES, TERMINAL
+from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
 from ckrv.server.logs.masking import job_masker
 from ckrv.server.routes.jobs import engine
-from ckrv.server.storage.artifacts import ArtifactTooLarge
-from ckrv.server.web.http import HTTPError, field, json_body
+from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import services, worker_claims
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
@@ -30,11 +30,11 @@ def worker_job(request: Request) -> sqlite3.Row:
     claims = worker_claims(request)
     row = services(request).db.read_with(lambda c: jobs.find(c, job_id))
     if claims["sub"] != job_id or row is None:
-        raise HTTPError(404, "not_found", "job not found")
+        raise NotFound("job not found")
     if row["attempt"] != claims.get("jti"):
-        raise HTTPError(409, "superseded", "this worker's dispatch was superseded; stop")
+        raise Superseded("this worker's dispatch was superseded; stop")
     if row["status"] in TERMINAL:
-        raise HTTPError(409, "job_ended", f"job already ended ({row['status']}); stop")
+        raise JobEnded(f"job already ended ({row['status']}); stop")
     return row
 
 
@@ -80,12 +80,12 @@ async def report_event(request: Request) -> Response:
     eng = engine(request)
     status = field(body, "status", required=False)
     if status is not None and status != "running":  # the result route reports the end
-        raise HTTPError(400, "invalid_request", "status, when given, must be running")
+        raise InvalidRequest("status, when given, must be running")
     if status == "running":
         await eng.mark_running(row["id"])
     phase = field(body, "phase", required=False)
     if phase is not None and phase not in PHASES:
-        raise HTTPError(400, "invalid_request", f"phase must be one of {', '.join(PHASES)}")
+        raise InvalidRequest(f"phase must be one of {', '.join(PHASES)}")
     progress = {
         k: field(body, k, required=False) for k in ("phase", "base_commit", "feature_branch_name")
     }
@@ -106,12 +106,9 @@ async def ingest_logs(request: Request) -> Response:
 async def upload_diff(request: Request) -> Response:
     row = worker_job(request)
     svc = services(request)
-    try:
-        size = await engine(request).artifacts.write_stream(
-            row["id"], "diff.patch", request.stream(), svc.settings.max_diff_bytes
-        )
-    except ArtifactTooLarge as exc:
-        raise HTTPError(413, "payload_too_large", exc.message) from exc
+    size = await engine(request).artifacts.write_stream(
+        row["id"], "diff.patch", request.stream(), svc.settings.max_diff_bytes
+    )  # ArtifactTooLarge past the limit
     return JSONResponse({"bytes": size})
 
 
@@ -120,16 +117,16 @@ async def report_result(request: Request) -> Response:
     body = await json_body(request)
     status = field(body, "status")
     if status not in ("succeeded", "failed"):
-        raise HTTPError(400, "invalid_request", "status must be succeeded or failed")
+        raise InvalidRequest("status must be succeeded or failed")
     eng = engine(request)
     if status == "succeeded" and not eng.artifacts.path(row["id"], "diff.patch").exists():
-        raise HTTPError(400, "invalid_request", "upload the diff before reporting success")
+        raise InvalidRequest("upload the diff before reporting success")
     stats = body.get("diff_stats")
     if stats is not None and not (
         isinstance(stats, dict)
         and all(isinstance(v, int) and not isinstance(v, bool) for v in stats.values())
     ):
-        raise HTTPError(400, "invalid_request", "diff_stats must map names to integers")
+        raise InvalidRequest("diff_stats must map names to integers")
     # Every field is checked before anything is recorded: a refused report changes nothing.
     pushed = field(body, "pushed_branch", required=False)
     summary = field(body, "summary", required=False)

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ckrv.errors import CkrvError
+from ckrv.errors import PayloadTooLarge
 
 
-class ArtifactTooLarge(CkrvError):
-    pass
+class ArtifactTooLarge(PayloadTooLarge):
+    """An artifact upload past its size limit (a 413)."""
 
 
 class AtomicFile:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
-from ckrv.errors import CkrvError, NotFound, UsageError
+from ckrv.errors import Conflict, NotFound, UsageError
 from ckrv.server.vault.crypto import seal, unseal
 from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.timeutil import iso, utcnow
@@ -27,7 +27,7 @@ MAX_SECRET_BYTES = 64 * 1024
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 
 
-class AlreadyExists(CkrvError):
+class AlreadyExists(Conflict):
     """A credential with that name already exists for this user."""
 
 

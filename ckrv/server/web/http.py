@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the routes: JSON errors, body parsing, pagination cursors."""
+"""HTTP plumbing shared by the routes: body parsing, query parameters, pagination cursors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from ckrv.errors import InvalidRequest, PayloadTooLarge
 
 _MAX_JSON_BODY = 2 * 1024 * 1024
 
@@ -21,42 +23,8 @@ class FastJSONResponse(Response):
         return orjson.dumps(content)
 
 
-class HTTPError(Exception):
-    """Raised by a route; rendered as `{"error": code, "message": ...}` with `status`."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
-
-
-# Error codes of RFC 6749 §5.2 / RFC 8628 §3.5: bodies carrying them also get error_description.
-OAUTH_ERRORS = (
-    "authorization_pending",
-    "slow_down",
-    "access_denied",
-    "expired_token",
-    "invalid_grant",
-    "invalid_request",
-    "unsupported_grant_type",
-    "invalid_client",
-)
-
-
-def error_response(exc: HTTPError) -> Response:
-    body = {"error": exc.code, "message": exc.message, **exc.extra}
-    if exc.code in OAUTH_ERRORS:
-        body["error_description"] = exc.message  # RFC 6749 §5.2 names it so
-    headers = {"WWW-Authenticate": 'Bearer realm="ckrv"'} if exc.status == 401 else None
-    return JSONResponse(body, status_code=exc.status, headers=headers)
-
-
-async def http_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPError)
-    return error_response(exc)
-
-
-def _too_large(max_bytes: int) -> HTTPError:
-    return HTTPError(413, "payload_too_large", f"request body is larger than {max_bytes} bytes")
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {max_bytes} bytes")
 
 
 def header(request: Request, name: bytes) -> str | None:
@@ -83,9 +51,9 @@ async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dic
         # orjson: 8x faster than json here, and stricter (no NaN, no lone surrogates).
         body = orjson.loads(b"".join(chunks))
     except ValueError as exc:
-        raise HTTPError(400, "invalid_request", f"request body is not valid JSON: {exc}") from exc
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
-        raise HTTPError(400, "invalid_request", "request body must be a JSON object")
+        raise InvalidRequest("request body must be a JSON object")
     return body
 
 
@@ -95,12 +63,12 @@ def field(
     value = body.get(name, default)
     if value is None:
         if required:
-            raise HTTPError(400, "invalid_request", f"missing field {name!r}")
+            raise InvalidRequest(f"missing field {name!r}")
         return default
     if kind is int and isinstance(value, bool):
-        raise HTTPError(400, "invalid_request", f"field {name!r} must be an integer")
+        raise InvalidRequest(f"field {name!r} must be an integer")
     if not isinstance(value, kind):
-        raise HTTPError(400, "invalid_request", f"field {name!r} must be a {kind.__name__}")
+        raise InvalidRequest(f"field {name!r} must be a {kind.__name__}")
     return value
 
 
@@ -115,7 +83,7 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(text)
         return int(text[1:])
     except ValueError as exc:
-        raise HTTPError(400, "invalid_request", "cursor is not one this server issued") from exc
+        raise InvalidRequest("cursor is not one this server issued") from exc
 
 
 def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -125,9 +93,7 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     try:
         value = int(raw)
     except ValueError:
-        raise HTTPError(
-            400, "invalid_request", f"query parameter {name!r} must be an integer"
-        ) from None
+        raise InvalidRequest(f"query parameter {name!r} must be an integer") from None
     if not lo <= value <= hi:
-        raise HTTPError(400, "invalid_request", f"query parameter {name!r} must be {lo}..{hi}")
+        raise InvalidRequest(f"query parameter {name!r} must be {lo}..{hi}")
     return value

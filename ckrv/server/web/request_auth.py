@@ -7,16 +7,15 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ckrv.errors import InvalidToken, NotAuthenticated
 from ckrv.server.identity.tokens import (
     API_AUDIENCE,
     API_TOKEN_PREFIX,
     WORKER_AUDIENCE,
-    InvalidToken,
     api_token_user,
     token_hash,
 )
 from ckrv.server.services import Services
-from ckrv.server.web.http import HTTPError
 from ckrv.server.web.http import header as http_header
 
 
@@ -28,7 +27,7 @@ def bearer_token(request: Request) -> str:
     header = http_header(request, b"authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPError(401, "unauthorized", "missing bearer token; log in with `ckrv cloud login`")
+        raise NotAuthenticated("missing bearer token; log in with `ckrv cloud login`")
     return token.strip()
 
 
@@ -42,17 +41,13 @@ _USER_BY_API_TOKEN = (
 def current_user_id(request: Request) -> str:
     token = bearer_token(request)
     svc = services(request)
-    try:
-        if token.startswith(API_TOKEN_PREFIX):
-            row = svc.db.read_one(
-                "SELECT user_id, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
-                (token_hash(token),),
-            )
-            return api_token_user(row)
-        user_id = str(svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"])
-    except InvalidToken as exc:
-        raise HTTPError(401, "invalid_token", str(exc)) from exc
-    return user_id
+    if token.startswith(API_TOKEN_PREFIX):
+        row = svc.db.read_one(
+            "SELECT user_id, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
+            (token_hash(token),),
+        )
+        return api_token_user(row)
+    return str(svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"])
 
 
 def current_user(request: Request) -> sqlite3.Row:
@@ -60,29 +55,23 @@ def current_user(request: Request) -> sqlite3.Row:
     the row itself, such as /users/me)."""
     token = bearer_token(request)
     svc = services(request)
-    try:
-        if token.startswith(API_TOKEN_PREFIX):
-            row = svc.db.read_one(_USER_BY_API_TOKEN, (token_hash(token),))
-            api_token_user(row)
-            assert row is not None
-            return row
-        user_id = svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"]
-    except InvalidToken as exc:
-        raise HTTPError(401, "invalid_token", str(exc)) from exc
+    if token.startswith(API_TOKEN_PREFIX):
+        row = svc.db.read_one(_USER_BY_API_TOKEN, (token_hash(token),))
+        api_token_user(row)
+        assert row is not None
+        return row
+    user_id = svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"]
     row = svc.db.read_one("SELECT * FROM users WHERE id = ?", (user_id,))
     if row is None:
-        raise HTTPError(401, "invalid_token", "the user of this token no longer exists")
+        raise InvalidToken("the user of this token no longer exists")
     return row
 
 
 def worker_claims(request: Request) -> dict[str, Any]:
     """The claims of a worker token (one job, one dispatch attempt); 401 when invalid."""
-    try:
-        return services(request).issuer.verify(
-            bearer_token(request), audience=WORKER_AUDIENCE, typ="worker"
-        )
-    except InvalidToken as exc:
-        raise HTTPError(401, "invalid_token", str(exc)) from exc
+    return services(request).issuer.verify(
+        bearer_token(request), audience=WORKER_AUDIENCE, typ="worker"
+    )
 
 
 def client_address(request: Request) -> str:

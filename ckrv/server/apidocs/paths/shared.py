@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ckrv.server.web.http import OAUTH_ERRORS
+from ckrv.server.web.errors import OAUTH_CODES
 
 S = dict[str, Any]
 
@@ -83,7 +83,7 @@ SCHEMAS: S = {
         "properties": {
             "error": {
                 "type": "string",
-                "enum": list(OAUTH_ERRORS),
+                "enum": list(OAUTH_CODES),
             },
             "error_description": {"type": "string"},
             "message": {"type": "string"},
