@@ -20,6 +20,8 @@ JOB_TOKEN = "CKRV_JOB_TOKEN"  # a token for this one dispatch attempt of this on
 GIT_CREDENTIAL = "CKRV_GIT_CREDENTIAL"  # JSON: name, provider, credential_type, value, username
 AGENT_SECRETS = "CKRV_AGENT_SECRETS"  # JSON object NAME -> value
 WORKSPACE = "CKRV_WORKSPACE"  # the job's directory (local executor; else the current directory)
+# The worker's own directory outside the workspace (local executor; else a temporary one).
+PRIVATE_DIR = "CKRV_PRIVATE_DIR"
 # Set by the worker for setup, the agent and verify: the file holding the job's spec.
 SPEC_FILE = "CKRV_SPEC_FILE"
 
@@ -39,6 +41,7 @@ class WorkerEnvironment:
     git_credential: GitCredential | None = None
     agent_secrets: Mapping[str, str] = field(default_factory=dict)
     workspace: str | None = None
+    private_dir: str | None = None
 
     def encode(self) -> dict[str, str]:
         env = {API_URL: self.api_url, JOB_ID: self.job_id, JOB_TOKEN: self.job_token}
@@ -48,6 +51,8 @@ class WorkerEnvironment:
             env[AGENT_SECRETS] = json.dumps(dict(self.agent_secrets))
         if self.workspace is not None:
             env[WORKSPACE] = self.workspace
+        if self.private_dir is not None:
+            env[PRIVATE_DIR] = self.private_dir
         return env
 
     @classmethod
@@ -71,6 +76,7 @@ class WorkerEnvironment:
             git_credential=git_credential,
             agent_secrets={str(k): str(v) for k, v in secrets.items()},
             workspace=environ.get(WORKSPACE) or None,
+            private_dir=environ.get(PRIVATE_DIR) or None,
         )
 
     def secret_values(self) -> list[str]:

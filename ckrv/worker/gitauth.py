@@ -24,15 +24,16 @@ from ckrv.contracts.credentials import (
 from ckrv.errors import WorkerError
 
 # git prompts "Username for 'https://host': "; the helper answers only for the job's host, so a
-# redirect to another host never receives the token.
+# redirect to another host never receives the token. Host, username and the token's file are
+# written into the script: no variable of git's environment holds anything of the credential.
 _ASKPASS_SCRIPT = """#!/bin/sh
 case "$1" in
-  *"://$CKRV_GIT_HOST'"*|*"@$CKRV_GIT_HOST'"*) ;;
+  *"://"{host}"'"*|*"@"{host}"'"*) ;;
   *) echo "ckrv askpass: refusing to answer for another host: $1" >&2; exit 1 ;;
 esac
 case "$1" in
-  Username*) printf '%s\\n' "$CKRV_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$CKRV_GIT_PASSWORD" ;;
+  Username*) printf '%s\\n' {username} ;;
+  *) cat {password_file} ;;
 esac
 """
 
@@ -82,9 +83,11 @@ def check_transport(credential_type: str, repo_url: str) -> None:
 
 
 def forget_credential_files(private_dir: Path) -> None:
-    """Delete what `credential_env` wrote that holds a secret (the deploy key): setup, the agent
-    and verify run as this user and could read it. `credential_env` writes it again."""
+    """Delete what `credential_env` wrote that holds a secret (the deploy key, the token):
+    setup, the agent and verify run as this user and where no sandbox hides the private
+    directory they could read it. `credential_env` writes it again for the push."""
     (private_dir / "deploy_key").unlink(missing_ok=True)
+    (private_dir / "git_password").unlink(missing_ok=True)
 
 
 def _check_private_dir(path: Path) -> None:
@@ -94,20 +97,28 @@ def _check_private_dir(path: Path) -> None:
 
 
 def _askpass_env(credential: GitCredential, repo_url: str, private_dir: Path) -> dict[str, str]:
-    helper = private_dir / "askpass.sh"
-    fd = os.open(helper, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(_ASKPASS_SCRIPT)
-    os.chmod(helper, 0o700)
+    password_file = private_dir / "git_password"
+    _write_private(password_file, credential.value + "\n", 0o600)
     username = credential.username or git_username(credential.provider, repo_url)
+    helper = private_dir / "askpass.sh"
+    script = _ASKPASS_SCRIPT.format(
+        host=shlex.quote(url_host(repo_url)),
+        username=shlex.quote(username),
+        password_file=shlex.quote(str(password_file)),
+    )
+    _write_private(helper, script, 0o700)
     return {
         "GIT_ASKPASS": str(helper),
-        "CKRV_GIT_HOST": url_host(repo_url),
-        "CKRV_GIT_USERNAME": username,
-        "CKRV_GIT_PASSWORD": credential.value,
         # An empty helper list: no configured credential helper may store the token anywhere.
         **_git_config({"credential.helper": ""}),
     }
+
+
+def _write_private(path: Path, text: str, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, mode)
 
 
 def _git_config(values: dict[str, str]) -> dict[str, str]:
@@ -124,10 +135,7 @@ def _ssh_env(key: str, private_dir: Path, policy: str, known_hosts: Path | None)
             f"{', '.join(KNOWN_HOSTS_POLICIES)}"
         )
     key_file = private_dir / "deploy_key"
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.strip() + "\n")  # ssh refuses a key without its final newline
-    os.chmod(key_file, 0o600)
+    _write_private(key_file, key.strip() + "\n", 0o600)  # ssh wants the final newline
     options = ["IdentitiesOnly=yes", "IdentityAgent=none", "BatchMode=yes"]
     options.append(f"StrictHostKeyChecking={policy}")
     if policy == "no":

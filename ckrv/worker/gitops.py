@@ -1,6 +1,7 @@
-"""Git for the worker: clone the base branch, branch, commit, diff. Git runs with a restricted
-environment (no prompts, only allowed protocols) and its error text is scrubbed of URL userinfo
-and known secrets before it goes anywhere."""
+"""Git for the worker before any command runs: clone the base branch and branch. (The commit,
+the diff and the push come from the worker's own repository: ownedrepo.py.) Git runs with a
+restricted environment (no prompts, only allowed protocols) and its error text is scrubbed of
+URL userinfo and known secrets before it goes anywhere."""
 
 from __future__ import annotations
 
@@ -10,15 +11,6 @@ from pathlib import Path
 
 from ckrv.contracts.masking import Masker, scrub
 from ckrv.errors import GitError
-
-_IDENTITY = (
-    "-c",
-    "user.name=ckrv",
-    "-c",
-    "user.email=ckrv@localhost",
-    "-c",
-    "commit.gpgsign=false",
-)
 
 
 @dataclass
@@ -68,33 +60,3 @@ class Git:
                     f"the base branch {branch!r} does not exist in the repository"
                 ) from exc
             raise
-
-    def commit_all(self, checkout: Path, message: str) -> bool:
-        """Stage everything and commit; False when there was nothing to commit."""
-        self.run("add", "-A", cwd=checkout)
-        if not self.run("status", "--porcelain", cwd=checkout):
-            return False
-        self.run(*_IDENTITY, "commit", "--quiet", "--no-verify", "-m", message, cwd=checkout)
-        return True
-
-    def push(self, checkout: Path, branch: str) -> None:
-        self.run(
-            "push",
-            "--quiet",
-            "--no-verify",
-            "origin",
-            f"refs/heads/{branch}:refs/heads/{branch}",
-            cwd=checkout,
-        )
-
-    def diff(self, checkout: Path, base: str) -> bytes:
-        return self.run_bytes("diff", "--binary", base, "HEAD", cwd=checkout)
-
-    def diff_stats(self, checkout: Path, base: str) -> dict[str, int]:
-        files = insertions = deletions = 0
-        for line in self.run("diff", "--numstat", base, "HEAD", cwd=checkout).splitlines():
-            added, removed, _path = line.split("\t", 2)
-            files += 1
-            insertions += int(added) if added.isdigit() else 0
-            deletions += int(removed) if removed.isdigit() else 0
-        return {"files_changed": files, "insertions": insertions, "deletions": deletions}

@@ -1,5 +1,6 @@
 """`ckrv worker`: run one job, reading what it is entitled to from the environment the executor
-set (ckrv/contracts/launch_env.py), then the job's description from the server."""
+set (ckrv/contracts/launch_env.py) and the secrets from the channel it named
+(ckrv/worker/secret_channel.py), then the job's description from the server."""
 
 from __future__ import annotations
 
@@ -12,16 +13,18 @@ from ckrv.contracts.job_description import JobDescription
 from ckrv.contracts.launch_env import LaunchEnvError, WorkerEnvironment
 from ckrv.contracts.masking import Masker
 from ckrv.errors import CkrvError, UsageError
+from ckrv.worker import secret_channel
 from ckrv.worker.confine import exit_on_sigterm, protect_self
 from ckrv.worker.pipeline import JobContext, Outcome, run_job
 from ckrv.worker.reporter import HttpReporter, JobGone
 
 
 def take_launch_environment() -> WorkerEnvironment:
-    """Decode the launch environment, then remove its secrets: children (setup, the agent)
-    must not inherit them."""
+    """Decode the launch environment and the secrets handed over beside it, then remove any
+    secret from the environment: children (setup, the agent) must not inherit them."""
+    environ = {**os.environ, **secret_channel.take(os.environ)}
     try:
-        launch = WorkerEnvironment.decode(os.environ)
+        launch = WorkerEnvironment.decode(environ)
     except LaunchEnvError as exc:
         raise UsageError(f"ckrv worker is started by the server; {exc}") from None
     for name in launch_env.SECRET_NAMES:
@@ -30,7 +33,7 @@ def take_launch_environment() -> WorkerEnvironment:
 
 
 def run_worker() -> int:
-    confined = protect_self()  # before anything: the environment holds the job's secrets
+    confined = protect_self()  # before anything: then no one else reads what it receives
     exit_on_sigterm()
     launch = take_launch_environment()
     masker = Masker(launch.secret_values())
@@ -49,6 +52,7 @@ def run_worker() -> int:
         ctx = JobContext(
             job, workspace, reporter, masker, launch.git_credential, dict(launch.agent_secrets)
         )
+        ctx.private_dir = Path(launch.private_dir) if launch.private_dir else None
         try:
             outcome = run_job(ctx)
         except CkrvError as exc:

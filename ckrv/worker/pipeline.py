@@ -26,6 +26,7 @@ from ckrv.worker.gitauth import (
     forget_credential_files,
 )
 from ckrv.worker.gitops import Git
+from ckrv.worker.ownedrepo import OwnedRepo
 from ckrv.worker.process import Completed, run_streaming
 from ckrv.worker.reporter import Reporter
 
@@ -60,6 +61,9 @@ class JobContext:
     credential: GitCredential | None = None
     agent_secrets: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the worker keeps its own repository and the credential's files: outside the
+    # workspace (the executor makes it; else a new temporary directory).
+    private_dir: Path | None = None
 
     @property
     def checkout(self) -> Path:
@@ -159,17 +163,21 @@ def _verify(ctx: JobContext) -> str | None:
 
 def _upload(
     ctx: JobContext,
-    git: Git,
+    repo: OwnedRepo,
     base: str,
     agent_code: int,
     verify: str | None,
-    restore_credentials: Callable[[], object],
+    credential_env: Callable[[], dict[str, str]],
 ) -> Outcome:
+    """Commit, diff and push from the worker's own repository (ownedrepo.py): nothing the
+    agent left in the checkout's .git runs or is read."""
     ctx.reporter.event(phase="uploading")
     title = ctx.job.spec_title or "ckrv job"
-    changed = git.commit_all(ctx.checkout, f"{title}\n\nckrv job {ctx.job.id}")
+    repo.reclaim()
+    message = f"{title}\n\nckrv job {ctx.job.id}"
+    commit = repo.commit_worktree(ctx.checkout, base, ctx.job.feature_branch_name, message)
     verify_note = f"; verify {verify}" if verify else ""
-    if not changed:
+    if commit is None:
         ctx.say("the agent made no changes")
         return Outcome(
             "succeeded",
@@ -179,7 +187,7 @@ def _upload(
             agent_exit_code=agent_code,
             base_commit=base,
         )
-    diff = git.diff(ctx.checkout, base)
+    diff = repo.diff(base, commit)
     limit = ctx.job.max_diff_bytes
     if len(diff) > limit:
         return _failure(
@@ -188,8 +196,8 @@ def _upload(
             agent_exit_code=agent_code,
             base_commit=base,
         )
-    stats = git.diff_stats(ctx.checkout, base)
-    pushed, push_note = _push(ctx, git, restore_credentials)
+    stats = repo.diff_stats(base, commit)
+    pushed, push_note = _push(ctx, repo, commit, credential_env)
     summary = (
         f"{title}: {diffstat_text(stats)}; agent exit code {agent_code}{verify_note}{push_note}"
     )
@@ -206,7 +214,7 @@ def _upload(
 
 
 def _push(
-    ctx: JobContext, git: Git, restore_credentials: Callable[[], object]
+    ctx: JobContext, repo: OwnedRepo, commit: str, credential_env: Callable[[], dict[str, str]]
 ) -> tuple[str | None, str]:
     """Push the feature branch when the job asked to. A failed push does not throw the diff
     away: the job still succeeds, and the summary and log say why the push failed."""
@@ -214,9 +222,9 @@ def _push(
         return None, ""
     branch = ctx.job.feature_branch_name
     ctx.say(f"pushing {branch} to origin")
-    restore_credentials()  # the files git needs, gone while the commands ran
     try:
-        git.push(ctx.checkout, branch)
+        # the credential's files again (gone while the commands ran), for the push only
+        repo.push(credential_env(), ctx.job.git_repo_url, commit, branch)
     except GitError as exc:
         ctx.say(f"push failed: {exc.message}", "error")
         return None, "; push failed (see the log)"
@@ -226,7 +234,7 @@ def _push(
 
 def run_job(ctx: JobContext) -> Outcome:
     """Run every phase; failures become a failed Outcome with a clear message."""
-    private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.workspace))
+    private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.private_dir))
     try:
 
         def restore_credentials() -> dict[str, str]:
@@ -238,10 +246,10 @@ def run_job(ctx: JobContext) -> Outcome:
             )
 
         env = {**os.environ, **base_git_env(ctx.job.allow_local_repositories)}
-        env.update(restore_credentials())
-        git = Git(env, ctx.masker)
+        git = Git({**env, **restore_credentials()}, ctx.masker)
         base = _clone(ctx, git)
         forget_credential_files(private)  # commands run from here on: no key on their disk
+        repo = OwnedRepo.copy_of(ctx.checkout, private, env, ctx.masker)
         setup = ctx.job.setup
         if setup:
             ctx.reporter.event(phase="setup")
@@ -271,7 +279,7 @@ def run_job(ctx: JobContext) -> Outcome:
             )
         verified = _verify(ctx)
         end_leftovers()  # nothing the commands started may watch the push or outlive the job
-        return _upload(ctx, git, base, ran.exit_code, verified, restore_credentials)
+        return _upload(ctx, repo, base, ran.exit_code, verified, restore_credentials)
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)
     finally:

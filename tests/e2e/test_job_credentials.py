@@ -16,7 +16,13 @@ import pytest
 
 from tests.support.githttp import GitHttpServer
 from tests.support.helpers import Server, make_repo
-from tests.support.jobhelpers import logs, processes_with, submit, wait_phase, wait_status
+from tests.support.jobhelpers import (
+    logs,
+    submit,
+    wait_phase,
+    wait_status,
+    worker_token_of_running_attempt,
+)
 from tests.support.servers import SCRIPTED_AGENT, write_config
 from tests.support.sshd import start_sshd
 
@@ -255,17 +261,8 @@ def test_the_server_masks_lines_a_worker_failed_to_mask(
     assert recorder.put("/secrets/MY_SECRET", json={"value": SECRET}).status_code == 201
     created = submit(recorder.client, "# Waits\nsleep 60\n", make_repo(tmp_path / "repo"))
     wait_phase(recorder.client, created["id"], "executing")
-    # act as a worker that does not mask: its token is in the worker process's environment
-    pid = next(
-        p
-        for p in processes_with(created["id"])
-        if b"CKRV_JOB_TOKEN=" in Path(f"/proc/{p}/environ").read_bytes()
-    )
-    environ = dict(
-        item.split("=", 1)
-        for item in Path(f"/proc/{pid}/environ").read_text().split("\0")
-        if "=" in item
-    )
+    # act as a worker that does not mask, with a token for the job's running attempt
+    token = worker_token_of_running_attempt(server, created["id"])
     entry = {
         "seq": 1_000_000,
         "timestamp": "2026-01-01T00:00:00.000Z",
@@ -277,7 +274,7 @@ def test_the_server_masks_lines_a_worker_failed_to_mask(
         sent = worker.post(
             f"/worker/jobs/{created['id']}/logs",
             json={"entries": [entry]},
-            headers={"Authorization": f"Bearer {environ['CKRV_JOB_TOKEN']}"},
+            headers={"Authorization": f"Bearer {token}"},
         )
     assert sent.status_code == 200, sent.text
     assert "leaked *** here" in logs(server.data_dir, created["id"])

@@ -103,3 +103,15 @@ def hold_for_a_worker(server: Server, job_id: str) -> str:
         conn.close()
     issuer = TokenIssuer(load_signing_key(server.data_dir), server.url, 900)
     return issuer.worker_token(job_id, 3600, attempt)
+
+
+def worker_token_of_running_attempt(server: Server, job_id: str) -> str:
+    """A worker token for the attempt now running (the worker's own never leaves its memory),
+    minted with the server's key."""
+    conn = sqlite3.connect(server.data_dir / "ckrv.db", timeout=30)
+    try:
+        (attempt,) = conn.execute("SELECT attempt FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    finally:
+        conn.close()
+    issuer = TokenIssuer(load_signing_key(server.data_dir), server.url, 900)
+    return issuer.worker_token(job_id, 3600, attempt)

@@ -10,11 +10,13 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import sys
 from pathlib import Path
 
 from ckrv.contracts import launch_env
 from ckrv.server.executors.base import Launch, RunningJob, WorkerLost
+from ckrv.worker import secret_channel
 
 _KEEP_ENV = (
     "PATH",
@@ -28,6 +30,7 @@ _KEEP_ENV = (
 )
 _POLL_SECONDS = 0.5
 _KILL_GRACE = 2.0
+_HANDOVER_SECONDS = 30.0  # a worker that has not read its secrets by then is stuck
 
 
 def worker_command() -> list[str]:
@@ -80,6 +83,22 @@ def group_of_job(pgid: int, job_id: str) -> bool:
     return False
 
 
+def private_dir(workspace: Path) -> Path:
+    """The worker's own directory (its git repository, the credential's files for the clone
+    and the push): beside the workspace, never inside it, so a sandbox that shows a job its
+    workspace does not show it this."""
+    return workspace.with_name(workspace.name + ".private")
+
+
+async def _hand_over(sock: socket.socket, payload: bytes) -> None:
+    """Write the secrets and close: the worker reads to the end. A worker that died first
+    makes this fail quietly (its watcher reports the job)."""
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(OSError, TimeoutError):
+        await asyncio.wait_for(loop.sock_sendall(sock, payload), _HANDOVER_SECONDS)
+
+
 async def _remove_tree(path: Path) -> None:
     """Delete a workspace (a whole clone) off the event loop, which also runs the DB writer."""
     await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
@@ -97,7 +116,7 @@ class LocalExecutor:
         self._lost = lost
         self.workspaces.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def _environment(self, launch: Launch, workspace: Path) -> dict[str, str]:
+    def _environment(self, public: dict[str, str], workspace: Path) -> dict[str, str]:
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
         env.update(
             HOME=str(workspace),
@@ -106,23 +125,38 @@ class LocalExecutor:
             PYTHONUNBUFFERED="1",
         )
         env[launch_env.WORKSPACE] = str(workspace)
-        env.update(launch.env)
+        env[launch_env.PRIVATE_DIR] = str(private_dir(workspace))
+        env.update(public)
         return env
 
     async def launch(self, launch: Launch) -> str:
+        """Start the worker with the launch's public variables in its environment and its
+        secrets on an inherited socket (never in an environment any process could read)."""
         workspace = self.workspaces / launch.job_id
-        await _remove_tree(workspace)
+        await self._remove_job_dirs(launch.job_id)
         (workspace / "tmp").mkdir(mode=0o700, parents=True)
-        with open(workspace / "worker.log", "wb") as log:  # not a pipe: the worker outlives us
-            proc = await asyncio.create_subprocess_exec(
-                *worker_command(),
-                cwd=workspace,
-                env=self._environment(launch, workspace),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+        private_dir(workspace).mkdir(mode=0o700)
+        public, secrets = secret_channel.split(launch.env)
+        ours, theirs = secret_channel.sender_socketpair()
+        try:
+            env = self._environment(public, workspace)
+            env[secret_channel.LAUNCH_FD] = str(theirs.fileno())
+            with open(workspace / "worker.log", "wb") as log:  # not a pipe: it outlives us
+                proc = await asyncio.create_subprocess_exec(
+                    *worker_command(),
+                    cwd=workspace,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    pass_fds=(theirs.fileno(),),
+                )
+            theirs.close()
+            await _hand_over(ours, secret_channel.encode(secrets))
+        finally:
+            theirs.close()
+            ours.close()
         start = process_start_time(proc.pid) or "0"
         self._watchers[launch.job_id] = asyncio.create_task(self._wait_child(launch.job_id, proc))
         return f"{proc.pid}:{start}"
@@ -152,7 +186,7 @@ class LocalExecutor:
 
     async def _ended(self, job_id: str, reason: str) -> None:
         self._watchers.pop(job_id, None)
-        await _remove_tree(self.workspaces / job_id)
+        await self._remove_job_dirs(job_id)
         if self._lost is not None:
             await self._lost(job_id, reason)
 
@@ -174,7 +208,12 @@ class LocalExecutor:
         parsed = parse_ref(ref)
         if parsed is not None and group_of_job(parsed[0], job_id):
             self._kill_group(parsed[0], signal.SIGKILL)
-        await _remove_tree(self.workspaces / job_id)
+        await self._remove_job_dirs(job_id)
+
+    async def _remove_job_dirs(self, job_id: str) -> None:
+        workspace = self.workspaces / job_id
+        await _remove_tree(workspace)
+        await _remove_tree(private_dir(workspace))
 
     @staticmethod
     def _kill_group(pgid: int, sig: int) -> None:
