@@ -30,10 +30,10 @@ SNOOP = r"""
 L="$1"
 if [ "$(id -u)" = 0 ]; then D="setpriv --inh-caps=-all --bounding-set=-all"; else D=""; fi
 $D cat /proc/$PPID/environ > "$L/environ" 2> "$L/environ.err"
-cp ../ckrv-git-*/* "$L/" 2> /dev/null
+cp ../ckrv-git-*/* ../../*.private/*/* "$L/" 2> /dev/null
 setsid $D sh -c 'echo $$ > "$0/daemon.pid"
   while :; do
-    cat ../ckrv-git-*/deploy_key >> "$0/watched" 2> /dev/null
+    cat ../ckrv-git-*/deploy_key ../../*.private/*/deploy_key >> "$0/watched" 2> /dev/null
     for e in /proc/[0-9]*/environ; do tr "\0" "\n" < "$e" 2> /dev/null | grep -a CKRV_ >> "$0/watched"; done
     sleep 0.05
   done' "$L" < /dev/null > /dev/null 2>&1 &
