@@ -12,10 +12,9 @@ from typing import Any
 from ckrv.errors import NotFound
 from ckrv.server.identity import device_flow as device
 from ckrv.server.identity import users
-from ckrv.server.identity.tokens import create_api_token
+from ckrv.server.identity.tokens import create_api_token, list_api_tokens, revoke_api_token
 from ckrv.server.storage.data_dir import prepare_data_dir
 from ckrv.server.storage.database import connect, migrate, run_in_transaction
-from ckrv.timeutil import iso, utcnow
 
 
 @contextmanager
@@ -39,8 +38,7 @@ def add_user(data_dir: Path, email: str, name: str, tier: str, password: str | N
 
 def list_users(data_dir: Path) -> list[dict[str, Any]]:
     with open_db(data_dir) as conn:
-        rows = conn.execute("SELECT * FROM users ORDER BY created_at").fetchall()
-        return [{**users.profile(r), "created_at": r["created_at"]} for r in rows]
+        return [{**users.profile(r), "created_at": r["created_at"]} for r in users.all_users(conn)]
 
 
 def set_tier(data_dir: Path, email: str, tier: str) -> None:
@@ -71,26 +69,14 @@ def create_token(data_dir: Path, email: str, ttl: float | None) -> tuple[str, st
 
 def list_tokens(data_dir: Path, email: str | None) -> list[dict[str, Any]]:
     with open_db(data_dir) as conn:
-        sql = (
-            "SELECT t.id, u.email, t.created_at, t.expires_at, t.revoked_at, t.last_used_at"
-            " FROM api_tokens t JOIN users u ON u.id = t.user_id"
-        )
-        rows = conn.execute(
-            sql + (" WHERE u.email = ?" if email else "") + " ORDER BY t.created_at",
-            (email,) if email else (),
-        ).fetchall()
-        return [dict(r) for r in rows]
+        return [dict(r) for r in list_api_tokens(conn, email)]
 
 
 def revoke_token(data_dir: Path, token_id: str) -> None:
     with open_db(data_dir) as conn:
 
         def revoke(c: sqlite3.Connection) -> None:
-            cur = c.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (iso(utcnow()), token_id),
-            )
-            if cur.rowcount == 0:
+            if not revoke_api_token(c, token_id):
                 raise NotFound(
                     f"no active API token with id {token_id}",
                     hint="list them with: ckrv admin token list",

@@ -132,3 +132,7 @@ def decide(conn: sqlite3.Connection, user_code: str, user_id: str, approve: bool
         ("approved" if approve else "denied", user_id, row["id"]),
     )
     return True
+
+
+def delete_expired(conn: sqlite3.Connection, now: str | None) -> None:
+    conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))

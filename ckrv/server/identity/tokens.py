@@ -190,6 +190,48 @@ def create_api_token(conn: sqlite3.Connection, user_id: str, ttl: float | None) 
     return token_id, token
 
 
+def find_api_token(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
+    """The token's user_id, revoked_at and expires_at (api_token_user judges them), or None."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT user_id, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
+        (token_hash(token),),
+    ).fetchone()
+    return row
+
+
+def user_by_api_token(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
+    """The token's user row with the token's user_id, revoked_at and expires_at, in one read
+    (the token's columns do not clash with the user's)."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT u.*, t.user_id, t.revoked_at, t.expires_at FROM api_tokens t"
+        " JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        (token_hash(token),),
+    ).fetchone()
+    return row
+
+
+def list_api_tokens(conn: sqlite3.Connection, email: str | None) -> list[sqlite3.Row]:
+    """Every API token (of the user with `email`, when given), oldest first, with its user's
+    email; never the token itself (only its hash is stored)."""
+    sql = (
+        "SELECT t.id, u.email, t.created_at, t.expires_at, t.revoked_at, t.last_used_at"
+        " FROM api_tokens t JOIN users u ON u.id = t.user_id"
+    )
+    return conn.execute(
+        sql + (" WHERE u.email = ?" if email else "") + " ORDER BY t.created_at",
+        (email,) if email else (),
+    ).fetchall()
+
+
+def revoke_api_token(conn: sqlite3.Connection, token_id: str) -> bool:
+    """Revoke the token; False when no active token has this id."""
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        (iso(utcnow()), token_id),
+    )
+    return cur.rowcount > 0
+
+
 def api_token_user(row: sqlite3.Row | None) -> str:
     if row is None or row["revoked_at"] is not None:
         raise InvalidToken("unknown or revoked API token")

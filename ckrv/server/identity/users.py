@@ -136,6 +136,18 @@ def add_user(
     return user_id
 
 
+def find_user(conn: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM users WHERE id = ?", (user_id,)
+    ).fetchone()
+    return row
+
+
+def all_users(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every user, oldest first (`ckrv admin user list`)."""
+    return conn.execute("SELECT * FROM users ORDER BY created_at").fetchall()
+
+
 def get_user(conn: sqlite3.Connection, email: str) -> sqlite3.Row:
     row = conn.execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
     if row is None:

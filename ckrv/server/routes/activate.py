@@ -15,8 +15,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ckrv.server.identity import device_flow as device
-from ckrv.server.identity.tokens import token_hash
-from ckrv.server.identity.users import authenticate
+from ckrv.server.identity import sessions
+from ckrv.server.identity.users import authenticate, find_user
 from ckrv.server.web.request_auth import client_address, services
 from ckrv.timeutil import iso, utcnow
 
@@ -59,13 +59,10 @@ def _session(request: Request) -> tuple[Any, str] | None:
     if not raw:
         return None
     db = services(request).db
-    row = db.read_one(
-        "SELECT * FROM web_sessions WHERE session_hash = ? AND expires_at > ?",
-        (token_hash(raw), iso(utcnow())),
-    )
+    row = db.read_with(lambda c: sessions.find_session(c, raw))
     if row is None:
         return None
-    user = db.read_one("SELECT * FROM users WHERE id = ?", (row["user_id"],))
+    user = db.read_with(lambda c: find_user(c, row["user_id"]))
     return (user, row["csrf_token"]) if user else None
 
 
@@ -140,15 +137,13 @@ async def submit(request: Request) -> Response:
         csrf = secrets.token_urlsafe(24)
         user_id = user["id"]
         await svc.db.write(
-            lambda c: c.execute(
-                "INSERT INTO web_sessions (session_hash, user_id, csrf_token, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (token_hash(new_session), user_id, csrf, iso(utcnow() + _SESSION_TTL)),
+            lambda c: sessions.create_session(
+                c, new_session, user_id, csrf, iso(utcnow() + _SESSION_TTL)
             )
         )
         retry.update(csrf_token=csrf, user_email=user["email"])
-    grant = svc.db.read_one("SELECT * FROM device_codes WHERE user_code = ?", (code,))
-    if grant is None or device.find_pending_row(grant) is None:
+    grant = svc.db.read_with(lambda c: device.find_pending(c, code))
+    if grant is None:
         svc.code_throttle.fail(*keys)
         response = _render(
             request,

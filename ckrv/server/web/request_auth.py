@@ -13,8 +13,10 @@ from ckrv.server.identity.tokens import (
     API_TOKEN_PREFIX,
     WORKER_AUDIENCE,
     api_token_user,
-    token_hash,
+    find_api_token,
+    user_by_api_token,
 )
+from ckrv.server.identity.users import find_user
 from ckrv.server.services import Services
 from ckrv.server.web.http import header as http_header
 
@@ -31,21 +33,11 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-# An API token and its user in one read (the token's columns do not clash with the user's).
-_USER_BY_API_TOKEN = (
-    "SELECT u.*, t.user_id, t.revoked_at, t.expires_at FROM api_tokens t"
-    " JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?"
-)
-
-
 def current_user_id(request: Request) -> str:
     token = bearer_token(request)
     svc = services(request)
     if token.startswith(API_TOKEN_PREFIX):
-        row = svc.db.read_one(
-            "SELECT user_id, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
-            (token_hash(token),),
-        )
+        row = svc.db.read_with(lambda c: find_api_token(c, token))
         return api_token_user(row)
     return str(svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"])
 
@@ -56,12 +48,12 @@ def current_user(request: Request) -> sqlite3.Row:
     token = bearer_token(request)
     svc = services(request)
     if token.startswith(API_TOKEN_PREFIX):
-        row = svc.db.read_one(_USER_BY_API_TOKEN, (token_hash(token),))
+        row = svc.db.read_with(lambda c: user_by_api_token(c, token))
         api_token_user(row)
         assert row is not None
         return row
     user_id = svc.issuer.verify(token, audience=API_AUDIENCE, typ="access")["sub"]
-    row = svc.db.read_one("SELECT * FROM users WHERE id = ?", (user_id,))
+    row = svc.db.read_with(lambda c: find_user(c, user_id))
     if row is None:
         raise InvalidToken("the user of this token no longer exists")
     return row

@@ -1,0 +1,32 @@
+"""Browser sessions of the device-flow activation page (the `web_sessions` table): a signed-in
+browser holds a random session cookie; only its hash is stored, with the form's CSRF token."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ckrv.server.identity.tokens import token_hash
+from ckrv.timeutil import iso, utcnow
+
+
+def create_session(
+    conn: sqlite3.Connection, session: str, user_id: str, csrf_token: str, expires_at: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO web_sessions (session_hash, user_id, csrf_token, expires_at)"
+        " VALUES (?, ?, ?, ?)",
+        (token_hash(session), user_id, csrf_token, expires_at),
+    )
+
+
+def find_session(conn: sqlite3.Connection, session: str) -> sqlite3.Row | None:
+    """The unexpired session (user_id, csrf_token...) of the cookie `session`, or None."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM web_sessions WHERE session_hash = ? AND expires_at > ?",
+        (token_hash(session), iso(utcnow())),
+    ).fetchone()
+    return row
+
+
+def delete_expired(conn: sqlite3.Connection, now: str | None) -> None:
+    conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
