@@ -17,6 +17,7 @@ from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
 from ckrv.server.logs.masking import job_masker
 from ckrv.server.routes.jobs import engine
+from ckrv.server.vault.store import credential_kind
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import services, worker_claims
 
@@ -50,10 +51,8 @@ async def describe(request: Request) -> Response:
     agent = available_agents(settings.agents)[row["agent"]]
     credential = None
     if row["credential_id"]:
-        cred = services(request).db.read_one(
-            "SELECT name, provider, credential_type FROM credentials WHERE id = ?",
-            (row["credential_id"],),
-        )
+        credential_id = row["credential_id"]
+        cred = services(request).db.read_with(lambda c: credential_kind(c, credential_id))
         credential = CredentialLabel(**cred) if cred else None
     description = JobDescription(
         id=row["id"],

@@ -29,8 +29,9 @@ from ckrv.server.vault.master_keys import (
     load_master_keys,
     save_master_keys,
 )
+from ckrv.server.vault.store import SealedTable, reseal, sealed_under_other_versions
 
-_TABLES = {"credentials": "credential", "secrets": "secret"}
+_TABLES: dict[SealedTable, str] = {"credentials": "credential", "secrets": "secret"}
 
 
 @dataclass(frozen=True)
@@ -68,19 +69,13 @@ def rotate_master_key(data_dir: Path) -> Rotation:
 
 
 def _reencrypt_all(conn: sqlite3.Connection, keys: MasterKeys, version: int) -> dict[str, int]:
-    counts = {}
+    counts: dict[str, int] = {}
     for table, kind in _TABLES.items():
-        rows = conn.execute(
-            f"SELECT id, user_id, ciphertext, key_version FROM {table} WHERE key_version != ?",
-            (version,),
-        ).fetchall()
+        rows = sealed_under_other_versions(conn, table, version)
         for row in rows:
             aad = {"user_id": row["user_id"], "row_id": row["id"], "kind": kind}
             plain = unseal(keys, row["ciphertext"], row["key_version"], **aad)
             blob, used = seal(keys, plain, **aad)
-            conn.execute(
-                f"UPDATE {table} SET ciphertext = ?, key_version = ? WHERE id = ?",
-                (blob, used, row["id"]),
-            )
+            reseal(conn, table, row["id"], blob, used)
         counts[table] = len(rows)
     return counts

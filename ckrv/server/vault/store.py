@@ -12,7 +12,7 @@ import re
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
 from ckrv.errors import Conflict, NotFound, UsageError
@@ -181,6 +181,14 @@ def load_credential(
     return Credential(row["id"], row["name"], row["provider"], row["credential_type"], value)
 
 
+def credential_kind(conn: sqlite3.Connection, credential_id: str) -> sqlite3.Row | None:
+    """The credential's name, provider and credential_type (what a worker is told), or None."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT name, provider, credential_type FROM credentials WHERE id = ?", (credential_id,)
+    ).fetchone()
+    return row
+
+
 def mark_credential_used(conn: sqlite3.Connection, credential_id: str) -> None:
     """Record that a job used the credential now (run it through the single writer)."""
     conn.execute(
@@ -281,3 +289,27 @@ def load_secrets(conn: sqlite3.Connection, keys: MasterKeys, user_id: str) -> di
         )
         for row in rows
     }
+
+
+# --- master key rotation (rotation.py): rows of either table, re-sealed under a new version ---
+
+SealedTable = Literal["credentials", "secrets"]
+
+
+def sealed_under_other_versions(
+    conn: sqlite3.Connection, table: SealedTable, version: int
+) -> list[sqlite3.Row]:
+    """(id, user_id, ciphertext, key_version) of the rows not sealed under `version`."""
+    return conn.execute(
+        f"SELECT id, user_id, ciphertext, key_version FROM {table} WHERE key_version != ?",
+        (version,),
+    ).fetchall()
+
+
+def reseal(
+    conn: sqlite3.Connection, table: SealedTable, row_id: str, ciphertext: bytes, version: int
+) -> None:
+    conn.execute(
+        f"UPDATE {table} SET ciphertext = ?, key_version = ? WHERE id = ?",
+        (ciphertext, version, row_id),
+    )
