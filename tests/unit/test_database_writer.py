@@ -94,7 +94,8 @@ def _new_job(user_id: str, spec: str = "# Fix the login bug\n") -> jobs.NewJob:
 def test_an_inserted_job_row_is_what_a_read_of_it_returns(tmp_path: Path) -> None:
     async def check(db: Database) -> None:
         user_id = await db.write(lambda c: users.add_user(c, "a@example.com", "a", "pro", None))
-        row = await db.write(lambda c: jobs.insert_job(c, _new_job(user_id), ""))
+        row = await db.write(lambda c: jobs.insert_jobs(c, [_new_job(user_id)], "")[0])
+        assert not isinstance(row, Exception)
         stored = db.read_one(f"SELECT {jobs.COLUMNS} FROM jobs WHERE id = ?", (row["id"],))
         assert stored is not None
         assert row == dict(stored)  # schema defaults and the built row agree, column by column
@@ -162,7 +163,8 @@ def test_a_first_schema_database_upgrades_with_its_jobs_in_the_new_indexes(
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     user_id = users.add_user(conn, "old@example.com", "old", "pro", None)
-    queued = jobs.insert_job(conn, _new_job(user_id), "")
+    queued = jobs.insert_jobs(conn, [_new_job(user_id)], "")[0]
+    assert not isinstance(queued, Exception)
     conn.close()
 
     assert db_module.migrate(path) == len(schema.MIGRATIONS)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ckrv.server.identity import users
 from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.public import public_job
 from ckrv.server.logs.service import LogService
 from ckrv.server.logs.store import MAX_LINE_BYTES, entry_dict, entry_json, seal, validate
 from ckrv.server.storage.database import Database
@@ -60,7 +61,7 @@ async def _running_job(db: Database) -> str:
     def insert(conn: sqlite3.Connection) -> str:
         user_id = users.add_user(conn, "ada@example.com", "ada", "pro", None)
         new = jobs.NewJob(user_id, "# spec\n", "https://git.example/a.git", "main", "scripted", 60)
-        jobs.insert_job(conn, new, "")
+        jobs.insert_jobs(conn, [new], "")
         job_id = str(conn.execute("SELECT id FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()[0])
         conn.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (job_id,))
         return job_id
@@ -73,7 +74,7 @@ def follow(service: LogService, job_id: str, after: int, tail: int | None) -> As
 
     def describe(job: str) -> dict[str, Any] | None:
         row = service.db.read_one("SELECT * FROM jobs WHERE id = ?", (job,))
-        return jobs.public(row) if row is not None else None
+        return public_job(row) if row is not None else None
 
     return service.follow(job_id, after, tail, describe)
 

@@ -1,6 +1,8 @@
 """Jobs from creation to their end.
 
-store.py           job rows: insert with quota, JSON shape, listing, guarded status moves
+store.py           the jobs table: insert with quota, listing, guarded status moves, the
+                   queue, retention, the log's bookkeeping columns
+public.py          the Job object of the API, built from a row
 ids.py             job ids that carry their row number (UUIDv8)
 validation.py      repository URLs, branch names, spec text of a new job
 agents.py          the agents this server offers (presets plus the config file)

@@ -21,22 +21,6 @@ from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.vault.store import mark_credential_used
 from ckrv.timeutil import parse_iso, utcnow
 
-# Each condition matches its partial index in the schema word for word, and INDEXED BY holds the
-# planner to it: the queries then touch only active or queued jobs, however long the queue.
-_ACTIVE = (
-    "jobs INDEXED BY jobs_active"
-    " WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL))"
-)
-_QUEUED = "jobs INDEXED BY jobs_queue WHERE status = 'pending' AND attempt IS NULL AND cancel_requested = 0"
-# The users with queued jobs, one index seek each (a skip-scan), not one row per queued job.
-_WAITING_USERS = f"""
-    WITH RECURSIVE waiting(user_id) AS (
-        SELECT MIN(user_id) FROM {_QUEUED}
-        UNION ALL
-        SELECT (SELECT MIN(user_id) FROM {_QUEUED} AND user_id > waiting.user_id)
-        FROM waiting WHERE waiting.user_id IS NOT NULL
-    )
-    SELECT user_id FROM waiting WHERE user_id IS NOT NULL"""
 _DEADLINE_CHECK = 1.0  # seconds between looks for jobs past their timeout
 _TOKEN_GRACE = 3600.0  # a worker may keep reporting this long past its timeout (buffered logs)
 
@@ -78,7 +62,7 @@ class Dispatcher:
                 traceback.print_exc(file=sys.stderr)
 
     async def reconcile(self) -> None:
-        rows = self.engine.db.read(f"SELECT id, status, executor_ref FROM {_ACTIVE}")
+        rows = self.engine.db.read_with(lambda c: jobs.active(c, "id, status, executor_ref"))
         gone = await self.engine.executor.reconcile(
             [RunningJob(r["id"], r["executor_ref"]) for r in rows]
         )
@@ -98,12 +82,8 @@ class Dispatcher:
         first, then the one served longest ago, then the one with the oldest job."""
         db = self.engine.db
         per_user: dict[str, list[tuple[int, str]]] = {}
-        for waiting in db.read(_WAITING_USERS):
-            oldest = db.read(
-                f"SELECT id, seq FROM {_QUEUED} AND user_id = ? ORDER BY seq LIMIT ?",
-                (waiting["user_id"], free),
-            )
-            per_user[waiting["user_id"]] = [(row["seq"], row["id"]) for row in oldest]
+        for user_id in db.read_with(jobs.waiting_users):
+            per_user[user_id] = db.read_with(lambda c: jobs.oldest_queued(c, user_id, free))  # noqa: B023
         picks: list[str] = []
         while len(picks) < free and per_user:
             user = min(
@@ -119,12 +99,7 @@ class Dispatcher:
         return picks
 
     async def dispatch(self) -> None:
-        active = {
-            r["user_id"]: r["n"]
-            for r in self.engine.db.read(
-                f"SELECT user_id, COUNT(*) AS n FROM {_ACTIVE} GROUP BY user_id"
-            )
-        }
+        active = self.engine.db.read_with(jobs.active_per_user)
         free = self.settings.max_concurrent_jobs - sum(active.values())
         if free > 0:
             for job_id in self._pick(active, free):
@@ -174,7 +149,7 @@ class Dispatcher:
 
     async def enforce_deadlines(self) -> None:
         now = utcnow()
-        for row in self.engine.db.read(f"SELECT {jobs.COLUMNS} FROM {_ACTIVE}"):
+        for row in self.engine.db.read_with(jobs.active):
             began = parse_iso(row["started_at"]) or parse_iso(row["dispatched_at"])
             if began is not None and (now - began).total_seconds() > row["timeout_seconds"]:
                 await self.engine.time_out(row)

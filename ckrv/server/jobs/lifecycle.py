@@ -10,6 +10,7 @@ from typing import Any
 from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.executors.base import Executor
 from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.public import JobRow, public_job
 from ckrv.server.logs.service import LogService
 from ckrv.server.services import Services
 from ckrv.server.storage.artifacts import ArtifactStore
@@ -64,8 +65,8 @@ class Engine:
             self._eta[agent] = self.db.read_with(lambda c: jobs.median_duration(c, agent))
         return self._eta[agent]
 
-    def public(self, row: jobs.JobRow) -> dict[str, Any]:
-        return jobs.public(row, self.eta_median(row["agent"]))
+    def public(self, row: JobRow) -> dict[str, Any]:
+        return public_job(row, self.eta_median(row["agent"]))
 
     def describe(self, job_id: str) -> dict[str, Any] | None:
         row = self.row(job_id)
@@ -117,9 +118,7 @@ class Engine:
         row = self.row(job_id)
         if row is None or row["status"] in TERMINAL:
             return False
-        await self.db.write(
-            lambda c: c.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?", (row["seq"],))
-        )
+        await self.db.write(lambda c: jobs.request_cancel(c, row["seq"]))
         ended = await self.fail_with_line(job_id, "cancelled", "job cancelled by its owner")
         if row["attempt"] is not None:
             await self.executor.terminate(job_id, row["executor_ref"])

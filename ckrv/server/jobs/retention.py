@@ -11,7 +11,10 @@ import sys
 import traceback
 from datetime import timedelta
 
+from ckrv.server.identity import device_flow, sessions
+from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.logs.store import delete_logs
 from ckrv.timeutil import iso, utcnow
 
 
@@ -42,27 +45,18 @@ class Sweeper:
 
     async def sweep(self) -> int:
         cutoff = iso(utcnow() - timedelta(seconds=self.retention))
-        rows = self.engine.db.read(
-            "SELECT seq, id FROM jobs INDEXED BY jobs_unexpired"
-            " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL AND completed_at < ?",
-            (cutoff,),
-        )
+        rows = self.engine.db.read_with(lambda c: jobs.ended_before(c, cutoff))
         for row in rows:  # whole directories: off the event loop, which also runs the writer
             await asyncio.to_thread(self.engine.artifacts.delete_job, row["id"])
-        seqs = [(r["seq"],) for r in rows]
+        seqs = [r["seq"] for r in rows]
+        job_ids = [r["id"] for r in rows]
         now = iso(utcnow())
 
         def expire(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
-                " log_artifact = NULL WHERE seq = ?",
-                seqs,
-            )
-            conn.executemany(  # unarchived leftovers
-                "DELETE FROM job_logs WHERE job_id = ?", [(r["id"],) for r in rows]
-            )
-            conn.execute("DELETE FROM device_codes WHERE expires_at < ?", (now,))
-            conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
+            jobs.mark_artifacts_expired(conn, seqs)
+            delete_logs(conn, job_ids)  # unarchived leftovers
+            device_flow.delete_expired(conn, now)
+            sessions.delete_expired(conn, now)
 
         await self.engine.db.write(expire)
         return len(rows)

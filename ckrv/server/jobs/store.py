@@ -1,5 +1,6 @@
-"""Job rows: creation (with the quota spent in the same transaction), the public JSON shape,
-listing, and the status moves of DESIGN.md §3. Every move is a guarded UPDATE, so a terminal
+"""The jobs table: every statement on it. Creation (with the quota spent in the same
+transaction), lookup and listing, the status moves of DESIGN.md §3, the dispatcher's queue,
+retention, and the log's bookkeeping columns. Every move is a guarded UPDATE, so a terminal
 status never changes and `started_at`/`completed_at` are set once."""
 
 from __future__ import annotations
@@ -8,13 +9,13 @@ import copy
 import json
 import sqlite3
 import statistics
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ckrv.contracts.jobmodel import TERMINAL, feature_branch, spec_title
 from ckrv.server.identity.users import spend_quota
 from ckrv.server.jobs.ids import new_id, seq_of, seqs_for_short_id
-from ckrv.timeutil import iso, parse_iso, utcnow
+from ckrv.server.jobs.public import duration
+from ckrv.timeutil import iso, utcnow
 
 _NOT_TERMINAL = "status IN ('pending', 'running')"
 # A job found by id: by the row number its id carries (a rowid lookup), the id compared too.
@@ -32,9 +33,6 @@ COLUMNS = (
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
     " log_dropped, last_log_seq"
 )
-
-# A job as selected (a sqlite3.Row) or as just inserted (a dict): both index by column name.
-JobRow = sqlite3.Row | Mapping[str, Any]
 
 
 class NewJob(NamedTuple):  # built on every POST: cheaper than a frozen dataclass
@@ -114,14 +112,6 @@ def insert_jobs(
     return outcomes
 
 
-def insert_job(conn: sqlite3.Connection, job: NewJob, upgrade_url: str) -> dict[str, Any]:
-    """One job on its own (tests use it); raises QuotaExceeded when the quota is spent."""
-    outcome = insert_jobs(conn, [job], upgrade_url)[0]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
-
-
 def _insert(
     conn: sqlite3.Connection, job: NewJob, seq: int, created_at: str | None
 ) -> dict[str, Any]:
@@ -194,48 +184,36 @@ def key(conn: sqlite3.Connection, job_id: str) -> tuple[int, str]:
     return seq, job_id
 
 
-def duration(row: JobRow) -> float | None:
-    started = parse_iso(row["started_at"])
-    if started is None:
-        return None
-    end = parse_iso(row["completed_at"]) or utcnow()
-    return max((end - started).total_seconds(), 0.0)
-
-
-def public(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
-    """The Job object of the API contract, plus ckrv's additions."""
-    if isinstance(row, sqlite3.Row):  # it finds each name by walking its columns: copy once
-        row = dict(zip(row.keys(), row, strict=True))
-    status = row["status"]
-    elapsed = duration(row)
-    eta = None
-    if eta_median is not None and status in ("pending", "running"):
-        eta = max(eta_median - (elapsed or 0.0), 0.0)
-    return {
-        "id": row["id"],
-        "status": status,
-        "phase": row["phase"] if status == "running" else None,
-        "agent": row["agent"],
-        "spec_title": row["spec_title"],
-        "git_repo_url": row["git_repo_url"],
-        "git_base_branch": row["git_base_branch"],
-        "git_credential_name": row["credential_name"],
-        "base_commit": row["base_commit"],
-        "feature_branch_name": row["feature_branch_name"],
-        "pushed_branch": row["pushed_branch"],
-        "setup": row["setup"],
-        "push": bool(row["push"]),
-        "timeout_seconds": row["timeout_seconds"],
-        "created_at": row["created_at"],
-        "started_at": row["started_at"],
-        "completed_at": row["completed_at"],
-        "result_status": status if status in TERMINAL else None,
-        "result_summary": row["result_summary"],
-        "error_message": row["error_message"],
-        "diff_stats": json.loads(row["diff_stats"]) if row["diff_stats"] else None,
-        "duration_seconds": round(elapsed, 3) if elapsed is not None else None,
-        "eta_seconds": round(eta, 1) if eta is not None else None,
-    }
+def list_page(
+    conn: sqlite3.Connection,
+    user_id: str,
+    limit: int,
+    *,
+    status: str | None = None,
+    id_prefix: str | None = None,
+    before: int | None = None,
+) -> list[sqlite3.Row]:
+    """Up to `limit` of the user's jobs (PUBLIC_COLUMNS), newest first: only those with
+    `status`, whose id begins with `id_prefix` (lower case), with a row number below `before`."""
+    where: list[str] = ["user_id = ?"]
+    params: list[object] = [user_id]
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if id_prefix is not None:
+        where.append("id LIKE ?")
+        params.append(id_prefix + "%")
+        seqs = prefix_seqs(conn, id_prefix)
+        if seqs is not None:  # found by row number, not by reading all the user's jobs
+            where.append(f"seq IN ({', '.join('?' * len(seqs))})")
+            params.extend(seqs)
+    if before is not None:
+        where.append("seq < ?")
+        params.append(before)
+    return conn.execute(
+        f"SELECT {PUBLIC_COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
 
 
 def median_duration(conn: sqlite3.Connection, agent: str, sample: int = 20) -> float | None:
@@ -328,3 +306,124 @@ def finish(
         ),
     )
     return cur.rowcount == 1
+
+
+def request_cancel(conn: sqlite3.Connection, seq: int) -> None:
+    """Keep the dispatcher from starting the job (its queue index leaves it out)."""
+    conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?", (seq,))
+
+
+# --- the queue: the dispatcher's reads ---
+
+# Each condition matches its partial index in the schema word for word, and INDEXED BY holds the
+# planner to it: the queries then touch only active or queued jobs, however long the queue.
+_ACTIVE = (
+    "jobs INDEXED BY jobs_active"
+    " WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL))"
+)
+_QUEUED = "jobs INDEXED BY jobs_queue WHERE status = 'pending' AND attempt IS NULL AND cancel_requested = 0"
+# The users with queued jobs, one index seek each (a skip-scan), not one row per queued job.
+_WAITING_USERS = f"""
+    WITH RECURSIVE waiting(user_id) AS (
+        SELECT MIN(user_id) FROM {_QUEUED}
+        UNION ALL
+        SELECT (SELECT MIN(user_id) FROM {_QUEUED} AND user_id > waiting.user_id)
+        FROM waiting WHERE waiting.user_id IS NOT NULL
+    )
+    SELECT user_id FROM waiting WHERE user_id IS NOT NULL"""
+
+
+def active(conn: sqlite3.Connection, columns: str = COLUMNS) -> list[sqlite3.Row]:
+    """The jobs holding a worker: running, or dispatched and not yet reported running."""
+    return conn.execute(f"SELECT {columns} FROM {_ACTIVE}").fetchall()
+
+
+def active_per_user(conn: sqlite3.Connection) -> dict[str, int]:
+    rows = conn.execute(f"SELECT user_id, COUNT(*) AS n FROM {_ACTIVE} GROUP BY user_id")
+    return {r["user_id"]: r["n"] for r in rows}
+
+
+def waiting_users(conn: sqlite3.Connection) -> list[str]:
+    """The users with queued jobs (pending, not dispatched, not cancelled)."""
+    return [row["user_id"] for row in conn.execute(_WAITING_USERS)]
+
+
+def oldest_queued(conn: sqlite3.Connection, user_id: str, limit: int) -> list[tuple[int, str]]:
+    """(row number, id) of the user's `limit` oldest queued jobs, oldest first."""
+    rows = conn.execute(
+        f"SELECT id, seq FROM {_QUEUED} AND user_id = ? ORDER BY seq LIMIT ?", (user_id, limit)
+    )
+    return [(row["seq"], row["id"]) for row in rows]
+
+
+# --- retention and the log's place (logs/store.py says what `log_artifact` holds) ---
+
+
+def ended_before(conn: sqlite3.Connection, cutoff: str | None) -> list[sqlite3.Row]:
+    """(seq, id) of the jobs that ended before `cutoff` and still have their artifacts."""
+    return conn.execute(
+        "SELECT seq, id FROM jobs INDEXED BY jobs_unexpired"
+        " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL AND completed_at < ?",
+        (cutoff,),
+    ).fetchall()
+
+
+def mark_artifacts_expired(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    conn.executemany(
+        "UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
+        " log_artifact = NULL WHERE seq = ?",
+        [(seq,) for seq in seqs],
+    )
+
+
+def log_counters(conn: sqlite3.Connection, job_id: str) -> sqlite3.Row | None:
+    """The job's log bookkeeping and `last`, the highest log position stored, in one read."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT seq, last_log_seq, log_bytes, log_dropped, log_artifact, artifacts_expired,"
+        f" (SELECT MAX(seq) FROM job_logs WHERE job_id = jobs.id) AS last FROM jobs WHERE {BY_ID}",
+        key(conn, job_id),
+    ).fetchone()
+    return row
+
+
+def set_log_counters(
+    conn: sqlite3.Connection, seq: int, seen: int, used: int, dropped: int
+) -> None:
+    conn.execute(
+        "UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE seq = ?",
+        (seen, used, dropped, seq),
+    )
+
+
+def set_log_artifact(conn: sqlite3.Connection, seq: int, artifact: str) -> None:
+    conn.execute("UPDATE jobs SET log_artifact = ? WHERE seq = ?", (artifact, seq))
+
+
+def replace_log_artifact(conn: sqlite3.Connection, job_id: str, old: str, new: str) -> None:
+    conn.execute(
+        f"UPDATE jobs SET log_artifact = ? WHERE {BY_ID} AND log_artifact = ?",
+        (new, *key(conn, job_id), old),
+    )
+
+
+def ended_with_log_in_rows(conn: sqlite3.Connection, sealed: str) -> list[str]:
+    """Ids of ended jobs whose log is still in rows (not yet sealed, or sealed and not
+    archived): what a crash left to archive."""
+    placeholders = ", ".join("?" * len(TERMINAL))
+    rows = conn.execute(
+        "SELECT id FROM jobs INDEXED BY jobs_unexpired"
+        " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL"
+        f" AND status IN ({placeholders}) AND (log_artifact IS NULL OR log_artifact = ?)",
+        (*TERMINAL, sealed),
+    )
+    return [row["id"] for row in rows]
+
+
+def archived_with_rows(conn: sqlite3.Connection, archived: str) -> list[str]:
+    """Ids of jobs whose log is archived but still has rows (their deletion was cut short)."""
+    rows = conn.execute(
+        "SELECT id FROM jobs WHERE log_artifact = ? AND EXISTS"
+        " (SELECT 1 FROM job_logs WHERE job_logs.job_id = jobs.id)",
+        (archived,),
+    )
+    return [row["id"] for row in rows]

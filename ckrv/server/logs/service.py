@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.jobs import store as jobs
 from ckrv.server.logs.hub import Hub
 from ckrv.server.logs.store import (
@@ -252,21 +251,9 @@ class LogService:
     async def _recover(self) -> None:
         """Finish what a crash interrupted: archive ended jobs' logs, delete archived rows."""
         try:
-            placeholders = ", ".join("?" * len(TERMINAL))
-            pending = self.db.read(
-                "SELECT id FROM jobs INDEXED BY jobs_unexpired"
-                " WHERE artifacts_expired = 0 AND completed_at IS NOT NULL"
-                f" AND status IN ({placeholders}) AND (log_artifact IS NULL OR log_artifact = ?)",
-                (*TERMINAL, SEALED),
-            )
-            for row in pending:
-                await self.job_ended(row["id"])
-            leftovers = self.db.read(
-                "SELECT id FROM jobs WHERE log_artifact = ? AND EXISTS"
-                " (SELECT 1 FROM job_logs WHERE job_logs.job_id = jobs.id)",
-                (ARCHIVE_NAME,),
-            )
-            for row in leftovers:
-                await self._delete_rows(row["id"])
+            for job_id in self.db.read_with(lambda c: jobs.ended_with_log_in_rows(c, SEALED)):
+                await self.job_ended(job_id)
+            for job_id in self.db.read_with(lambda c: jobs.archived_with_rows(c, ARCHIVE_NAME)):
+                await self._delete_rows(job_id)
         except Exception:
             traceback.print_exc(file=sys.stderr)

@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ckrv.errors import InvalidRequest
-from ckrv.server.jobs.store import BY_ID
-from ckrv.server.jobs.store import find as find_job
-from ckrv.server.jobs.store import key as job_key
+from ckrv.server.jobs import store as jobs
 from ckrv.server.storage.artifacts import ArtifactStore, atomic_file
 from ckrv.timeutil import iso, utcnow
 
@@ -160,11 +158,7 @@ def append_worker_lines(
     conn: sqlite3.Connection, job_id: str, lines: list[Incoming], max_bytes: int
 ) -> list[Entry]:
     """Store the lines not seen before, within the job's byte budget; return what was stored."""
-    job = conn.execute(
-        "SELECT seq, last_log_seq, log_bytes, log_dropped, log_artifact, artifacts_expired,"
-        f" (SELECT MAX(seq) FROM job_logs WHERE job_id = jobs.id) AS last FROM jobs WHERE {BY_ID}",
-        job_key(conn, job_id),
-    ).fetchone()
+    job = jobs.log_counters(conn, job_id)
     if job is None or job["log_artifact"] is not None or job["artifacts_expired"]:
         return []  # unknown job, or its log is sealed: the job has ended
     seen, used, dropped = job["last_log_seq"], job["log_bytes"], job["log_dropped"]
@@ -181,10 +175,7 @@ def append_worker_lines(
         stored.append((position, line.ts, line.level, line.source, line.message))
         position += 1
     _insert(conn, job_id, stored)
-    conn.execute(
-        "UPDATE jobs SET last_log_seq = ?, log_bytes = ?, log_dropped = ? WHERE seq = ?",
-        (seen, used, dropped, job["seq"]),
-    )
+    jobs.set_log_counters(conn, job["seq"], seen, used, dropped)
     return stored
 
 
@@ -193,7 +184,7 @@ def append_server_line(
 ) -> list[Entry]:
     """A line from the server itself (or what it read from the executor, e.g. a crashed pod's
     log tail with source `kubernetes`), not counted against the budget; refused once sealed."""
-    job = find_job(conn, job_id, "log_artifact")
+    job = jobs.find(conn, job_id, "log_artifact")
     if job is None or job["log_artifact"] is not None:
         return []
     entry: Entry = (
@@ -217,10 +208,10 @@ def dropped_marker(dropped: int, used: int, max_bytes: int) -> str:
 def seal(conn: sqlite3.Connection, job_id: str, max_bytes: int) -> list[Entry]:
     """Refuse further worker lines and add the dropped-lines marker, in one commit (so a restart
     in the middle of archiving neither loses nor repeats the marker)."""
-    job = find_job(conn, job_id, "seq, log_artifact, log_bytes, log_dropped")
+    job = jobs.find(conn, job_id, "seq, log_artifact, log_bytes, log_dropped")
     if job is None or job["log_artifact"] is not None:
         return []
-    conn.execute("UPDATE jobs SET log_artifact = ? WHERE seq = ?", (SEALED, job["seq"]))
+    jobs.set_log_artifact(conn, job["seq"], SEALED)
     if not job["log_dropped"]:
         return []
     entry: Entry = (
@@ -235,10 +226,12 @@ def seal(conn: sqlite3.Connection, job_id: str, max_bytes: int) -> list[Entry]:
 
 
 def mark_archived(conn: sqlite3.Connection, job_id: str) -> None:
-    conn.execute(
-        f"UPDATE jobs SET log_artifact = ? WHERE {BY_ID} AND log_artifact = ?",
-        (ARCHIVE_NAME, *job_key(conn, job_id), SEALED),
-    )
+    jobs.replace_log_artifact(conn, job_id, SEALED, ARCHIVE_NAME)
+
+
+def delete_logs(conn: sqlite3.Connection, job_ids: list[str]) -> None:
+    """Delete every row of these jobs' logs (retention: what archiving left behind)."""
+    conn.executemany("DELETE FROM job_logs WHERE job_id = ?", [(job_id,) for job_id in job_ids])
 
 
 def delete_rows(conn: sqlite3.Connection, job_id: str) -> int:
@@ -271,7 +264,7 @@ def _entry(row: sqlite3.Row) -> Entry:
 
 
 def _state(conn: sqlite3.Connection, job_id: str) -> LogState | None:
-    job = find_job(conn, job_id, "status, log_artifact, artifacts_expired")
+    job = jobs.find(conn, job_id, "status, log_artifact, artifacts_expired")
     if job is None:
         return None
     artifact = job["log_artifact"]

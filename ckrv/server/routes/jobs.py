@@ -138,33 +138,20 @@ async def create_job(request: Request) -> Response:
 async def list_jobs(request: Request) -> Response:
     user_id = current_user_id(request)
     limit = query_int(request, "limit", 20, 1, 100)
-    where: list[str] = ["user_id = ?"]
-    params: list[object] = [user_id]
     status = request.query_params.get("status")
-    if status is not None:
-        if status not in STATUSES:
-            raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
-        where.append("status = ?")
-        params.append(status)
+    if status is not None and status not in STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
     prefix = request.query_params.get("id_prefix")
     if prefix is not None:
         if not _ID_PREFIX.match(prefix.lower()):
             raise InvalidRequest("id_prefix must be hexadecimal digits and dashes")
         prefix = prefix.lower()
-        where.append("id LIKE ?")
-        params.append(prefix + "%")
-        seqs = services(request).db.read_with(lambda c: jobs.prefix_seqs(c, prefix))
-        if seqs is not None:  # found by row number, not by reading all the user's jobs
-            where.append(f"seq IN ({', '.join('?' * len(seqs))})")
-            params.extend(seqs)
     cursor = request.query_params.get("cursor")
-    if cursor:
-        where.append("seq < ?")
-        params.append(decode_cursor(cursor))
-    rows = services(request).db.read(
-        f"SELECT {jobs.PUBLIC_COLUMNS} FROM jobs WHERE {' AND '.join(where)}"
-        " ORDER BY seq DESC LIMIT ?",
-        (*params, limit + 1),
+    before = decode_cursor(cursor) if cursor else None
+    rows = services(request).db.read_with(
+        lambda c: jobs.list_page(
+            c, user_id, limit + 1, status=status, id_prefix=prefix, before=before
+        )
     )
     eng = engine(request)
     page = rows[:limit]
