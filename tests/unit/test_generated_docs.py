@@ -16,6 +16,7 @@ import pytest
 from ckrv.server.apidocs.generated_docs import (
     CONFIG_BEGIN,
     CONFIG_END,
+    SCHEMA_SQL,
     api_markdown,
     config_markdown,
     stale,
@@ -77,6 +78,8 @@ def _copy_docs(tmp_path: Path) -> Path:
     (tmp_path / "docs").mkdir()
     shutil.copy(README, tmp_path / "README.md")
     shutil.copy(API_MD, tmp_path / "docs" / "api.md")
+    (tmp_path / SCHEMA_SQL).parent.mkdir(parents=True)
+    shutil.copy(ROOT / SCHEMA_SQL, tmp_path / SCHEMA_SQL)
     return tmp_path
 
 
