@@ -9,7 +9,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 SERVER = ROOT / "ckrv" / "server"
 STORES = {
