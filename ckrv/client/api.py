@@ -11,8 +11,10 @@ import httpx
 
 from ckrv import __version__
 from ckrv.errors import (
+    WIRE_ERRORS,
     ApiError,
     CkrvError,
+    Expired,
     NotAuthenticated,
     NotFound,
     QuotaExceeded,
@@ -22,38 +24,42 @@ from ckrv.errors import (
 TokenSource = Callable[[bool], str | None]
 """Returns a bearer token; called with True after a 401 to ask for a refreshed one."""
 
+# The class for an error status whose body names no code this client knows.
+_BY_STATUS: dict[int, type[CkrvError]] = {
+    401: NotAuthenticated,
+    402: QuotaExceeded,
+    404: NotFound,
+    410: Expired,
+}
 
-def _message(response: httpx.Response) -> tuple[str, str | None, dict[str, Any]]:
+
+def _body(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+    """The message to show and the body's fields (none when the body is not a JSON object)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase, None, {}
+        return response.text.strip()[:500] or response.reason_phrase, {}
     if not isinstance(body, dict):
-        return str(body)[:500], None, {}
-    return (
-        str(body.get("message") or body.get("error_description") or body.get("error")),
-        body.get("error"),
-        body,
-    )
+        return str(body)[:500], {}
+    return str(body.get("message") or body.get("error_description") or body.get("error")), body
 
 
 def translate(response: httpx.Response) -> CkrvError:
-    message, code, body = _message(response)
+    """The typed error of an error response, built from its body's `error` code and fields; by
+    its status when the code is not one this client knows at that status."""
+    message, body = _body(response)
     status = response.status_code
+    code = body.get("error")
+    hint = None
     if status == 401:
-        return NotAuthenticated(
-            f"not logged in to {response.request.url.host}: {message}",
-            hint="run `ckrv cloud login` (or set CKRV_TOKEN)",
-        )
-    if status in (404, 410):
-        return NotFound(message)
-    if status == 402:
-        error = QuotaExceeded(
-            message, hint=f"upgrade: {body['upgrade_url']}" if body.get("upgrade_url") else None
-        )
-        error.body = body  # type: ignore[attr-defined]
-        return error
-    return ApiError(message, status=status, code=code)
+        message = f"not logged in to {response.request.url.host}: {message}"
+        hint = "run `ckrv cloud login` (or set CKRV_TOKEN)"
+    cls = WIRE_ERRORS.get(code) if isinstance(code, str) else None
+    if cls is None or cls.status != status:
+        cls = _BY_STATUS.get(status)
+    if cls is None:
+        return ApiError(message, status=status, code=code if isinstance(code, str) else None)
+    return cls.from_wire(message, body, hint=hint)
 
 
 class Api:

@@ -16,6 +16,7 @@ from ckrv.client.api import Api
 from ckrv.contracts.jobmodel import SHORT_ID, TERMINAL, short_id
 from ckrv.errors import (
     CkrvError,
+    CredentialNotFound,
     JobUnsuccessful,
     NotFound,
     QuotaExceeded,
@@ -124,24 +125,23 @@ def create_job(api: Api, request: JobRequest) -> dict[str, Any]:
             hint="check that the server is up; or run the job on this machine without a "
             "server: drop --cloud (`ckrv run --spec FILE`)",
         ) from exc
-    except NotFound as exc:
-        if request.credential is None or "add one with" in exc.message:
+    except CredentialNotFound as exc:
+        if not exc.credentials:  # the message already says how to add a first one
             raise
-        raise NotFound(exc.message, hint="or add it: `ckrv cloud credentials add`") from exc
+        raise CredentialNotFound(
+            exc.message, credentials=exc.credentials, hint="or add it: `ckrv cloud credentials add`"
+        ) from exc
     return job
 
 
 def quota_error(exc: QuotaExceeded) -> QuotaExceeded:
-    """The 402 again, saying when the quota resets in the user's own time."""
-    body: dict[str, Any] = getattr(exc, "body", {}) or {}
-    resets = body.get("quota_resets_at")
-    message = exc.message.split("; it resets at", 1)[0]
-    if resets:
-        message = f"{message}; it resets {_reset_time(resets)}"
-    hint = exc.hint or "wait for the reset, or ask the server's admin for a larger tier"
-    error = QuotaExceeded(message, hint=hint)
-    error.body = body  # type: ignore[attr-defined]
-    return error
+    """The 402 again, its hint saying when the quota resets in the user's own time."""
+    hint = exc.hint or "wait for it, or ask the server's admin for a larger tier"
+    if exc.resets_at:
+        hint = f"it resets {_reset_time(exc.resets_at)}; {hint}"
+    return QuotaExceeded(
+        exc.message, resets_at=exc.resets_at, upgrade_url=exc.upgrade_url, hint=hint
+    )
 
 
 def _reset_time(text: str) -> str:

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from ckrv.client.api import Api, translate
 from ckrv.client.session import tokens_from_response
 from ckrv.client.tokenstore import StoredTokens
-from ckrv.errors import CkrvError
+from ckrv.errors import (
+    AccessDenied,
+    AuthorizationPending,
+    CkrvError,
+    ExpiredToken,
+    SlowDown,
+)
 
 CLIENT_ID = "ckrv-cli"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -68,15 +74,14 @@ def wait_for_tokens(
         if response.status_code == 200:
             return tokens_from_response(response)
         error = translate(response)
-        code = getattr(error, "code", None)
-        if code == "authorization_pending":
+        if isinstance(error, AuthorizationPending):
             continue
-        if code == "slow_down":
+        if isinstance(error, SlowDown):
             interval += 5
             continue
-        if code == "access_denied":
+        if isinstance(error, AccessDenied):
             raise CkrvError("the login was denied in the browser")
-        if code == "expired_token":
+        if isinstance(error, ExpiredToken):
             raise CkrvError(
                 "the code expired before it was approved", hint="run `ckrv cloud login` again"
             )

@@ -1,10 +1,12 @@
-"""The one error model: each error class renders as its status and body on the server."""
+"""The one error model: each error class renders as its status and body on the server, and the
+client builds the same class back from that body (never from its message)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,6 +15,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from ckrv import errors
+from ckrv.client.api import translate
 from ckrv.errors import CkrvError
 from ckrv.server.storage.artifacts import ArtifactTooLarge
 from ckrv.server.vault.store import AlreadyExists
@@ -124,3 +127,115 @@ def test_starlettes_own_404_and_405_keep_their_bodies() -> None:
     assert wrong_method.status_code == 405
     assert wrong_method.json() == {"error": "method_not_allowed", "message": "Method Not Allowed"}
     assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+# --- the client's side: a body's code and fields -> the typed error and its exit code ---
+
+
+def _response(status: int, body: Any = None, *, text: str | None = None) -> httpx.Response:
+    request = httpx.Request("POST", "http://ckrv.example:8420/v1/jobs")
+    if text is not None:
+        return httpx.Response(status, text=text, request=request)
+    return httpx.Response(status, json=body, request=request)
+
+
+@pytest.mark.parametrize("case", RENDERED, ids=_id)
+def test_the_client_builds_back_the_class_the_server_rendered(
+    case: tuple[CkrvError, int, dict[str, Any]],
+) -> None:
+    error, status, _ = case
+    rendered = error_response(error)
+    back = translate(_response(status, json.loads(bytes(rendered.body))))
+    assert type(back) is errors.WIRE_ERRORS[error.code]
+    assert back.exit_code == {401: 3, 402: 5, 404: 4, 410: 4}.get(status, 1)
+    assert back.status == status and back.code == error.code
+    assert back.fields() == error.fields()
+
+
+def test_a_quota_body_gives_its_reset_time_and_upgrade_url_and_exit_5() -> None:
+    error = translate(
+        _response(
+            402,
+            {
+                "error": "quota_exceeded",
+                "message": "the words here are not read",
+                "quota_resets_at": RESETS,
+                "upgrade_url": UP,
+            },
+        )
+    )
+    assert isinstance(error, errors.QuotaExceeded)
+    assert (error.resets_at, error.upgrade_url, error.exit_code) == (RESETS, UP, 5)
+    assert error.hint == f"upgrade: {UP}"
+
+
+def test_a_missing_credential_body_gives_the_users_credentials_and_exit_4() -> None:
+    error = translate(
+        _response(
+            404,
+            {"error": "credential_not_found", "message": "no", "credentials": ["a", "b"]},
+        )
+    )
+    assert isinstance(error, errors.CredentialNotFound)
+    assert error.credentials == ["a", "b"] and error.exit_code == 4
+
+
+def test_a_401_says_which_server_and_how_to_log_in_and_exits_3() -> None:
+    error = translate(_response(401, {"error": "invalid_token", "message": "token has expired"}))
+    assert isinstance(error, errors.InvalidToken) and error.exit_code == 3
+    assert error.message == "not logged in to ckrv.example: token has expired"
+    assert error.hint is not None and "ckrv cloud login" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("response", "cls", "exit_code"),
+    [
+        (_response(404, {"error": "gone_somewhere", "message": "m"}), errors.NotFound, 4),
+        (_response(410, {"error": "gone_somewhere", "message": "m"}), errors.Expired, 4),
+        (_response(401, text="Unauthorized"), errors.NotAuthenticated, 3),
+        (_response(402, {"message": "pay"}), errors.QuotaExceeded, 5),
+        (_response(405, {"error": "method_not_allowed", "message": "m"}), errors.ApiError, 1),
+        (_response(502, text="<html>bad gateway</html>"), errors.ApiError, 1),
+        # a known code at a status the server never sends it with is not trusted
+        (_response(500, {"error": "not_found", "message": "m"}), errors.ApiError, 1),
+    ],
+)
+def test_a_body_without_a_known_code_is_typed_by_its_status(
+    response: httpx.Response, cls: type[CkrvError], exit_code: int
+) -> None:
+    error = translate(response)
+    assert type(error) is cls and error.exit_code == exit_code
+    assert error.status == response.status_code or cls is not errors.ApiError
+
+
+def test_an_unknown_answer_keeps_its_status_and_code() -> None:
+    error = translate(_response(503, {"error": "overloaded", "message": "busy"}))
+    assert isinstance(error, errors.ApiError)
+    assert (error.status, error.code, error.message) == (503, "overloaded", "busy")
+
+
+def test_every_wire_code_names_one_class_whose_code_it_is() -> None:
+    assert all(cls.code == code for code, cls in errors.WIRE_ERRORS.items())
+    assert all(cls.status < 500 for cls in errors.WIRE_ERRORS.values())
+
+
+def test_the_cli_shows_the_servers_quota_message_as_is_and_the_reset_in_local_time() -> None:
+    from ckrv.client.jobs import quota_error
+
+    said = "job quota of the free tier (10 jobs per month) is used up; it resets at " + RESETS
+    refused = translate(
+        _response(
+            402,
+            {
+                "error": "quota_exceeded",
+                "message": said,
+                "quota_resets_at": RESETS,
+                "upgrade_url": None,
+            },
+        )
+    )
+    assert isinstance(refused, errors.QuotaExceeded)
+    shown = quota_error(refused)
+    assert shown.message == said and shown.exit_code == 5
+    assert shown.hint is not None and shown.hint.startswith("it resets on 20")
+    assert "(in " in shown.hint and "larger tier" in shown.hint
