@@ -22,7 +22,8 @@ from ckrv.worker.reporter import HttpReporter, JobGone
 def take_launch_environment() -> WorkerEnvironment:
     """Decode the launch environment and the secrets handed over beside it, then remove any
     secret from the environment: children (setup, the agent) must not inherit them."""
-    environ = {**os.environ, **secret_channel.take(os.environ)}
+    secrets = secret_channel.take(os.environ)  # (it may add public variables to os.environ)
+    environ = {**os.environ, **secrets}
     try:
         launch = WorkerEnvironment.decode(environ)
     except LaunchEnvError as exc:

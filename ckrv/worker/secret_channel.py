@@ -6,8 +6,9 @@ read them in /proc/PID/environ or /proc/PID/cmdline:
   A socket cannot be reopened through /proc/PID/fd, so only the worker can read it; the
   executor writes the secrets and closes its end, the worker reads to the end and closes.
 - kubernetes: a file (its path in CKRV_LAUNCH_FILE) an init container copied from the job's
-  Secret into a volume of the pod; the worker reads it and deletes it before it starts any
-  command, and the Secret itself is never mounted in the container the agent runs in.
+  Secret into a memory volume of the pod (ckrv/server/executors/k8s_launch.py); the worker
+  reads it and deletes it before it starts any command, and the Secret itself is never mounted
+  in the container the agent runs in. This file holds the whole launch environment.
 
 The payload is one JSON object: variable name -> value, with the names a launch environment
 uses for them (CKRV_JOB_TOKEN, CKRV_GIT_CREDENTIAL, CKRV_AGENT_SECRETS). With neither variable
@@ -46,7 +47,11 @@ def decode(payload: bytes, where: str) -> dict[str, str]:
         raise UsageError(f"the launch secrets from {where} are not valid JSON") from None
     if not isinstance(data, dict):
         raise UsageError(f"the launch secrets from {where} are not a JSON object")
-    return {str(k): str(v) for k, v in data.items() if k in SECRET_NAMES}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _secrets_only(values: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in values.items() if k in SECRET_NAMES}
 
 
 def take(environ: MutableMapping[str, str]) -> dict[str, str]:
@@ -55,9 +60,13 @@ def take(environ: MutableMapping[str, str]) -> dict[str, str]:
     fd = environ.pop(LAUNCH_FD, None)
     path = environ.pop(LAUNCH_FILE, None)
     if fd is not None:
-        return decode(_read_socket(fd), f"file descriptor {fd}")
+        return _secrets_only(decode(_read_socket(fd), f"file descriptor {fd}"))
     if path is not None:
-        return decode(_read_and_delete(Path(path)), path)
+        # the file holds the whole launch environment (kubernetes: nothing else comes in the
+        # container's environment); what is not a secret joins the worker's environment
+        values = decode(_read_and_delete(Path(path)), path)
+        environ.update({k: v for k, v in values.items() if k not in SECRET_NAMES})
+        return _secrets_only(values)
     return {name: environ[name] for name in SECRET_NAMES if name in environ}
 
 

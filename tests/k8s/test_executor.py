@@ -20,6 +20,7 @@ import pytest
 
 from ckrv.server.executors.base import Launch, RunningJob
 from ckrv.server.executors.k8s_client import KubeError
+from ckrv.server.executors.k8s_launch import LAUNCH_VOLUME, SECRET_VOLUME, launch_file
 from ckrv.server.executors.k8s_manifest import job_name, secret_name
 from ckrv.server.executors.kubernetes import KubernetesExecutor
 from ckrv.settings import Settings
@@ -171,7 +172,19 @@ def test_launch_creates_a_secret_owned_by_a_hardened_job_that_never_holds_a_secr
         assert security["capabilities"] == {"drop": ["ALL"]}
         assert container["image"] == FAKE_IMAGE
         assert container["resources"]["limits"]["memory"] == "256Mi"
-        assert container["envFrom"] == [{"secretRef": {"name": secret_name(jid)}}]
+        # the Secret is never the worker's environment, and is mounted in the init container
+        # only, which copies it to a memory volume the worker reads and then deletes
+        assert "envFrom" not in container
+        assert {"name": "CKRV_LAUNCH_FILE", "value": launch_file()} in container["env"]
+        (init,) = pod["initContainers"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        secret_volumes = {n for n, v in volumes.items() if "secret" in v}
+        assert volumes[SECRET_VOLUME]["secret"]["secretName"] == secret_name(jid)
+        assert secret_volumes == {SECRET_VOLUME}
+        assert volumes[LAUNCH_VOLUME]["emptyDir"]["medium"] == "Memory"
+        assert SECRET_VOLUME in {m["name"] for m in init["volumeMounts"]}
+        assert SECRET_VOLUME not in {m["name"] for m in container["volumeMounts"]}
+        assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
         dumped = json.dumps(job)
         for value in (SECRET_TOKEN, SECRET_PAT, SECRET_AGENT_KEY, "CKRV_JOB_TOKEN"):
             assert value not in dumped
@@ -478,7 +491,8 @@ def test_launch_is_idempotent_and_replaces_a_stale_attempt(
         secret = sim.get("secrets", secret_name(jid))
         assert secret is not None
         assert secret["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
-        token = base64.b64decode(secret["data"]["CKRV_JOB_TOKEN"]).decode()
+        launch = json.loads(base64.b64decode(secret["data"]["launch.json"]))
+        token = launch["CKRV_JOB_TOKEN"]
         assert token == "another-attempt-token"
         await executor.terminate(jid, None)
 

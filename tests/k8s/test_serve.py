@@ -94,7 +94,7 @@ def test_a_private_job_runs_as_a_kubernetes_job_with_its_credentials_only_in_the
         spec = "# Greet from the cluster\nenv MY_SECRET\nwrite hello.txt Hello from k8s\\n\n"
         created = submit(api, spec, git_srv.url("origin.git"), git_credential_name="gh")
         done = wait_status(api, created["id"], timeout=90)
-        assert done["status"] == "succeeded", done
+        assert done["status"] == "succeeded", (done["error_message"], done)
         assert any(a.authorized for a in git_srv.attempts)
     diff = api.get(f"/jobs/{created['id']}/artifacts/diff").text
     assert "+Hello from k8s" in diff
@@ -106,11 +106,16 @@ def test_a_private_job_runs_as_a_kubernetes_job_with_its_credentials_only_in_the
     text = json.dumps(job)
     for value in (TOKEN, SECRET, base64.b64encode(TOKEN.encode()).decode()):
         assert value not in text
-    env = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    env = json.loads(base64.b64decode(secret["data"]["launch.json"]))
     assert json.loads(env["CKRV_GIT_CREDENTIAL"])["value"] == TOKEN
     assert json.loads(env["CKRV_AGENT_SECRETS"]) == {"MY_SECRET": SECRET}
     assert env["CKRV_API_URL"] == server.api_url
     assert secret["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+    # the worker read the launch file the init container copied, and deleted it before any
+    # command ran: nothing of it is left in the pod's volumes
+    volumes = list((tmp_path / "node").rglob("volumes/*"))
+    assert {v.name for v in volumes} >= {"ckrv-launch", "ckrv-launch-secret"}
+    assert not list((tmp_path / "node").rglob("ckrv-launch/launch.json"))
 
 
 def test_cancel_deletes_the_job_its_pod_and_secret(

@@ -15,12 +15,13 @@ with that reason unless the worker already reported a terminal result."""
 
 @dataclass(frozen=True)
 class Launch:
-    """Everything a worker is entitled to, handed over in its environment.
+    """Everything a worker is entitled to.
 
     `env` holds the encoded launch environment (ckrv/contracts/launch_env.py: the API URL, the
     job id and token, and when the job has them its git credential and agent secrets), plus
-    the agent's pass-through variables. The kubernetes executor puts all of it in the job's
-    Secret, never in the Job object.
+    the agent's pass-through variables. Its secrets never go in an environment: the local
+    executor hands them over on an inherited socket, the kubernetes executor in a file of the
+    job's Secret that only an init container mounts (ckrv/worker/secret_channel.py).
     """
 
     job_id: str

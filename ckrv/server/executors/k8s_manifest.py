@@ -3,8 +3,9 @@
 
 The template supplies what a cluster may want to vary (tolerations, node selectors, volumes,
 extra env); the executor always imposes what ckrv relies on: name and labels, one try, the
-deadline and TTL, the Secret reference, and the security baseline. No value from the launch
-environment is ever written into the Job."""
+deadline and TTL, the Secret's handover (k8s_launch.py: mounted in an init container only,
+never as environment), and the security baseline. No value from the launch environment is ever
+written into the Job."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from ckrv.contracts import launch_env
 from ckrv.errors import ConfigError
+from ckrv.server.executors import k8s_launch
 from ckrv.server.executors.base import Launch
 from ckrv.settings import Settings
 
@@ -148,16 +150,12 @@ def render_job(template: Obj, settings: Settings, launch: Launch) -> Obj:
     container["image"] = settings.kubernetes_worker_image
     quantities = {"cpu": settings.kubernetes_cpu, "memory": settings.kubernetes_memory}
     container["resources"] = {"requests": dict(quantities), "limits": dict(quantities)}
-    secret = secret_name(job_id)
-    env_from = [
-        s for s in container.get("envFrom") or [] if s.get("secretRef", {}).get("name") != secret
-    ]
-    container["envFrom"] = [*env_from, {"secretRef": {"name": secret}}]
     shadowed = set(launch.env)  # the template must not override what the launch provides
     container["env"] = [e for e in container.get("env") or [] if e.get("name") not in shadowed]
-    if not container["env"]:
-        del container["env"]
+    init = k8s_launch.wire(pod, container, secret_name(job_id), settings.kubernetes_worker_image)
     _harden(pod, container)
+    _harden(pod, init)
+    init["securityContext"]["readOnlyRootFilesystem"] = True
     return job
 
 
@@ -184,5 +182,7 @@ def render_secret(settings: Settings, launch: Launch, job: Obj) -> Obj:
             ],
         },
         "type": "Opaque",
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in env.items()},
+        "data": {
+            k: base64.b64encode(v.encode()).decode() for k, v in k8s_launch.secret_data(env).items()
+        },
     }

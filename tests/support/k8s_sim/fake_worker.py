@@ -13,7 +13,17 @@ import sys
 import time
 
 
+def take_launch_file() -> None:
+    """Like the real worker: the launch environment from CKRV_LAUNCH_FILE, then the file gone."""
+    path = os.environ.pop("CKRV_LAUNCH_FILE", None)
+    if path:
+        with open(path) as handle:
+            os.environ.update(json.load(handle))
+        os.unlink(path)
+
+
 def main() -> int:
+    take_launch_file()
     held = []
     for command in os.environ.get("FAKE_WORKER_SCRIPT", "").split(";"):
         op, _, arg = command.strip().partition(" ")

@@ -120,6 +120,8 @@ class Kubelet:
             return
         self._status(namespace, name, podstatus.scheduled)
         self._wait_state(namespace, name, "ContainerCreating")
+        if not await self._run_init_containers(namespace, name, pod):
+            return
         spec = pod["spec"]["containers"][0]
         image = await self._pull(namespace, name, spec["image"])
         if image is None:
@@ -128,6 +130,35 @@ class Kubelet:
         if env is None:
             return
         await self._start(namespace, name, pod, spec, image, env)
+
+    async def _run_init_containers(self, namespace: str, name: str, pod: Obj) -> bool:
+        """Run each init container to its end, in order, like the real kubelet: a failed one
+        fails the pod (restartPolicy Never) and the main container never starts."""
+        for spec in pod["spec"].get("initContainers") or []:
+            image = await self._pull(namespace, name, spec["image"])
+            if image is None:
+                return False
+            env = await self._resolve_env(namespace, name, pod, spec, image)
+            if env is None:
+                return False
+            sandbox = self._sandbox(namespace, name)
+            log = sandbox / "logs" / f"{spec['name']}-0.log"
+            with log.open("wb") as out:
+                process = await asyncio.create_subprocess_exec(
+                    *image.argv(spec.get("command"), spec.get("args")),
+                    env=env,
+                    cwd=sandbox / "work",
+                    stdout=out,
+                    stderr=asyncio.subprocess.STDOUT,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            code = await process.wait()
+            if code != 0:
+                message = f"init container {spec['name']} exited with code {code}"
+                self._terminated(namespace, name, code, "Init:Error", message, now_iso())
+                return False
+        return True
 
     async def _pull(self, namespace: str, name: str, ref: str) -> Image | None:
         if not self.images.valid_name(ref):

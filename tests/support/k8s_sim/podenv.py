@@ -1,5 +1,6 @@
 """How the kubelet builds a container's environment: the image's ENV, then `envFrom` Secrets,
-then `env` (values, `secretKeyRef`, `fieldRef`), and where volume mounts live on this host."""
+then `env` (values, `secretKeyRef`, `fieldRef`), where volume mounts live on this host, and the
+files of the Secret volumes a container mounts."""
 
 from __future__ import annotations
 
@@ -57,7 +58,23 @@ class EnvResolver:
             if value is not None:
                 env[item["name"]] = value
         mounts = self.mounts(sandbox, spec)
+        self._secret_volumes(namespace, pod, spec, sandbox)
         return {k: in_sandbox(v, mounts) for k, v in env.items()}
+
+    def _secret_volumes(self, namespace: str, pod: Obj, spec: Obj, sandbox: Path) -> None:
+        """Write the files of the Secret volumes this container mounts (in its volume's
+        directory, with the volume's defaultMode)."""
+        mounted = {m["name"] for m in spec.get("volumeMounts") or []}
+        for volume in pod["spec"].get("volumes") or []:
+            source = volume.get("secret")
+            if source is None or volume["name"] not in mounted:
+                continue
+            data = self._secret(namespace, source["secretName"], bool(source.get("optional")))
+            directory = sandbox / "volumes" / volume["name"]
+            for key, value in (data or {}).items():
+                path = directory / key
+                path.write_text(value)
+                path.chmod(int(source.get("defaultMode", 0o644)))
 
     @staticmethod
     def mounts(sandbox: Path, spec: Obj) -> dict[str, Path]:
