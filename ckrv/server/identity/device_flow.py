@@ -110,17 +110,15 @@ def _poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
     return str(row["user_id"])
 
 
-def find_pending_row(row: sqlite3.Row | None) -> sqlite3.Row | None:
-    if row is None or row["status"] != "pending" or parse_iso(row["expires_at"]) <= utcnow():  # type: ignore[operator]
-        return None
-    return row
-
-
 def find_pending(conn: sqlite3.Connection, user_code: str) -> sqlite3.Row | None:
-    row = conn.execute(
+    """The code's row while it waits for a decision (pending and unexpired), else None."""
+    row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM device_codes WHERE user_code = ?", (normalize_user_code(user_code),)
     ).fetchone()
-    return find_pending_row(row)
+    if row is None or row["status"] != "pending":
+        return None
+    expires = parse_iso(row["expires_at"])
+    return row if expires is not None and expires > utcnow() else None
 
 
 def decide(conn: sqlite3.Connection, user_code: str, user_id: str, approve: bool) -> bool:

@@ -4,8 +4,8 @@ live fan-out to followers, and the archive written when the job ends.
 The worker route calls `ingest` (worker batches); the engine calls `server_line` (the server's
 own last word: worker lost, timeout, cancelled), `status_changed` and `job_ended`; the
 Kubernetes executor's log sink calls `executor_lines`; the logs route calls `follow` and
-`json_body`. Storage rules live in logs_store.py, fan-out in logs_hub.py, the
-reading protocol in logs_stream.py.
+`json_body`. Storage rules live in store.py (the log's columns of the job row in
+jobs/store.py), fan-out in hub.py, the reading protocol in stream.py.
 """
 
 from __future__ import annotations
