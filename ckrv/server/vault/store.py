@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
-from ckrv.errors import Conflict, NotFound, UsageError
+from ckrv.errors import Conflict, InvalidRequest, NotFound
 from ckrv.server.vault.crypto import seal, unseal
 from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.timeutil import iso, utcnow
@@ -53,13 +53,13 @@ def credential_summary(row: sqlite3.Row) -> dict[str, Any]:
 def check_credential(name: str, provider: str, credential_type: str, value: str) -> str:
     """Refuse what cannot work; return the value as it will be stored."""
     if not CREDENTIAL_NAME.match(name):
-        raise UsageError(f"credential name {name!r} must be 1-50 of a-z, 0-9 and '-'")
+        raise InvalidRequest(f"credential name {name!r} must be 1-50 of a-z, 0-9 and '-'")
     if provider not in PROVIDERS:
-        raise UsageError(f"provider must be one of {', '.join(PROVIDERS)}")
+        raise InvalidRequest(f"provider must be one of {', '.join(PROVIDERS)}")
     if credential_type not in CREDENTIAL_TYPES:
-        raise UsageError(f"credential_type must be one of {', '.join(CREDENTIAL_TYPES)}")
+        raise InvalidRequest(f"credential_type must be one of {', '.join(CREDENTIAL_TYPES)}")
     if len(value.encode()) > MAX_CREDENTIAL_BYTES:
-        raise UsageError(f"the credential value is larger than {MAX_CREDENTIAL_BYTES} bytes")
+        raise InvalidRequest(f"the credential value is larger than {MAX_CREDENTIAL_BYTES} bytes")
     if credential_type == "pat":
         return _check_token(value)
     return _check_private_key(value)
@@ -68,9 +68,9 @@ def check_credential(name: str, provider: str, credential_type: str, value: str)
 def _check_token(value: str) -> str:
     token = value.strip()
     if not token:
-        raise UsageError("the token is empty")
+        raise InvalidRequest("the token is empty")
     if any(ch.isspace() or ord(ch) < 32 for ch in token):
-        raise UsageError(
+        raise InvalidRequest(
             "a token is one line without spaces; for an ssh private key use "
             "credential_type deploy_key"
         )
@@ -86,7 +86,7 @@ def _check_private_key(value: str) -> str:
 
     key = value.strip().replace("\r\n", "\n") + "\n"
     if not _PRIVATE_KEY.search(key):
-        raise UsageError(
+        raise InvalidRequest(
             "a deploy key must be an unencrypted ssh private key "
             "(-----BEGIN OPENSSH PRIVATE KEY----- ...)"
         )
@@ -94,14 +94,14 @@ def _check_private_key(value: str) -> str:
     try:
         load(key.encode(), password=None)
     except TypeError as exc:  # cryptography's way of saying "needs a password"
-        raise UsageError(
+        raise InvalidRequest(
             "this private key is protected by a passphrase, which a job cannot "
             "type: create a deploy key without one (ssh-keygen -N '')"
         ) from exc
     except UnsupportedAlgorithm:
         pass  # a key type ssh knows and cryptography does not: let ssh judge it
     except ValueError as exc:
-        raise UsageError(f"the deploy key is not a valid private key ({exc})") from exc
+        raise InvalidRequest(f"the deploy key is not a valid private key ({exc})") from exc
     return key
 
 
@@ -201,21 +201,21 @@ def mark_credential_used(conn: sqlite3.Connection, credential_id: str) -> None:
 
 def check_secret(name: str, value: str) -> None:
     if not SECRET_NAME.match(name):
-        raise UsageError(
+        raise InvalidRequest(
             f"secret name {name!r} must be an environment variable name: "
             "A-Z, 0-9 and _, not starting with a digit, at most 128 characters"
         )
     if name.startswith(("CKRV_", "GIT_")):
-        raise UsageError(
+        raise InvalidRequest(
             f"secret names may not start with CKRV_ or GIT_ ({name!r}): ckrv and "
             "git use those variables themselves"
         )
     if not value:
-        raise UsageError("the secret value is empty")
+        raise InvalidRequest("the secret value is empty")
     if len(value.encode()) > MAX_SECRET_BYTES:
-        raise UsageError(f"the secret value is larger than {MAX_SECRET_BYTES} bytes")
+        raise InvalidRequest(f"the secret value is larger than {MAX_SECRET_BYTES} bytes")
     if "\0" in value:
-        raise UsageError(
+        raise InvalidRequest(
             "the secret value contains a NUL character, which an environment variable cannot hold"
         )
 
