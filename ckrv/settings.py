@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.contracts.agents import AgentConfig
+from ckrv.contracts.network import Layer, NetworkMode, PolicyError, check_mode, host_patterns
 from ckrv.errors import CkrvError, ConfigError
 from ckrv.timeutil import parse_duration
 
@@ -26,6 +27,11 @@ def address_list(value: Any) -> tuple[str, ...]:
     for entry in value:
         ipaddress.ip_network(entry, strict=False)  # ValueError names the bad one
     return tuple(value)
+
+
+def allowed_hosts(value: Any) -> tuple[str, ...]:
+    """A list of host patterns (`name`, `*.name`, `name:port`, an IP address), each checked."""
+    return host_patterns(value, "allowed_hosts")
 
 
 # (section, key, converter, default, doc). Durations accept 90s, 15m, 1h, 7d.
@@ -106,6 +112,31 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     ("server", "upgrade_url", str, "", "Link shown when a user's quota is spent."),
     (
         "server",
+        "network",
+        check_mode,
+        "open",
+        "What a job's commands may reach: `open` (anything), `allowlist` (only `allowed_hosts` "
+        "and the agent's model API, through the worker's filtering proxy) or `none` (nothing). "
+        'An `[agents.NAME]` or `[repositories."URL-PATTERN"]` table may set its own.',
+    ),
+    (
+        "server",
+        "allowed_hosts",
+        allowed_hosts,
+        (),
+        "Hosts every job may reach under `allowlist`: `name`, `*.name` (names below it), "
+        "`name:port` (ports 80 and 443 unless given), or an IP address.",
+    ),
+    (
+        "server",
+        "jobs_may_widen_network",
+        bool,
+        False,
+        "Let a job ask for a wider network than the operator's settings give it (`open` where "
+        "they say `allowlist`, hosts beyond their list). Off: a job may only narrow.",
+    ),
+    (
+        "server",
         "trusted_proxies",
         address_list,
         (),
@@ -178,6 +209,9 @@ class Settings:
     allow_ssh_repositories: bool = True
     ssh_known_hosts: str = "accept-new"
     upgrade_url: str = ""
+    network: NetworkMode = "open"
+    allowed_hosts: tuple[str, ...] = ()
+    jobs_may_widen_network: bool = False
     trusted_proxies: tuple[str, ...] = ()
     access_token_ttl: float = 900.0
     refresh_token_ttl: float = 30 * 86400.0
@@ -196,6 +230,7 @@ class Settings:
     kubernetes_job_template: str = ""
     kubernetes_extra_labels: dict[str, str] = field(default_factory=dict)
     agents: dict[str, AgentConfig] = field(default_factory=dict)
+    repositories: dict[str, Layer] = field(default_factory=dict)  # URL pattern -> its network
 
     @property
     def base_url(self) -> str:
@@ -227,23 +262,51 @@ def _convert(section: str, key: str, value: Any) -> Any:
 def _agent(name: str, table: Any) -> AgentConfig:
     if not isinstance(table, dict) or not isinstance(table.get("command"), list):
         raise ConfigError(f'config: [agents.{name}] needs `command = ["prog", "arg", ...]`')
-    unknown = set(table) - {"command", "env", "timeout", "verify"}
+    unknown = set(table) - {"command", "env", "timeout", "verify", "network", "allowed_hosts"}
     if unknown:
         raise ConfigError(f"config: unknown keys in [agents.{name}]: {', '.join(sorted(unknown))}")
     timeout = table.get("timeout")
+    mode, hosts = _network_keys(f"agents.{name}", table)
     return AgentConfig(
         name=name,
         command=tuple(str(a) for a in table["command"]),
         env=tuple(str(e) for e in table.get("env", [])),
         timeout=parse_duration(timeout) if timeout is not None else None,
         verify=tuple(str(a) for a in table.get("verify", [])),
+        network=mode,
+        allowed_hosts=hosts,
     )
+
+
+def _network_keys(where: str, table: dict[str, Any]) -> tuple[NetworkMode | None, tuple[str, ...]]:
+    try:
+        mode = check_mode(table["network"]) if "network" in table else None
+        return mode, host_patterns(table.get("allowed_hosts", []), "allowed_hosts")
+    except PolicyError as exc:
+        raise ConfigError(f"config: [{where}] {exc}") from exc
+
+
+def _repositories(tables: Any) -> dict[str, Layer]:
+    """`[repositories."URL-PATTERN"]` tables (shell-style patterns matched against a job's
+    repository URL; the first match in file order applies): each a network and its hosts."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise ConfigError('config: [repositories] holds tables: [repositories."URL-PATTERN"]')
+    layers: dict[str, Layer] = {}
+    for pattern, table in tables.items():
+        where = f'repositories."{pattern}"'
+        unknown = set(table) - {"network", "allowed_hosts"}
+        if unknown:
+            raise ConfigError(f"config: unknown keys in [{where}]: {', '.join(sorted(unknown))}")
+        mode, hosts = _network_keys(where, table)
+        layers[pattern] = Layer(mode, hosts, f"[{where}] network")
+    return layers
 
 
 def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
     """Settings from defaults, then the TOML file. Unknown sections and keys are errors."""
     values: dict[str, Any] = {}
     agents: dict[str, AgentConfig] = {}
+    repositories: dict[str, Layer] = {}
     if config_file is not None:
         try:
             document = tomllib.loads(config_file.read_text(encoding="utf-8"))
@@ -254,12 +317,14 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         for section, table in document.items():
             if section == "agents" and isinstance(table, dict):
                 agents = {name: _agent(name, spec) for name, spec in table.items()}
+            elif section == "repositories":
+                repositories = _repositories(table)
             elif section in {"server", "kubernetes"} and isinstance(table, dict):
                 for key, value in table.items():
                     values[_attr(section, key)] = _convert(section, key, value)
             else:
                 raise ConfigError(
                     f"config: unknown section [{section}]. Known: [server], [kubernetes], "
-                    "[agents.NAME]"
+                    '[agents.NAME], [repositories."URL-PATTERN"]'
                 )
-    return Settings(data_dir=data_dir, agents=agents, **values)
+    return Settings(data_dir=data_dir, agents=agents, repositories=repositories, **values)

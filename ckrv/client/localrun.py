@@ -25,6 +25,7 @@ from ckrv.client import repo
 from ckrv.contracts.agents import AgentConfig, available_agents
 from ckrv.contracts.job_description import AgentDescription, JobDescription
 from ckrv.contracts.jobmodel import feature_branch, spec_title
+from ckrv.contracts.network import NetworkPolicy
 from ckrv.errors import UsageError
 from ckrv.paths import config_dir
 from ckrv.settings import Settings
@@ -151,6 +152,7 @@ def describe_job(root: Path, request: LocalRequest, settings: Settings) -> JobDe
         max_diff_bytes=LOCAL_MAX_DIFF_BYTES,
         allow_local_repositories=True,
         ssh_known_hosts=settings.ssh_known_hosts,
+        network=NetworkPolicy("open", (), "a local run (this machine, your own user)"),
     )
 
 

@@ -10,4 +10,5 @@ none imports `ckrv.server`, `ckrv.worker`, `ckrv.client` or `ckrv.cli`.
     credentials.py      git credentials: providers, types, usernames, which URL fits which type
     masking.py          finding and masking secret values (and token shapes) in text
     jobmodel.py         job statuses and phases as `Literal`s, short ids, titles and branches
+    network.py          a job's network policy: modes, host patterns, how the layers settle it
 """

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ckrv.contracts.network import NetworkMode
+
 
 @dataclass(frozen=True)
 class AgentConfig:
@@ -19,6 +21,8 @@ class AgentConfig:
     timeout: float | None = None
     verify: tuple[str, ...] = ()
     install_hint: str = ""
+    network: NetworkMode | None = None  # None: the server's (or the repository's) mode
+    allowed_hosts: tuple[str, ...] = ()  # the hosts it needs under `allowlist` (its model API)
 
 
 PRESETS: dict[str, AgentConfig] = {
@@ -27,24 +31,28 @@ PRESETS: dict[str, AgentConfig] = {
         ("claude", "--print", "--dangerously-skip-permissions", "{prompt}"),
         env=("ANTHROPIC_API_KEY",),
         install_hint="install Claude Code in the worker: npm install -g @anthropic-ai/claude-code",
+        allowed_hosts=("api.anthropic.com",),
     ),
     "codex": AgentConfig(
         "codex",
         ("codex", "exec", "--full-auto", "{prompt}"),
         env=("OPENAI_API_KEY",),
         install_hint="install Codex CLI in the worker: npm install -g @openai/codex",
+        allowed_hosts=("api.openai.com",),
     ),
     "gemini": AgentConfig(
         "gemini",
         ("gemini", "--yolo", "--prompt", "{prompt}"),
         env=("GEMINI_API_KEY",),
         install_hint="install Gemini CLI in the worker: npm install -g @google/gemini-cli",
+        allowed_hosts=("generativelanguage.googleapis.com",),
     ),
     "aider": AgentConfig(
         "aider",
         ("aider", "--yes-always", "--no-auto-commits", "--message-file", "{spec_file}"),
         env=("OPENAI_API_KEY", "ANTHROPIC_API_KEY"),
         install_hint="install aider in the worker: pip install aider-chat",
+        allowed_hosts=("api.openai.com", "api.anthropic.com"),
     ),
 }
 
@@ -58,3 +66,9 @@ def install_hint(agent: AgentConfig) -> str:
     """What to install for the agent: its own hint, else its preset's (a config table that
     overrides a preset keeps the preset's hint)."""
     return agent.install_hint or PRESETS.get(agent.name, agent).install_hint
+
+
+def preset_hosts(agent: AgentConfig) -> tuple[str, ...]:
+    """The hosts the agent needs under `allowlist`: its own list, else its preset's (a config
+    table that overrides a preset without naming hosts keeps the preset's model API)."""
+    return agent.allowed_hosts or PRESETS.get(agent.name, agent).allowed_hosts

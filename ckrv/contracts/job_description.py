@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ckrv.contracts.agents import AgentConfig, install_hint
+from ckrv.contracts.network import NetworkPolicy
 
 DEFAULT_MAX_DIFF_BYTES = 50 * 1024 * 1024
 DEFAULT_KNOWN_HOSTS_POLICY = "accept-new"
@@ -71,6 +72,7 @@ class JobDescription:
     max_diff_bytes: int
     allow_local_repositories: bool
     ssh_known_hosts: str  # the server's known-hosts policy for ssh URLs
+    network: NetworkPolicy  # what the job's commands may reach, settled when it was created
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)  # tuples stay tuples: JSON writes them as arrays
@@ -94,4 +96,5 @@ class JobDescription:
             max_diff_bytes=int(data.get("max_diff_bytes") or DEFAULT_MAX_DIFF_BYTES),
             allow_local_repositories=bool(data.get("allow_local_repositories")),
             ssh_known_hosts=str(data.get("ssh_known_hosts") or DEFAULT_KNOWN_HOSTS_POLICY),
+            network=NetworkPolicy.from_dict(data.get("network")),  # none sent: open
         )

@@ -19,6 +19,7 @@ from ckrv.contracts.masking import Masker, scrub
 from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
 from ckrv.worker.confine import end_leftovers
+from ckrv.worker.egress import Egress, start_egress, stated
 from ckrv.worker.gitauth import (
     base_git_env,
     credential_env,
@@ -64,6 +65,7 @@ class JobContext:
     # Where the worker keeps its own repository and the credential's files: outside the
     # workspace (the executor makes it; else a new temporary directory).
     private_dir: Path | None = None
+    egress: Egress | None = None  # set once the commands are about to run
 
     @property
     def checkout(self) -> Path:
@@ -121,6 +123,8 @@ def _clone(ctx: JobContext, git: Git) -> str:
 
 
 def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | None) -> Completed:
+    if ctx.egress is not None:
+        argv = ctx.egress.wrap(argv)
     return run_streaming(
         argv,
         cwd=ctx.checkout,
@@ -250,6 +254,8 @@ def run_job(ctx: JobContext) -> Outcome:
         base = _clone(ctx, git)
         forget_credential_files(private)  # commands run from here on: no key on their disk
         repo = OwnedRepo.copy_of(ctx.checkout, private, env, ctx.masker)
+        ctx.say(stated(ctx.job.network))
+        ctx.egress = start_egress(ctx.job.network, ctx.say)
         setup = ctx.job.setup
         if setup:
             ctx.reporter.event(phase="setup")
@@ -284,5 +290,7 @@ def run_job(ctx: JobContext) -> Outcome:
         return _failure(ctx, exc.message)
     finally:
         end_leftovers()
+        if ctx.egress is not None:
+            ctx.egress.close()
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(ctx.checkout, ignore_errors=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ckrv.netpolicy import HostPattern, Layer, NetworkPolicy, PolicyError, host_patterns, settle
+from ckrv.contracts.network import (
+    HostPattern,
+    Layer,
+    NetworkPolicy,
+    PolicyError,
+    host_patterns,
+    settle,
+)
 from ckrv.worker.egress.policy import Allowlist
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ckrv.netpolicy import NetworkPolicy
+from ckrv.contracts.network import NetworkPolicy
 from ckrv.worker.egress.policy import Allowlist
 from ckrv.worker.egress.proxy import EgressProxy, ProxyThread
 

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ckrv.settings import SETTINGS_TABLE, address_list
+from ckrv.contracts.network import check_mode
+from ckrv.settings import SETTINGS_TABLE, address_list, allowed_hosts
 
 DEFAULT_API_URL = "http://127.0.0.1:8420/v1"
 SCHEMA_SQL = Path("ckrv", "server", "storage", "schema.sql")
@@ -34,6 +35,8 @@ def _type_name(converter: Any) -> str:
         bool: "boolean",
         dict: "table",
         address_list: "list of addresses",
+        allowed_hosts: "list of host patterns",
+        check_mode: "`open`, `allowlist` or `none`",
     }
     return names.get(converter, "duration")
 

@@ -31,7 +31,7 @@ COLUMNS = (
     " base_commit, pushed_branch, created_at, started_at, completed_at, result_summary,"
     " error_message, diff_stats, diff_artifact, log_artifact, artifacts_expired, executor,"
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
-    " log_dropped, last_log_seq"
+    " log_dropped, last_log_seq, network"
 )
 
 
@@ -46,6 +46,7 @@ class NewJob(NamedTuple):  # built on every POST: cheaper than a frozen dataclas
     credential_id: str | None = None
     credential_name: str | None = None
     push: bool = False
+    network: str | None = None  # the settled NetworkPolicy as JSON
 
 
 # What `public` reads: the columns the job routes select (fewer columns, cheaper rows).
@@ -82,9 +83,14 @@ _INSERTED = [
     "created_at",
     "spec_content",
 ]
-_INSERT = (
-    f"INSERT INTO jobs ({', '.join(_INSERTED)}) VALUES ({', '.join(':' + n for n in _INSERTED)})"
-)
+
+
+def _insert_statement(columns: list[str]) -> str:
+    return f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)})"
+
+
+_INSERT = _insert_statement(_INSERTED)
+_INSERT_WITH_NETWORK = _insert_statement([*_INSERTED, "network"])  # NULL: the column's default
 
 
 def insert_jobs(
@@ -134,7 +140,11 @@ def _insert(
         "feature_branch_name": feature_branch(title, job_id),
         "created_at": created_at,
     }
-    conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
+    if job.network is None:
+        conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
+        return _UNSET | values
+    values["network"] = job.network
+    conn.execute(_INSERT_WITH_NETWORK, {**values, "spec_content": job.spec_content})
     return _UNSET | values
 
 

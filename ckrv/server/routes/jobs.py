@@ -4,6 +4,7 @@ cancel, and the diff artifact. Another user's job is a 404 on every route."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sqlite3
@@ -27,6 +28,7 @@ from ckrv.errors import (
 )
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.jobs.network import job_network
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.services import Services
 from ckrv.server.vault.credential_rules import check_credential_fits
@@ -106,6 +108,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
             f"setup must be a non-empty command of at most {_MAX_SETUP} bytes",
         )
     push = field(body, "push", required=False, kind=bool, default=False)
+    network = job_network(settings, known[agent], repo, body)
     credential_id, credential_name = _credential(
         svc, user_id, field(body, "git_credential_name", required=False), repo
     )
@@ -120,6 +123,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
         credential_id,
         credential_name,
         push,
+        json.dumps(network.as_dict()),
     )
 
 

@@ -199,4 +199,6 @@ MIGRATIONS: list[str] = [
         WHERE artifacts_expired = 0 AND completed_at IS NOT NULL;
     CREATE UNIQUE INDEX jobs_legacy_id ON jobs(id) WHERE substr(id, 15, 1) <> '8';
     """,
+    # 4: the job's network policy as settled at creation (JSON); NULL: the server's at dispatch
+    "ALTER TABLE jobs ADD COLUMN network TEXT",
 ]

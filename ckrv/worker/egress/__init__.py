@@ -3,6 +3,7 @@
     policy.py     the proxy's decision for one host:port, and the denial's log line
     proxy.py      the filtering HTTP proxy (CONNECT and absolute-URI HTTP) on a worker thread
     bridge.py     runs inside the command's network namespace: 127.0.0.1:<port> -> proxy socket
+                  (standard library only: its source is passed with `python -c`)
     namespace.py  the command's own network namespace (bubblewrap `--unshare-net`)
 
 `none`: the command gets a network namespace with loopback only. `allowlist`: the same, plus the
@@ -12,15 +13,17 @@ worker itself (clone, reports, push) always runs outside, on the machine's netwo
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ckrv.netpolicy import NetworkMode, NetworkPolicy
+from ckrv.contracts.network import NetworkMode, NetworkPolicy
+from ckrv.errors import WorkerError
 from ckrv.worker.egress.namespace import isolated
 from ckrv.worker.egress.policy import Allowlist
 from ckrv.worker.egress.proxy import EgressProxy, ProxyThread, Say
@@ -28,25 +31,35 @@ from ckrv.worker.egress.proxy import EgressProxy, ProxyThread, Say
 
 @dataclass
 class Egress:
-    """What a job's commands run under: `wrap` turns a command into its confined form."""
+    """What a job's commands run under. With the sandbox: `bridged(argv)` inside a sandbox
+    built with `network` and `socket`; without it: `wrap(argv)`, which also gives the command
+    its own network namespace."""
 
     policy: NetworkPolicy
-    directory: Path | None = None  # the proxy's socket and the bridge (allowlist only)
+    directory: Path | None = None  # holds the proxy's socket (allowlist only)
     proxy: ProxyThread | None = None
-    binds: tuple[Path, ...] = field(default_factory=tuple)
 
     @property
     def network(self) -> NetworkMode:
         return self.policy.mode
 
+    @property
+    def socket(self) -> Path | None:
+        return None if self.directory is None else self.directory / "proxy.sock"
+
+    def bridged(self, argv: list[str]) -> list[str]:
+        """The command behind the bridge (allowlist), run by the worker's interpreter, which
+        the sandbox shows read-only; the bridge's source travels on its command line."""
+        if self.socket is None:
+            return argv
+        bridge = [sys.executable, "-I", "-S", "-c", _bridge_source()]
+        return [*bridge, "--socket", str(self.socket), "--", *argv]
+
     def wrap(self, argv: list[str]) -> list[str]:
+        """Without the sandbox: the bridged command in a network namespace of its own."""
         if self.policy.mode == "open":
             return argv
-        if self.directory is not None:
-            bridge = self.directory / "bridge.py"
-            socket = self.directory / "proxy.sock"
-            argv = [_interpreter(), "-I", "-S", str(bridge), "--socket", str(socket), "--", *argv]
-        return isolated(argv, self.policy.mode)
+        return isolated(self.bridged(argv), self.policy.mode)
 
     def close(self) -> None:
         if self.proxy is not None:
@@ -57,30 +70,32 @@ class Egress:
             self.directory = None
 
 
-def _interpreter() -> str:
-    """The base interpreter (a venv's python is a link to it): what the sandbox shows."""
-    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+@functools.cache
+def _bridge_source() -> str:
+    return resources.files("ckrv.worker.egress").joinpath("bridge.py").read_text("utf-8")
 
 
-def start(policy: NetworkPolicy, say: Say) -> Egress:
+def start_egress(policy: NetworkPolicy, say: Say) -> Egress:
     """Set the job's egress up: for `allowlist`, the proxy on a unix socket in a private
-    directory (outside the workspace) next to a copy of the bridge."""
+    directory outside the workspace. The socket itself is open to all (a sandbox may run
+    the command as another user): only the sandbox that binds it in can reach it."""
     if policy.mode != "allowlist":
         return Egress(policy)
-    directory = Path(tempfile.mkdtemp(prefix="ckrv-egress-"))
-    source = resources.files("ckrv.worker.egress").joinpath("bridge.py").read_text("utf-8")
-    (directory / "bridge.py").write_text(source, encoding="utf-8")
-    proxy = ProxyThread(EgressProxy(Allowlist(policy), say), unix_path=directory / "proxy.sock")
-    egress = Egress(policy, directory, proxy, (directory,))
+    # /tmp, not $TMPDIR: a unix socket's path may not be longer than 107 bytes
+    short = "/tmp" if os.access("/tmp", os.W_OK | os.X_OK) else None
+    egress = Egress(policy)
     try:
-        proxy.start()
-    except OSError:
+        egress.directory = Path(tempfile.mkdtemp(prefix="ckrv-egress-", dir=short))
+        socket = egress.directory / "proxy.sock"
+        egress.proxy = ProxyThread(EgressProxy(Allowlist(policy), say), unix_path=socket).start()
+        os.chmod(socket, 0o666)
+    except OSError as exc:
         egress.close()
-        raise
+        raise WorkerError(f"network: cannot start the filtering proxy: {exc}") from exc
     return egress
 
 
-def describe(policy: NetworkPolicy) -> str:
+def stated(policy: NetworkPolicy) -> str:
     """The policy as the job's log states it at the start."""
     if policy.mode == "allowlist":
         hosts = ", ".join(policy.allowed_hosts) or "no host"

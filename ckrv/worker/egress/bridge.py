@@ -1,7 +1,7 @@
-"""The bridge inside a job's network namespace (standard library only: the worker copies this
-file next to the proxy's socket and runs it with the base interpreter, `-I -S`).
+"""The bridge inside a job's network namespace (standard library only: the worker passes this
+file's source with `python -I -S -c`, so nothing of ckrv needs to be importable inside).
 
-    python bridge.py --socket /path/proxy.sock -- COMMAND [ARG...]
+    python -I -S -c "$(cat bridge.py)" --socket /path/proxy.sock -- COMMAND [ARG...]
 
 It listens on 127.0.0.1 (a free port of the namespace's own loopback), points the usual proxy
 variables of COMMAND at it, runs COMMAND and forwards every connection to the proxy's unix

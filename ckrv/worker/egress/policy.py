@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ckrv.netpolicy import HostPattern, NetworkPolicy, is_ip_literal
+from ckrv.contracts.network import HostPattern, NetworkPolicy, is_ip_literal
 
 
 @dataclass(frozen=True)

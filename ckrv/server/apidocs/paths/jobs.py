@@ -77,6 +77,22 @@ openapi_schemas = {
                 "type": ["boolean", "null"],
                 "description": "Push the feature branch on success",
             },
+            "network": {
+                "type": ["string", "null"],
+                "enum": ["open", "allowlist", "none", None],
+                "description": "What the job's commands may reach: `open`, `allowlist` (only "
+                "the allowed hosts, through the worker's filtering proxy) or `none`. Default: "
+                "the server's setting for the agent and repository. A job may only narrow it "
+                "unless the server sets `jobs_may_widen_network`.",
+            },
+            "allowed_hosts": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "Hosts added to the allowlist: `name`, `*.name`, `name:port` "
+                "(ports 80 and 443 unless given) or an IP address. Without "
+                "`jobs_may_widen_network`, each must be covered by the server's allowlist "
+                "when that applies.",
+            },
         },
     },
     "JobListResponse": {

@@ -1,0 +1,60 @@
+"""A job's network policy, settled when the job is created: the operator's layers (`[server]`,
+the agent's table or preset, the first matching `[repositories."URL-PATTERN"]` table) and the
+job's own `network` / `allowed_hosts` options (see ckrv/contracts/network.py for the rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ckrv.contracts.agents import AgentConfig, preset_hosts
+from ckrv.contracts.network import (
+    Layer,
+    NetworkPolicy,
+    PolicyError,
+    check_mode,
+    host_patterns,
+    repository_layer,
+    settle,
+)
+from ckrv.errors import InvalidRequest
+from ckrv.settings import Settings
+
+JOB_SOURCE = "the job's network option"
+
+
+def operator_layers(settings: Settings, agent: AgentConfig, repo_url: str) -> list[Layer]:
+    """Least specific first. An agent table that names no hosts keeps its preset's."""
+    layers = [
+        Layer(settings.network, settings.allowed_hosts, "[server] network"),
+        Layer(agent.network, preset_hosts(agent), f"[agents.{agent.name}] network"),
+    ]
+    repository = repository_layer(settings.repositories, repo_url)
+    return layers if repository is None else [*layers, repository]
+
+
+def job_layer(body: dict[str, Any]) -> Layer | None:
+    mode, hosts = body.get("network"), body.get("allowed_hosts")
+    if mode is None and hosts is None:
+        return None
+    try:
+        return Layer(
+            None if mode is None else check_mode(mode),
+            () if hosts is None else host_patterns(hosts, "allowed_hosts"),
+            JOB_SOURCE,
+        )
+    except PolicyError as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+def job_network(
+    settings: Settings, agent: AgentConfig, repo_url: str, body: dict[str, Any]
+) -> NetworkPolicy:
+    """The policy the job will run under, or 400 when it asks for more than it may."""
+    try:
+        return settle(
+            operator_layers(settings, agent, repo_url),
+            job_layer(body),
+            settings.jobs_may_widen_network,
+        )
+    except PolicyError as exc:
+        raise InvalidRequest(str(exc)) from exc
