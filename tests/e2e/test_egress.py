@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
-from tests.helpers import Server, make_repo
-from tests.jobhelpers import logs, submit, wait_status
+from tests.support.helpers import Server, make_repo
+from tests.support.jobhelpers import logs, submit, wait_status
+from tests.support.servers import write_config
 
 # Fetches each URL through the proxy variables, then tries the first one's port directly.
 FETCH = r"""
