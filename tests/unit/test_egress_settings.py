@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ckrv.server.jobs.agents import available_agents
 
 from ckrv.errors import ConfigError
-from ckrv.server.jobs.agents import available_agents
 from ckrv.server.jobs.network import job_network
 from ckrv.server.web.http import HTTPError
 from ckrv.settings import load_settings
