@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ckrv.server.jobs.agents import available_agents
 
+from ckrv.contracts.agents import available_agents
 from ckrv.errors import ConfigError
 from ckrv.server.jobs.network import job_network
 from ckrv.server.web.http import HTTPError
@@ -33,7 +33,7 @@ allowed_hosts = ["*.corp.example"]
 
 def test_agent_and_repository_tables_set_the_network(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, _write(tmp_path, CONFIG))
-    agents = available_agents(settings)
+    agents = available_agents(settings.agents)
     # an agent table without allowed_hosts keeps its preset's model API host
     claude = job_network(settings, agents["claude-code"], "https://github.com/a/b", {})
     assert claude.mode == "allowlist" and claude.source == "[agents.claude-code] network"
@@ -48,12 +48,12 @@ def test_agent_and_repository_tables_set_the_network(tmp_path: Path) -> None:
 
 def test_a_job_option_narrows_and_a_widening_is_a_400(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, _write(tmp_path, CONFIG))
-    offline = available_agents(settings)["offline"]
+    offline = available_agents(settings.agents)["offline"]
     with pytest.raises(HTTPError) as refused:
         job_network(settings, offline, "https://github.com/a/b", {"network": "allowlist"})
     assert refused.value.status == 400
     assert "[agents.offline] network" in refused.value.message
-    codex = available_agents(settings)["codex"]
+    codex = available_agents(settings.agents)["codex"]
     narrowed = job_network(
         settings, codex, "https://github.com/a/b", {"network": "allowlist", "allowed_hosts": []}
     )
