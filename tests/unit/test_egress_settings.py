@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from ckrv.contracts.agents import available_agents
-from ckrv.errors import ConfigError
+from ckrv.errors import ConfigError, InvalidRequest
 from ckrv.server.jobs.network import job_network
-from ckrv.server.web.http import HTTPError
 from ckrv.settings import load_settings
 
 CONFIG = """
@@ -49,18 +48,17 @@ def test_agent_and_repository_tables_set_the_network(tmp_path: Path) -> None:
 def test_a_job_option_narrows_and_a_widening_is_a_400(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, _write(tmp_path, CONFIG))
     offline = available_agents(settings.agents)["offline"]
-    with pytest.raises(HTTPError) as refused:
+    with pytest.raises(InvalidRequest) as refused:
         job_network(settings, offline, "https://github.com/a/b", {"network": "allowlist"})
-    assert refused.value.status == 400
     assert "[agents.offline] network" in refused.value.message
     codex = available_agents(settings.agents)["codex"]
     narrowed = job_network(
         settings, codex, "https://github.com/a/b", {"network": "allowlist", "allowed_hosts": []}
     )
     assert narrowed.allowed_hosts == ("pypi.org", "files.pythonhosted.org", "api.openai.com")
-    with pytest.raises(HTTPError, match="network must be one of"):
+    with pytest.raises(InvalidRequest, match="network must be one of"):
         job_network(settings, codex, "https://github.com/a/b", {"network": "closed"})
-    with pytest.raises(HTTPError, match="allowed_hosts"):
+    with pytest.raises(InvalidRequest, match="allowed_hosts"):
         job_network(settings, codex, "https://github.com/a/b", {"allowed_hosts": "pypi.org"})
 
 
