@@ -2,7 +2,7 @@
 -- Regenerate with scripts/gen-docs (tests/unit/test_schema_snapshot.py fails when stale).
 -- The schema of a database after every migration: tables by name, each followed by its
 -- indexes by name (SQLite's own tables and automatic indexes left out).
--- PRAGMA user_version = 3
+-- PRAGMA user_version = 4
 
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
@@ -52,43 +52,43 @@ CREATE TABLE job_logs (
 ) WITHOUT ROWID;
 
 CREATE TABLE jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    status TEXT NOT NULL DEFAULT 'pending',
-    phase TEXT,
-    agent TEXT NOT NULL,
-    spec_content TEXT NOT NULL,
-    git_repo_url TEXT NOT NULL,
-    git_base_branch TEXT NOT NULL,
-    credential_id TEXT,
-    credential_name TEXT,
-    spec_title TEXT NOT NULL DEFAULT '',
-    setup TEXT,
-    push INTEGER NOT NULL DEFAULT 0,
-    timeout_seconds REAL NOT NULL,
-    feature_branch_name TEXT,
-    base_commit TEXT,
-    pushed_branch TEXT,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    completed_at TEXT,
-    result_summary TEXT,
-    error_message TEXT,
-    diff_stats TEXT,
-    diff_artifact TEXT,
-    log_artifact TEXT,
-    artifacts_expired INTEGER NOT NULL DEFAULT 0,
-    executor TEXT,
-    executor_ref TEXT,
-    attempt TEXT,
-    dispatched_at TEXT,
-    agent_exit_code INTEGER,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    log_bytes INTEGER NOT NULL DEFAULT 0,
-    log_dropped INTEGER NOT NULL DEFAULT 0,
-    last_log_seq INTEGER NOT NULL DEFAULT 0
-);
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        phase TEXT,
+        agent TEXT NOT NULL,
+        spec_content TEXT NOT NULL,
+        git_repo_url TEXT NOT NULL,
+        git_base_branch TEXT NOT NULL,
+        credential_id TEXT,
+        credential_name TEXT,
+        spec_title TEXT NOT NULL DEFAULT '',
+        setup TEXT,
+        push INTEGER NOT NULL DEFAULT 0,
+        timeout_seconds REAL NOT NULL,
+        feature_branch_name TEXT,
+        base_commit TEXT,
+        pushed_branch TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        completed_at TEXT,
+        result_summary TEXT,
+        error_message TEXT,
+        diff_stats TEXT,
+        diff_artifact TEXT,
+        log_artifact TEXT,
+        artifacts_expired INTEGER NOT NULL DEFAULT 0,
+        executor TEXT,
+        executor_ref TEXT,
+        attempt TEXT,
+        dispatched_at TEXT,
+        agent_exit_code INTEGER,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        log_bytes INTEGER NOT NULL DEFAULT 0,
+        log_dropped INTEGER NOT NULL DEFAULT 0,
+        last_log_seq INTEGER NOT NULL DEFAULT 0
+    , network TEXT);
 
 CREATE INDEX jobs_active ON jobs(user_id)
     WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL));
