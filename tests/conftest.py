@@ -16,7 +16,7 @@ One fixture vocabulary: a name means one type wherever a test module defines or 
     config_dir  Path: the client's config directory for `server`
     cli         Cli: the `ckrv` command line pointed at the module's server
     user_cli    Cli: `cli` signed in as a user
-    ckrv        InProcessCli: `ckrv ARGS` run in this process (tests/cli/inprocess.py)
+    ckrv        InProcessCli: `ckrv ARGS` run in this process (tests/support/inprocess.py)
     user_ckrv   InProcessCli: `ckrv` signed in as a user
     api         httpx.Client: signed in as a user of a running Server, based at /v1
     client      Any (starlette TestClient): the in-process app, nobody signed in

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.inprocess import InProcessCli
+from tests.support.inprocess import InProcessCli
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.inprocess import InProcessCli, Ran
 from tests.support.helpers import DEVICE_GRANT, PASSWORD, app_client
+from tests.support.inprocess import InProcessCli, Ran
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.inprocess import InProcessCli, Ran, add_user
 from tests.support.helpers import PYTHON, ROOT, Cli, Server
+from tests.support.inprocess import InProcessCli, Ran
 
 TOKEN = "glpat-SENTINELcli0123456789ab"
 SECRET = "sk-ant-SENTINEL-cli-0123456789"
@@ -28,7 +28,7 @@ def ckrv(live: Server, tmp_path: Path) -> InProcessCli:
 @pytest.fixture
 def user_ckrv(live: Server, ckrv: InProcessCli, request: pytest.FixtureRequest) -> InProcessCli:
     """`ckrv` as a user of its own (the server is shared by the module's tests)."""
-    ckrv.token = add_user(live, f"{request.node.name[:40]}@example.com")
+    ckrv.token = live.add_user(f"{request.node.name[:40]}@example.com")
     return ckrv
 
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from ckrv.worker.agents.example_agent import file_blocks, safe_path, spec_title
-from tests.cli.inprocess import InProcessCli, Ran
 from tests.support.helpers import PYTHON, ROOT, base_env, wait_for
+from tests.support.inprocess import InProcessCli, Ran
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.inprocess import InProcessCli, add_user
 from tests.support.helpers import ROOT, Cli, Server, make_repo
+from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import submit, wait_status
 from tests.support.servers import start_server
 
@@ -64,7 +64,7 @@ def copy_job(server: Server, source_id: str, new_id: str) -> None:
 
 
 def test_jobs_pages_through_the_cursor_past_100(paused: Server, repo: Path, tmp_path: Path) -> None:
-    token = add_user(paused, "many@example.com", tier="enterprise")
+    token = paused.add_user("many@example.com", tier="enterprise")
     with paused.client(token) as api:
         created = [submit(api, f"# job {i}\nprint {i}\n", repo)["id"] for i in range(105)]
         cli = cli_for(paused, token, tmp_path)
@@ -93,7 +93,7 @@ def test_jobs_pages_through_the_cursor_past_100(paused: Server, repo: Path, tmp_
 def test_status_shows_a_pending_job_with_unknown_eta(
     paused: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = add_user(paused, "status@example.com", tier="pro")
+    token = paused.add_user("status@example.com", tier="pro")
     with paused.client(token) as api:
         job = submit(api, "# Tidy the readme\nprint x\n", repo, git_base_branch="main")
     result = cli_for(paused, token, tmp_path).run("status", job["id"][:8])
@@ -114,7 +114,7 @@ def test_status_shows_a_pending_job_with_unknown_eta(
 
 
 def test_an_ambiguous_prefix_lists_the_matches(paused: Server, repo: Path, tmp_path: Path) -> None:
-    token = add_user(paused, "twins@example.com", tier="pro")
+    token = paused.add_user("twins@example.com", tier="pro")
     with paused.client(token) as api:
         source = submit(api, "# Twin\nprint twin\n", repo)["id"]
     first, second = "abcdef12-0000-4000-8000-000000000001", "abcdef12-0000-4000-8000-100000000002"
@@ -133,7 +133,7 @@ def test_an_ambiguous_prefix_lists_the_matches(paused: Server, repo: Path, tmp_p
 
 
 def test_cancel_a_pending_job_then_again(paused: Server, repo: Path, tmp_path: Path) -> None:
-    token = add_user(paused, "cancel@example.com", tier="pro")
+    token = paused.add_user("cancel@example.com", tier="pro")
     with paused.client(token) as api:
         job = submit(api, "print never runs\n", repo)
         cli = cli_for(paused, token, tmp_path)
@@ -148,7 +148,7 @@ def test_cancel_a_pending_job_then_again(paused: Server, repo: Path, tmp_path: P
 def test_quota_exceeded_exits_5_saying_when_it_resets(
     paused: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = add_user(paused, "free@example.com", tier="free")
+    token = paused.add_user("free@example.com", tier="free")
     with paused.client(token) as api:
         for i in range(10):
             submit(api, f"print {i}\n", repo)
@@ -165,7 +165,7 @@ def test_quota_exceeded_exits_5_saying_when_it_resets(
 def test_watch_a_running_job_until_cancelled_exits_7(
     live: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = add_user(live, "watch@example.com", tier="pro")
+    token = live.add_user("watch@example.com", tier="pro")
     with live.client(token) as api:
         for quick in [submit(api, f"print {i}\n", repo) for i in range(3)]:
             assert wait_status(api, quick["id"])["status"] == "succeeded"
@@ -195,7 +195,7 @@ def test_watch_a_running_job_until_cancelled_exits_7(
 
 
 def test_watch_json_prints_one_job_per_change(live: Server, repo: Path, tmp_path: Path) -> None:
-    token = add_user(live, "watchjson@example.com", tier="pro")
+    token = live.add_user("watchjson@example.com", tier="pro")
     with live.client(token) as api:
         job = submit(api, "print hi\n", repo)
         result = cli_for(live, token, tmp_path).run("status", job["id"], "--watch", "--json")
@@ -247,7 +247,7 @@ def on_a_terminal(argv: list[str], env: dict[str, str]) -> str:
 def test_colour_only_on_a_terminal_and_never_with_no_color_times_in_the_local_zone(
     paused: Server, repo: Path, tmp_path: Path
 ) -> None:
-    token = add_user(paused, "colour@example.com", tier="pro")
+    token = paused.add_user("colour@example.com", tier="pro")
     with paused.client(token) as api:
         job = submit(api, "print x\n", repo)
     cli = process_cli(paused, token, tmp_path)

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from ckrv.server.admin import approve_device
-from tests.cli.inprocess import InProcessCli, add_user, admin
 from tests.support.helpers import PYTHON, ROOT, Cli, Server, wait_for
+from tests.support.inprocess import InProcessCli
 
 EMAIL = "ada@example.com"
 KEYRING_NOTICE = "no OS keyring is available"
@@ -43,7 +43,7 @@ def start_server(tmp_path: Path, **server: str | int) -> Server:
 @pytest.fixture
 def srv(tmp_path: Path) -> Iterator[Server]:
     server = start_server(tmp_path)
-    add_user(server, EMAIL)
+    server.add_user(EMAIL)
     yield server
     assert server.stop() == 0
 
@@ -139,17 +139,17 @@ def test_logout_revokes_on_the_server(srv: Server, user_ckrv: InProcessCli) -> N
 
 
 def test_api_token_as_ckrv_token(srv: Server, user_ckrv: InProcessCli) -> None:
-    admin(srv, "user", "add", "ci@example.com", "--password-stdin", input="ci-password-1\n")
-    token = admin(srv, "token", "create", "ci@example.com").strip()
+    srv.admin("user", "add", "ci@example.com", "--password-stdin", input="ci-password-1\n")
+    token = srv.admin("token", "create", "ci@example.com").strip()
     login(user_ckrv, srv)  # a stored login for ada; CKRV_TOKEN wins over it
     whoami = user_ckrv.run("cloud", "whoami", "--json", CKRV_TOKEN=token)
     assert whoami.returncode == 0, whoami.stderr
     assert json.loads(whoami.stdout)["email"] == "ci@example.com"
 
-    token_id = json.loads(admin(srv, "token", "list", "--email", "ci@example.com", "--json"))[0][
+    token_id = json.loads(srv.admin("token", "list", "--email", "ci@example.com", "--json"))[0][
         "id"
     ]
-    admin(srv, "token", "revoke", token_id)
+    srv.admin("token", "revoke", token_id)
     revoked = user_ckrv.run("cloud", "whoami", CKRV_TOKEN=token)
     assert revoked.returncode == 3
     assert "ckrv cloud login" in revoked.stderr and token not in revoked.stderr
@@ -158,7 +158,7 @@ def test_api_token_as_ckrv_token(srv: Server, user_ckrv: InProcessCli) -> None:
 def test_parallel_commands_refreshing_at_once_keep_the_login(tmp_path: Path) -> None:
     srv = start_server(tmp_path, access_token_ttl="2s")
     try:
-        add_user(srv, EMAIL)
+        srv.add_user(EMAIL)
         ckrv = InProcessCli(config_dir=tmp_path / "cli-config", api_url=srv.api_url)
         process = Cli(config_dir=ckrv.config_dir, api_url=srv.api_url)
         login(ckrv, srv)
@@ -257,7 +257,7 @@ def test_whoami_loads_no_server_side_or_crypto_modules(
     code, modules = loaded_modules(user_ckrv, "cloud", "whoami")
     assert code == 0
     assert not modules & {*_HEAVY, "keyring"}, modules & {*_HEAVY, "keyring"}
-    token = admin(srv, "token", "create", EMAIL).strip()
+    token = srv.admin("token", "create", EMAIL).strip()
     code, modules = loaded_modules(user_ckrv, "cloud", "whoami", CKRV_TOKEN=token)
     assert code == 0 and not modules & set(_HEAVY)
     code, modules = loaded_modules(user_ckrv, "--help")

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli.inprocess import InProcessCli, add_user
 from tests.support.helpers import Server, git, make_repo
+from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import submit, wait_status
 
 APP = "".join(f"line {i}\n" for i in range(1, 11))
@@ -24,7 +24,7 @@ SPEC = (
 
 @pytest.fixture(scope="module")
 def token(live: Server) -> str:
-    return add_user(live, "puller@example.com", tier="enterprise")
+    return live.add_user("puller@example.com", tier="enterprise")
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.inprocess import InProcessCli, add_user
 from tests.support.helpers import Cli, Server, git, make_repo
+from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import wait_status
 from tests.support.servers import write_config
 
@@ -27,7 +27,7 @@ GREETING = (
 
 @pytest.fixture(scope="module")
 def token(live: Server) -> str:
-    return add_user(live, "runner@example.com", tier="enterprise")
+    return live.add_user("runner@example.com", tier="enterprise")
 
 
 @pytest.fixture

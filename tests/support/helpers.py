@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.inprocess import InProcessCli
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
@@ -145,15 +147,10 @@ class Server:
         return self.start(port=self.port)
 
     def admin(self, *args: str, input: str | None = None) -> str:
-        result = subprocess.run(
-            [PYTHON, "-m", "ckrv", "admin", "--data-dir", str(self.data_dir), *args],
-            capture_output=True,
-            text=True,
-            env=base_env(self.config_dir),
-            input=input,
-            cwd=ROOT,
-            timeout=60,
-        )
+        """`ckrv admin --data-dir DATA ARGS`, run in this process (tests/support/inprocess.py:
+        as the real command, without starting an interpreter); its stdout."""
+        cli = InProcessCli(config_dir=self.config_dir)
+        result = cli.run("admin", "--data-dir", str(self.data_dir), *args, input=input)
         if result.returncode != 0:
             raise RuntimeError(f"ckrv admin {args} failed: {result.stderr}")
         return result.stdout

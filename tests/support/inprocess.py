@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.main import run_cli
-from tests.support.helpers import PASSWORD, ROOT, Server
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXED_ENV = {
     "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     "NO_COLOR": "1",
@@ -169,30 +169,3 @@ def isolated(
             os.umask(previous_umask)
         if tz_changes:
             time.tzset()
-
-
-def admin(server: Server, *args: str, input: str | None = None) -> str:
-    """`ckrv admin --data-dir DATA ARGS` in-process on `server`'s data dir; its stdout."""
-    cli = InProcessCli(config_dir=server.config_dir)
-    result = cli.run("admin", "--data-dir", str(server.data_dir), *args, input=input)
-    if result.returncode != 0:
-        raise RuntimeError(f"ckrv admin {args} failed: {result.stderr}")
-    return result.stdout
-
-
-def add_user(server: Server, email: str, tier: str = "free", password: str = PASSWORD) -> str:
-    """Create a user on `server` (as Server.add_user does, in-process); an API token for them."""
-    name = email.split("@")[0]
-    admin(
-        server,
-        "user",
-        "add",
-        email,
-        "--name",
-        name,
-        "--tier",
-        tier,
-        "--password-stdin",
-        input=password + "\n",
-    )
-    return admin(server, "token", "create", email).strip()
