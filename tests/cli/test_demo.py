@@ -130,6 +130,12 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def _default_sigint() -> None:
+    """Ctrl-C's default for the demo, also when the tests run as a background job (whose
+    children inherit SIGINT ignored, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_demo_exits_130_and_cleans_up(tmp: Path, config_dir: Path) -> None:
     proc = subprocess.Popen(
         [PYTHON, "-m", "ckrv", "demo"],
@@ -138,6 +144,7 @@ def test_interrupted_demo_exits_130_and_cleans_up(tmp: Path, config_dir: Path) -
         text=True,
         env=demo_env(tmp, config_dir),
         cwd=ROOT,
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None
     seen = []
