@@ -1,7 +1,10 @@
-"""The app factory: `create_app(settings)` builds a Starlette app with its own Services."""
+"""The composition root: `create_app(settings)` builds every component of the server once,
+connects them, and hands them to a Starlette app as its Services. Components receive what they
+use as constructor arguments; none looks another up."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +13,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ckrv.server.executors.base import Executor
+from ckrv.server.executors.local import LocalExecutor
+from ckrv.server.identity.signing_key import load_signing_key
+from ckrv.server.identity.tokens import TokenIssuer
+from ckrv.server.jobs.dispatcher import Dispatcher
+from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.jobs.retention import Sweeper
+from ckrv.server.logs.masking import JobMaskers
+from ckrv.server.logs.service import LogService
+from ckrv.server.routes import (
+    activate,
+    auth,
+    credentials,
+    docs,
+    jobs,
+    logs,
+    openapi,
+    secrets,
+    worker,
+)
 from ckrv.server.services import Services
+from ckrv.server.storage.artifacts import ArtifactStore
+from ckrv.server.storage.data_dir import prepare_data_dir
+from ckrv.server.storage.database import Database, migrate
+from ckrv.server.vault.master_keys import load_master_keys
 from ckrv.server.web.errors import EXCEPTION_HANDLERS
 from ckrv.server.web.routing import PrefixRoutes
 from ckrv.settings import Settings
@@ -21,8 +48,6 @@ async def healthz(request: Request) -> Response:
 
 
 def api_routes() -> list[BaseRoute]:
-    from ckrv.server.routes import auth, credentials, jobs, logs, openapi, secrets, worker
-
     return [  # order matters only among routes of one shape (PrefixRoutes)
         *jobs.routes,
         *worker.routes,
@@ -35,9 +60,50 @@ def api_routes() -> list[BaseRoute]:
 
 
 def page_routes() -> list[BaseRoute]:
-    from ckrv.server.routes import activate, docs
-
     return [*activate.routes, *docs.routes]
+
+
+def make_executor(settings: Settings, logs: LogService) -> Executor:
+    if settings.executor == "kubernetes":
+        # Imported only when configured: the kubernetes client is heavy, and optional.
+        from ckrv.server.executors.kubernetes import KubernetesExecutor
+
+        async def pod_log(job_id: str, lines: list[str]) -> None:
+            await logs.executor_lines(job_id, lines, "kubernetes")
+
+        return KubernetesExecutor(settings, log_sink=pod_log)
+    return LocalExecutor(settings.data_dir / "workspaces")
+
+
+def build_services(settings: Settings) -> Services:
+    """Every component, built once: storage, identity, the vault's keys, logs, and the job
+    engine with the dispatcher and the retention sweeper that drive it."""
+    prepare_data_dir(settings.data_dir)
+    db = Database(settings.data_dir / "ckrv.db")
+    migrate(db.path)  # here, not in the lifespan: a newer schema is refused before serving
+    issuer = TokenIssuer(
+        load_signing_key(settings.data_dir), settings.base_url, settings.access_token_ttl
+    )
+    master_keys = load_master_keys(settings.data_dir)
+    logs = LogService(db, settings.data_dir, settings.max_log_bytes)
+    artifacts = ArtifactStore(settings.data_dir)
+    wakeup = asyncio.Event()  # the engine sets it, the dispatcher waits on it
+    executor = make_executor(settings, logs)
+    engine = Engine(
+        db, logs, artifacts, executor, upgrade_url=settings.upgrade_url, wake=wakeup.set
+    )
+    dispatcher = Dispatcher(engine, wakeup, settings, master_keys, issuer)
+    sweeper = Sweeper(db, artifacts, settings.artifact_retention)
+    return Services(
+        settings,
+        db,
+        issuer,
+        master_keys,
+        logs,
+        engine,
+        JobMaskers(db, master_keys),
+        components=[dispatcher, sweeper],
+    )
 
 
 class CkrvApp(Starlette):
@@ -47,11 +113,8 @@ class CkrvApp(Starlette):
     services: Services
 
 
-def create_app(settings: Settings, services: Services | None = None) -> CkrvApp:
-    svc = services or Services.build(settings)
-    from ckrv.server.jobs.lifecycle import install_components
-
-    install_components(svc)
+def create_app(settings: Settings) -> CkrvApp:
+    svc = build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,16 +1,17 @@
-"""Everything a request handler needs, built once per app (no module-level state)."""
+"""Everything a request handler reaches, built once per app by the composition root
+(`create_app` in app.py; no module-level state)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from ckrv.server.identity.signing_key import load_signing_key
 from ckrv.server.identity.tokens import TokenIssuer
+from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.logs.masking import JobMaskers
 from ckrv.server.logs.service import LogService
-from ckrv.server.storage.data_dir import prepare_data_dir
-from ckrv.server.storage.database import Database, migrate
-from ckrv.server.vault.master_keys import MasterKeys, load_master_keys
+from ckrv.server.storage.database import Database
+from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.server.web.throttle import Throttle
 from ckrv.settings import Settings
 
@@ -30,21 +31,11 @@ class Services:
     issuer: TokenIssuer
     master_keys: MasterKeys
     logs: LogService
+    engine: Engine
+    maskers: JobMaskers  # the server's own mask over the log lines workers send
+    components: list[Component] = field(default_factory=list)  # started in this order
     code_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     login_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
-    components: list[Component] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, settings: Settings) -> Services:
-        prepare_data_dir(settings.data_dir)
-        db = Database(settings.data_dir / "ckrv.db")
-        migrate(db.path)  # here, not in the lifespan: a newer schema is refused before serving
-        issuer = TokenIssuer(
-            load_signing_key(settings.data_dir), settings.base_url, settings.access_token_ttl
-        )
-        logs = LogService(db, settings.data_dir, settings.max_log_bytes)
-        return cls(settings, db, issuer, load_master_keys(settings.data_dir), logs)
 
     async def start(self) -> None:
         self.db.open()

@@ -18,6 +18,7 @@ from types import FrameType
 import uvicorn
 
 from ckrv.errors import ConfigError
+from ckrv.server.app import create_app
 from ckrv.settings import Settings, load_settings
 
 
@@ -94,8 +95,6 @@ class StreamClosingServer(uvicorn.Server):
 
 
 def serve(options: ServeOptions) -> None:
-    from ckrv.server.app import create_app
-
     settings = resolve_settings(options)
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]

@@ -6,10 +6,13 @@ tests/unit/test_schema_snapshot.py regenerate them and fail when the committed f
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from ckrv.contracts.network import check_mode
+from ckrv.server.apidocs.openapi import document
+from ckrv.server.apidocs.reference import describe, markdown
 from ckrv.settings import SETTINGS_TABLE, address_list, allowed_hosts
 
 DEFAULT_API_URL = "http://127.0.0.1:8420/v1"
@@ -96,9 +99,6 @@ def with_config_reference(readme: str) -> str:
 
 
 def api_markdown(server_url: str = DEFAULT_API_URL) -> str:
-    from ckrv.server.apidocs.openapi import document
-    from ckrv.server.apidocs.reference import describe, markdown
-
     return markdown(describe(document(server_url)))
 
 
@@ -136,8 +136,6 @@ def write(root: Path) -> list[Path]:
 
 def main(argv: list[str], root: Path) -> int:
     """`scripts/gen-docs [--check]`."""
-    import sys
-
     if "--check" in argv:
         out_of_date = stale(root)
         for path in out_of_date:
@@ -149,6 +147,4 @@ def main(argv: list[str], root: Path) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:], Path.cwd()))

@@ -5,9 +5,12 @@ store.py           the jobs table: insert with quota, listing, guarded status mo
 public.py          the Job object of the API, built from a row
 ids.py             job ids that carry their row number (UUIDv8)
 validation.py      repository URLs, branch names, spec text of a new job
-agents.py          the agents this server offers (presets plus the config file)
-lifecycle.py       every status move goes through here: followers, artifacts, capacity
+lifecycle.py       the engine: every status move goes through it (followers, artifacts,
+                   waking the dispatcher through the callable it is given)
 dispatcher.py      the database is the queue: start pending jobs within capacity
 retention.py       delete expired artifacts, device codes and sessions
 launch_secrets.py  what a job's worker receives at launch: credential and agent secrets
+
+The agents, the worker's launch environment and its job description are shared with the worker
+and the client: ckrv/contracts/.
 """

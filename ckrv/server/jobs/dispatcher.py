@@ -15,10 +15,13 @@ import uuid
 from ckrv.contracts.agents import available_agents
 from ckrv.contracts.launch_env import WorkerEnvironment
 from ckrv.server.executors.base import Launch, RunningJob
+from ckrv.server.identity.tokens import TokenIssuer
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.launch_secrets import job_secrets
 from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.server.vault.store import mark_credential_used
+from ckrv.settings import Settings
 from ckrv.timeutil import parse_iso, utcnow
 
 _DEADLINE_CHECK = 1.0  # seconds between looks for jobs past their timeout
@@ -26,9 +29,21 @@ _TOKEN_GRACE = 3600.0  # a worker may keep reporting this long past its timeout 
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine) -> None:
+    """Runs on `wakeup` (set through the engine's `wake`), and every second for deadlines."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        wakeup: asyncio.Event,
+        settings: Settings,
+        master_keys: MasterKeys,
+        issuer: TokenIssuer,
+    ) -> None:
         self.engine = engine
-        self.settings = engine.services.settings
+        self.wakeup = wakeup
+        self.settings = settings
+        self.master_keys = master_keys
+        self.issuer = issuer
         self._task: asyncio.Task[None] | None = None
         self._dispatches = 0
         self._last_served: dict[str, int] = {}  # user -> dispatch counter when last served
@@ -50,8 +65,8 @@ class Dispatcher:
         deadlines_due = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.engine.wakeup.wait(), timeout=_DEADLINE_CHECK)
-            self.engine.wakeup.clear()
+                await asyncio.wait_for(self.wakeup.wait(), timeout=_DEADLINE_CHECK)
+            self.wakeup.clear()
             try:
                 await self.dispatch()
                 # Deadlines on a clock, not on every wake-up: each new job wakes the dispatcher.
@@ -75,7 +90,7 @@ class Dispatcher:
                 await self.engine.db.write(lambda c: jobs.undispatch(c, job_id))  # noqa: B023
             else:
                 await self.engine.worker_lost(row["id"], reason)
-        self.engine.wake()
+        self.wakeup.set()
 
     def _pick(self, active: dict[str, int], free: int) -> list[str]:
         """Up to `free` job ids, taking users in turn: the user with the fewest active jobs
@@ -108,15 +123,13 @@ class Dispatcher:
     def _environment(self, row: sqlite3.Row, attempt: str) -> Launch:
         engine, settings = self.engine, self.settings
         job_id: str = row["id"]
-        keys = engine.services.master_keys
+        keys = self.master_keys
         secrets = engine.db.read_with(lambda c: job_secrets(c, keys, row))
         agent = available_agents(settings.agents).get(row["agent"])
         env = {
             name: os.environ[name] for name in (agent.env if agent else ()) if name in os.environ
         }
-        token = engine.services.issuer.worker_token(
-            job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt
-        )
+        token = self.issuer.worker_token(job_id, row["timeout_seconds"] + _TOKEN_GRACE, attempt)
         worker = WorkerEnvironment(
             settings.api_url, job_id, token, secrets.git_credential, secrets.agent_secrets
         )

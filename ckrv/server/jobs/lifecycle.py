@@ -1,10 +1,13 @@
 """The job engine: every status move goes through here, so followers hear of it, artifacts of
-unsuccessful jobs are dropped, and the dispatcher wakes when capacity frees up."""
+unsuccessful jobs are dropped, and the dispatcher wakes when capacity frees up.
+
+The engine knows nothing of the dispatcher: it is handed `wake`, a callable that wakes it (the
+composition root, server/app.py, connects the two). The dispatcher drives the engine."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from ckrv.contracts.jobmodel import TERMINAL
@@ -12,38 +15,30 @@ from ckrv.server.executors.base import Executor
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.public import JobRow, public_job
 from ckrv.server.logs.service import LogService
-from ckrv.server.services import Services
 from ckrv.server.storage.artifacts import ArtifactStore
+from ckrv.server.storage.database import Database
 
 TIMEOUT_PREFIX = "timeout:"
 
 
-def make_executor(services: Services) -> Executor:
-    settings = services.settings
-    if settings.executor == "kubernetes":
-        from ckrv.server.executors.kubernetes import KubernetesExecutor
-
-        async def pod_log(job_id: str, lines: list[str]) -> None:
-            await services.logs.executor_lines(job_id, lines, "kubernetes")
-
-        return KubernetesExecutor(settings, log_sink=pod_log)
-    from ckrv.server.executors.local import LocalExecutor
-
-    return LocalExecutor(settings.data_dir / "workspaces")
-
-
 class Engine:
-    def __init__(self, services: Services, executor: Executor) -> None:
-        self.services = services
-        self.db = services.db
+    def __init__(
+        self,
+        db: Database,
+        logs: LogService,
+        artifacts: ArtifactStore,
+        executor: Executor,
+        *,
+        upgrade_url: str,
+        wake: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.logs = logs
+        self.artifacts = artifacts
         self.executor = executor
-        self.logs: LogService = services.logs
-        self.artifacts = ArtifactStore(services.settings.data_dir)
-        self.wakeup = asyncio.Event()
+        self.upgrade_url = upgrade_url  # named in the quota error of a job creation
+        self.wake = wake  # tells the dispatcher that a job was queued or capacity freed up
         self._eta: dict[str, float | None] = {}
-
-    def wake(self) -> None:
-        self.wakeup.set()
 
     async def create(self, new_job: jobs.NewJob) -> dict[str, Any]:
         """Create a job (quota spent with it) and wake the dispatcher; raises QuotaExceeded.
@@ -55,7 +50,7 @@ class Engine:
     def _insert_jobs(
         self, conn: sqlite3.Connection, new_jobs: list[jobs.NewJob]
     ) -> list[dict[str, Any] | Exception]:
-        return jobs.insert_jobs(conn, new_jobs, self.services.settings.upgrade_url)
+        return jobs.insert_jobs(conn, new_jobs, self.upgrade_url)
 
     def row(self, job_id: str) -> sqlite3.Row | None:
         return self.db.read_with(lambda c: jobs.find(c, job_id))
@@ -130,14 +125,3 @@ class Engine:
             row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped"
         )
         await self.executor.terminate(row["id"], row["executor_ref"])
-
-
-def install_components(services: Services) -> None:
-    """Attach the engine, the dispatcher and the retention sweeper to the server."""
-    from ckrv.server.jobs.dispatcher import Dispatcher
-    from ckrv.server.jobs.retention import Sweeper
-
-    engine = Engine(services, make_executor(services))
-    services.extras["engine"] = engine
-    services.components.append(Dispatcher(engine))
-    services.components.append(Sweeper(engine))

@@ -13,15 +13,16 @@ from datetime import timedelta
 
 from ckrv.server.identity import device_flow, sessions
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.logs.store import delete_logs
+from ckrv.server.storage.artifacts import ArtifactStore
+from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, utcnow
 
 
 class Sweeper:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        retention = engine.services.settings.artifact_retention
+    def __init__(self, db: Database, artifacts: ArtifactStore, retention: float) -> None:
+        self.db = db
+        self.artifacts = artifacts
         self.retention = retention
         self.interval = max(min(retention / 4, 60.0), 0.5)
         self._task: asyncio.Task[None] | None = None
@@ -45,9 +46,9 @@ class Sweeper:
 
     async def sweep(self) -> int:
         cutoff = iso(utcnow() - timedelta(seconds=self.retention))
-        rows = self.engine.db.read_with(lambda c: jobs.ended_before(c, cutoff))
+        rows = self.db.read_with(lambda c: jobs.ended_before(c, cutoff))
         for row in rows:  # whole directories: off the event loop, which also runs the writer
-            await asyncio.to_thread(self.engine.artifacts.delete_job, row["id"])
+            await asyncio.to_thread(self.artifacts.delete_job, row["id"])
         seqs = [r["seq"] for r in rows]
         job_ids = [r["id"] for r in rows]
         now = iso(utcnow())
@@ -58,5 +59,5 @@ class Sweeper:
             device_flow.delete_expired(conn, now)
             sessions.delete_expired(conn, now)
 
-        await self.engine.db.write(expire)
+        await self.db.write(expire)
         return len(rows)

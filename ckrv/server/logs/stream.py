@@ -12,7 +12,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import IO, TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.server.logs.hub import (
@@ -28,9 +29,16 @@ from ckrv.server.logs.hub import (
     sse_status,
 )
 from ckrv.server.logs.store import Entry, LogState, entry_json, read_rows
+from ckrv.server.storage.database import Database
 
-if TYPE_CHECKING:
-    from ckrv.server.logs.service import LogService
+
+class LogSource(Protocol):
+    """Where a Reader finds a job's log (the LogService): rows while it runs, then its archive."""
+
+    db: Database
+
+    def archive_path(self, job_id: str) -> Path: ...
+
 
 PAGE = 2000
 
@@ -39,7 +47,7 @@ class Reader:
     """One job's log read forward in pages, from its rows or its archive, whichever holds it.
     An archive is read with one open file, so paging through it is linear."""
 
-    def __init__(self, service: LogService, job_id: str) -> None:
+    def __init__(self, service: LogSource, job_id: str) -> None:
         self.service, self.job_id = service, job_id
         self._file: IO[str] | None = None
         self._file_position = 0

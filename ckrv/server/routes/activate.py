@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -25,20 +26,16 @@ CSRF_COOKIE = "ckrv_csrf"
 _SESSION_TTL = timedelta(hours=1)
 
 
-def _templates(request: Request) -> Environment:
-    svc = services(request)
-    env = svc.extras.get("jinja")
-    if env is None:
-        env = Environment(
-            loader=PackageLoader("ckrv.server", "templates"),
-            autoescape=select_autoescape(default=True),
-        )
-        svc.extras["jinja"] = env
-    return env
+@cache  # the templates only change with the code: loaded once per process
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("ckrv.server", "templates"),
+        autoescape=select_autoescape(default=True),
+    )
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates(request).get_template(name).render(action="/activate", **context)
+    html = _templates().get_template(name).render(action="/activate", **context)
     headers = {
         "Cache-Control": "no-store",
         "X-Frame-Options": "DENY",

@@ -5,6 +5,7 @@ it works offline and under a strict Content-Security-Policy."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -30,6 +31,7 @@ def code_spans(text: str) -> Markup:
     return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
 
 
+@lru_cache(maxsize=4)  # the page only changes with the code: rendered once per server URL
 def render(server_url: str) -> str:
     """The page for a server whose API is at `server_url`."""
     env = Environment(
@@ -41,11 +43,7 @@ def render(server_url: str) -> str:
 
 
 async def docs_page(request: Request) -> Response:
-    svc = services(request)
-    html = svc.extras.get("docs_html")
-    if html is None:  # the document only changes with the code: render once per process
-        html = svc.extras["docs_html"] = render(svc.settings.api_url)
-    return HTMLResponse(html, headers=_HEADERS)
+    return HTMLResponse(render(services(request).settings.api_url), headers=_HEADERS)
 
 
 routes = [Route("/docs", docs_page, methods=["GET"])]

@@ -27,7 +27,6 @@ from ckrv.errors import (
     NotFound,
 )
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.jobs.network import job_network
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.services import Services
@@ -41,23 +40,11 @@ from ckrv.server.web.http import (
     json_body,
     query_int,
 )
-from ckrv.server.web.request_auth import current_user_id, services
+from ckrv.server.web.request_auth import current_user_id, owned_job, services
 from ckrv.settings import Settings
 
 _MAX_SETUP = 16 * 1024
 _ID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")
-
-
-def engine(request: Request) -> Engine:
-    return services(request).extras["engine"]  # type: ignore[no-any-return]
-
-
-def owned_job(request: Request, user_id: str, columns: str = jobs.COLUMNS) -> sqlite3.Row:
-    job_id = request.path_params["job_id"]
-    row = services(request).db.read_with(lambda c: jobs.find(c, job_id, columns, user_id))
-    if row is None:
-        raise NotFound(f"no job {job_id}")
-    return row
 
 
 def _credential(
@@ -132,7 +119,7 @@ async def create_job(request: Request) -> Response:
     body = await json_body(request, max_bytes=MAX_SPEC_BYTES * 6 + 65536)
     svc = services(request)
     new_job = parse_new_job(svc, user_id, body)
-    eng: Engine = svc.extras["engine"]
+    eng = svc.engine
     row = await eng.create(new_job)  # QuotaExceeded, or InvalidToken for a deleted user
     return FastJSONResponse(
         eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
@@ -157,7 +144,7 @@ async def list_jobs(request: Request) -> Response:
             c, user_id, limit + 1, status=status, id_prefix=prefix, before=before
         )
     )
-    eng = engine(request)
+    eng = services(request).engine
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]["seq"]) if len(rows) > limit else None
     return FastJSONResponse({"jobs": [eng.public(r) for r in page], "next_cursor": next_cursor})
@@ -165,12 +152,12 @@ async def list_jobs(request: Request) -> Response:
 
 async def get_job(request: Request) -> Response:
     row = owned_job(request, current_user_id(request), jobs.PUBLIC_COLUMNS)
-    return FastJSONResponse(engine(request).public(row))
+    return FastJSONResponse(services(request).engine.public(row))
 
 
 async def cancel_job(request: Request) -> Response:
     row = owned_job(request, current_user_id(request))
-    eng = engine(request)
+    eng = services(request).engine
     if row["status"] in TERMINAL:
         raise Conflict(f"job {row['id']} already ended ({row['status']}); nothing to cancel")
     await eng.cancel(row["id"])
@@ -194,9 +181,9 @@ async def get_diff(request: Request) -> Response:
     if row["status"] != "succeeded" or row["artifacts_expired"]:
         raise _no_diff_reason(row)
     try:  # open first: the sweeper may delete the file, but not from under an open handle
-        handle = engine(request).artifacts.path(row["id"], "diff.patch").open("rb")
+        handle = services(request).engine.artifacts.path(row["id"], "diff.patch").open("rb")
     except FileNotFoundError:
-        fresh = engine(request).row(row["id"])
+        fresh = services(request).engine.row(row["id"])
         if fresh is not None and fresh["artifacts_expired"]:
             raise _no_diff_reason(fresh) from None
         raise NoDiff("the diff artifact is missing on the server") from None

@@ -8,9 +8,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ckrv.errors import Expired, InvalidRequest, NotFound
-from ckrv.server.routes.jobs import owned_job
 from ckrv.server.web.http import query_int
-from ckrv.server.web.request_auth import current_user_id, services
+from ckrv.server.web.request_auth import current_user_id, owned_job, services
 
 _MAX_POSITION = 2**62
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -56,7 +55,7 @@ async def job_logs(request: Request) -> Response:
     tail_or_none = tail if tail >= 0 else None
     if stream:
         return StreamingResponse(
-            logs.follow(job_id, after, tail_or_none, services(request).extras["engine"].describe),
+            logs.follow(job_id, after, tail_or_none, services(request).engine.describe),
             media_type="text/event-stream",
             headers=_SSE_HEADERS,
         )

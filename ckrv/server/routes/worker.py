@@ -18,8 +18,6 @@ from ckrv.contracts.network import NetworkPolicy, settle
 from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.network import operator_layers
-from ckrv.server.logs.masking import job_masker
-from ckrv.server.routes.jobs import engine
 from ckrv.server.vault.store import credential_kind
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import services, worker_claims
@@ -89,7 +87,7 @@ async def describe(request: Request) -> Response:
 async def report_event(request: Request) -> Response:
     row = worker_job(request)
     body = await json_body(request)
-    eng = engine(request)
+    eng = services(request).engine
     status = field(body, "status", required=False)
     if status is not None and status != "running":  # the result route reports the end
         raise InvalidRequest("status, when given, must be running")
@@ -109,7 +107,7 @@ async def report_event(request: Request) -> Response:
 async def ingest_logs(request: Request) -> Response:
     row = worker_job(request)
     body = await json_body(request, max_bytes=_MAX_LOG_BATCH)
-    masker = job_masker(services(request), row)  # the second line of masking
+    masker = services(request).maskers.for_job(row)  # the second line of masking
     mask = masker.mask if masker else str  # no secrets: nothing to look for
     accepted = await services(request).logs.ingest(row["id"], body.get("entries"), mask)
     return JSONResponse({"accepted": accepted})
@@ -118,7 +116,7 @@ async def ingest_logs(request: Request) -> Response:
 async def upload_diff(request: Request) -> Response:
     row = worker_job(request)
     svc = services(request)
-    size = await engine(request).artifacts.write_stream(
+    size = await svc.engine.artifacts.write_stream(
         row["id"], "diff.patch", request.stream(), svc.settings.max_diff_bytes
     )  # ArtifactTooLarge past the limit
     return JSONResponse({"bytes": size})
@@ -130,7 +128,7 @@ async def report_result(request: Request) -> Response:
     status = field(body, "status")
     if status not in ("succeeded", "failed"):
         raise InvalidRequest("status must be succeeded or failed")
-    eng = engine(request)
+    eng = services(request).engine
     if status == "succeeded" and not eng.artifacts.path(row["id"], "diff.patch").exists():
         raise InvalidRequest("upload the diff before reporting success")
     stats = body.get("diff_stats")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ckrv.errors import CkrvError, ConfigError
+from ckrv.server.admin import open_db
 from ckrv.server.storage.database import run_in_transaction
 from ckrv.server.vault.crypto import seal, unseal
 from ckrv.server.vault.master_keys import (
@@ -43,8 +44,6 @@ class Rotation:
 
 
 def rotate_master_key(data_dir: Path) -> Rotation:
-    from ckrv.server.admin import open_db
-
     if MASTER_KEY_ENV in os.environ:
         raise ConfigError(
             f"the master key comes from {MASTER_KEY_ENV}, so ckrv cannot rewrite it",

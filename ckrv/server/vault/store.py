@@ -78,6 +78,8 @@ def _check_token(value: str) -> str:
 
 
 def _check_private_key(value: str) -> str:
+    # Imported on first use: cryptography's key loaders take a while to load, and only adding
+    # a deploy key needs them.
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import (
         load_pem_private_key,

@@ -2,7 +2,8 @@
 
 errors.py        the one error handler: any CkrvError as its status and JSON body
 http.py          JSON bodies and fields, cursors, query parameters, fast JSON responses
-request_auth.py  who is calling: a user's bearer token or a worker's job token
+request_auth.py  who is calling (a user's bearer token or a worker's job token), and the job
+                 the calling user owns
 routing.py       the API's routes indexed by path shape
 throttle.py      sliding-window counters for guessed codes and passwords
 """

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ckrv.errors import InvalidToken, NotAuthenticated
+from ckrv.errors import InvalidToken, NotAuthenticated, NotFound
 from ckrv.server.identity.tokens import (
     API_AUDIENCE,
     API_TOKEN_PREFIX,
@@ -17,6 +17,7 @@ from ckrv.server.identity.tokens import (
     user_by_api_token,
 )
 from ckrv.server.identity.users import find_user
+from ckrv.server.jobs import store as jobs
 from ckrv.server.services import Services
 from ckrv.server.web.http import header as http_header
 
@@ -64,6 +65,16 @@ def worker_claims(request: Request) -> dict[str, Any]:
     return services(request).issuer.verify(
         bearer_token(request), audience=WORKER_AUDIENCE, typ="worker"
     )
+
+
+def owned_job(request: Request, user_id: str, columns: str = jobs.COLUMNS) -> sqlite3.Row:
+    """The job of the path's `job_id`, when `user_id` owns it; another user's job is a 404
+    like a missing one."""
+    job_id = request.path_params["job_id"]
+    row = services(request).db.read_with(lambda c: jobs.find(c, job_id, columns, user_id))
+    if row is None:
+        raise NotFound(f"no job {job_id}")
+    return row
 
 
 def client_address(request: Request) -> str:
