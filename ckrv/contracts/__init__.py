@@ -4,6 +4,8 @@ none imports `ckrv.server`, `ckrv.worker`, `ckrv.client` or `ckrv.cli`.
 
     launch_env.py       the worker's launch environment: the variable names an executor sets
                         and the worker reads, with `WorkerEnvironment.encode()` / `.decode()`
+    secret_channel.py   how the worker's secrets travel beside its environment: an inherited
+                        socket (local) or a file it deletes (kubernetes)
     job_description.py  the job as the worker receives it (`GET /v1/worker/jobs/{id}`, or a
                         local run): `JobDescription`, with `to_wire()` / `from_wire()`
     agents.py           an agent's configuration, the presets, and the agents a config offers

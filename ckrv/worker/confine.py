@@ -2,7 +2,7 @@
 run as the worker's own user, and the agent is code nobody reviewed, so:
 
 - `protect_self` makes the worker non-dumpable (prctl PR_SET_DUMPABLE): its /proc/PID/environ,
-  its memory (the job token, the git credential: secret_channel.py) and its open files
+  its memory (the job token, the git credential: contracts/secret_channel.py) and its open files
   are then closed to processes of the same user that lack CAP_SYS_PTRACE. It also makes the
   worker a child subreaper, so whatever a command leaves running, even through setsid and a
   double fork, stays a descendant of the worker instead of escaping to init.

@@ -1,6 +1,6 @@
 """`ckrv worker`: run one job, reading what it is entitled to from the environment the executor
 set (ckrv/contracts/launch_env.py) and the secrets from the channel it named
-(ckrv/worker/secret_channel.py), then the job's description from the server."""
+(ckrv/contracts/secret_channel.py), then the job's description from the server."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from ckrv.contracts import launch_env
+from ckrv.contracts import launch_env, secret_channel
 from ckrv.contracts.job_description import JobDescription
 from ckrv.contracts.launch_env import LaunchEnvError, WorkerEnvironment
 from ckrv.contracts.masking import Masker
 from ckrv.errors import CkrvError, UsageError
-from ckrv.worker import secret_channel
 from ckrv.worker.confine import exit_on_sigterm, protect_self
 from ckrv.worker.pipeline import JobContext, Outcome, run_job
 from ckrv.worker.reporter import HttpReporter, JobGone
@@ -22,10 +21,12 @@ from ckrv.worker.reporter import HttpReporter, JobGone
 def take_launch_environment() -> WorkerEnvironment:
     """Decode the launch environment and the secrets handed over beside it, then remove any
     secret from the environment: children (setup, the agent) must not inherit them."""
-    secrets = secret_channel.take(os.environ)  # (it may add public variables to os.environ)
-    environ = {**os.environ, **secrets}
     try:
-        launch = WorkerEnvironment.decode(environ)
+        secrets = secret_channel.take(os.environ)  # (it may add public variables to os.environ)
+    except LaunchEnvError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        launch = WorkerEnvironment.decode({**os.environ, **secrets})
     except LaunchEnvError as exc:
         raise UsageError(f"ckrv worker is started by the server; {exc}") from None
     for name in launch_env.SECRET_NAMES:

@@ -21,7 +21,7 @@ class Launch:
     job id and token, and when the job has them its git credential and agent secrets), plus
     the agent's pass-through variables. Its secrets never go in an environment: the local
     executor hands them over on an inherited socket, the kubernetes executor in a file of the
-    job's Secret that only an init container mounts (ckrv/worker/secret_channel.py).
+    job's Secret that only an init container mounts (ckrv/contracts/secret_channel.py).
     """
 
     job_id: str

@@ -8,7 +8,7 @@ agent could read the file for the whole job) keeps them from it. Instead:
 - the job's Secret holds one key, `launch.json` (variable name -> value: the worker's whole
   launch environment), and is mounted only in an init container;
 - the init container copies that file into a memory-backed emptyDir shared with the worker;
-- the worker (ckrv/worker/secret_channel.py, CKRV_LAUNCH_FILE) reads it and deletes it first
+- the worker (ckrv/contracts/secret_channel.py, CKRV_LAUNCH_FILE) reads it and deletes it first
   thing, made non-dumpable, before it starts any command."""
 
 from __future__ import annotations

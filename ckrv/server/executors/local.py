@@ -14,9 +14,8 @@ import socket
 import sys
 from pathlib import Path
 
-from ckrv.contracts import launch_env
+from ckrv.contracts import launch_env, secret_channel
 from ckrv.server.executors.base import Launch, RunningJob, WorkerLost
-from ckrv.worker import secret_channel
 
 _KEEP_ENV = (
     "PATH",

@@ -12,7 +12,8 @@ read them in /proc/PID/environ or /proc/PID/cmdline:
 
 The payload is one JSON object: variable name -> value, with the names a launch environment
 uses for them (CKRV_JOB_TOKEN, CKRV_GIT_CREDENTIAL, CKRV_AGENT_SECRETS). With neither variable
-set (a worker started by hand), the secrets are read from the environment as before."""
+set (a worker started by hand), the secrets are read from the environment as before. What
+cannot be read raises LaunchEnvError."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ import socket
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-from ckrv.contracts.launch_env import SECRET_NAMES
-from ckrv.errors import UsageError
+from ckrv.contracts.launch_env import SECRET_NAMES, LaunchEnvError
 
 LAUNCH_FD = "CKRV_LAUNCH_FD"
 LAUNCH_FILE = "CKRV_LAUNCH_FILE"
@@ -44,9 +44,9 @@ def decode(payload: bytes, where: str) -> dict[str, str]:
     try:
         data = json.loads(payload)
     except ValueError:
-        raise UsageError(f"the launch secrets from {where} are not valid JSON") from None
+        raise LaunchEnvError(f"the launch secrets from {where} are not valid JSON") from None
     if not isinstance(data, dict):
-        raise UsageError(f"the launch secrets from {where} are not a JSON object")
+        raise LaunchEnvError(f"the launch secrets from {where} are not a JSON object")
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -72,11 +72,13 @@ def take(environ: MutableMapping[str, str]) -> dict[str, str]:
 
 def _read_socket(fd: str) -> bytes:
     if not fd.isdigit():
-        raise UsageError(f"{LAUNCH_FD} must be a file descriptor number, not {fd!r}")
+        raise LaunchEnvError(f"{LAUNCH_FD} must be a file descriptor number, not {fd!r}")
     try:
         sock = socket.socket(fileno=int(fd))
     except OSError as exc:
-        raise UsageError(f"cannot read the launch secrets from fd {fd}: {exc.strerror}") from None
+        raise LaunchEnvError(
+            f"cannot read the launch secrets from fd {fd}: {exc.strerror}"
+        ) from None
     chunks: list[bytes] = []
     with sock:
         sock.settimeout(60)  # the executor writes right after the start; never wait forever
@@ -92,7 +94,7 @@ def _read_and_delete(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read the launch secrets at {path}: {exc.strerror}") from None
+        raise LaunchEnvError(f"cannot read the launch secrets at {path}: {exc.strerror}") from None
     # Gone before any command starts: the agent shares this container and this user.
     path.unlink(missing_ok=True)
     return data
