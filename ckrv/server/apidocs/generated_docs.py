@@ -13,6 +13,7 @@ from typing import Any
 from ckrv.contracts.network import check_mode
 from ckrv.server.apidocs.openapi import document
 from ckrv.server.apidocs.reference import describe, markdown
+from ckrv.server.storage.schema_snapshot import schema_sql
 from ckrv.settings import SETTINGS_TABLE, address_list, allowed_hosts
 
 DEFAULT_API_URL = "http://127.0.0.1:8420/v1"
@@ -104,8 +105,6 @@ def api_markdown(server_url: str = DEFAULT_API_URL) -> str:
 
 def generated(root: Path) -> dict[Path, str]:
     """Each generated file and what it should hold now."""
-    from ckrv.server.storage.schema_snapshot import schema_sql
-
     readme = root / "README.md"
     return {
         readme: with_config_reference(readme.read_text(encoding="utf-8")),
