@@ -100,6 +100,12 @@ def fetch(via: int | None, origin: int, path: str, connect: bool, buffer: bytear
         return read_all(sock, buffer)
 
 
+def small_fetch(
+    via: int | None, origin: int, connect: bool, buffer: bytearray
+) -> Callable[[], int]:
+    return lambda: fetch(via, origin, "/small", connect, buffer)
+
+
 def latencies(call: Callable[[], int], count: int) -> list[float]:
     out = []
     for _ in range(count):
@@ -139,12 +145,10 @@ def main() -> None:
             "bridge+proxy CONNECT": (bridge, True),
         }
         buffer = bytearray(4 * 1024 * 1024)
-        runs = []
+        runs: list[dict[str, float | int | str]] = []
         for repeat in range(1, args.repeats + 1):
             for name, (via, connect) in paths.items():
-                lat = latencies(
-                    lambda v=via, c=connect: fetch(v, origin, "/small", c, buffer), args.requests
-                )
+                lat = latencies(small_fetch(via, origin, connect, buffer), args.requests)
                 begin = time.perf_counter()
                 got = fetch(via, origin, "/big", connect, buffer)
                 seconds = time.perf_counter() - begin

@@ -33,6 +33,8 @@ class RunOptions:
     wait: bool = False
     follow: bool = False
     as_json: bool = False
+    network: str | None = None
+    allow_hosts: tuple[str, ...] = ()
 
 
 def run_run(opts: RunOptions, io: IOStreams) -> None:
@@ -50,12 +52,20 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
             opts.setup,
             _timeout(opts.timeout),
             opts.push,
+            opts.network,
+            opts.allow_hosts,
         )
         _run_cloud(opts, request, io)
         return
     from ckrv.errors import UsageError
 
-    cloud_only = (("--repo", opts.repo), ("--credential", opts.credential), ("--push", opts.push))
+    cloud_only = (
+        ("--repo", opts.repo),
+        ("--credential", opts.credential),
+        ("--push", opts.push),
+        ("--network", opts.network),
+        ("--allow-host", opts.allow_hosts),
+    )
     for flag, given in cloud_only:
         if given:
             raise UsageError(
@@ -108,6 +118,20 @@ def _timeout(value: str | None) -> float | None:
 @click.option("--timeout", metavar="DURATION", help="Stop the job after this long, e.g. 30m.")
 @click.option("--push", is_flag=True, help="[--cloud] Push the feature branch to the repository.")
 @click.option(
+    "--network",
+    type=click.Choice(["open", "allowlist", "none"]),
+    help="[--cloud] What the job's commands may reach; no wider than the server gives the "
+    "job unless it lets jobs widen [default: the server's setting].",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="[--cloud] A host the job may reach under allowlist (name, *.name, name:port); "
+    "repeatable.",
+)
+@click.option(
     "--wait",
     is_flag=True,
     help="[--cloud] Wait for the job to end: exit 0 if it succeeded, else 7.",
@@ -134,6 +158,8 @@ def run(
     setup: str | None,
     timeout: str | None,
     push: bool,
+    network: str | None,
+    allow_hosts: tuple[str, ...],
     wait: bool,
     follow: bool,
     as_json: bool,
@@ -170,6 +196,8 @@ def run(
             wait,
             follow,
             as_json,
+            network,
+            allow_hosts,
         ),
         streams(),
     )

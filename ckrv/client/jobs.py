@@ -94,6 +94,8 @@ class JobRequest:
     setup: str | None = None
     timeout_seconds: float | None = None
     push: bool = False
+    network: str | None = None  # open | allowlist | none
+    allowed_hosts: tuple[str, ...] = ()
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -106,6 +108,8 @@ class JobRequest:
             "git_credential_name": self.credential,
             "setup": self.setup,
             "timeout_seconds": self.timeout_seconds,
+            "network": self.network,
+            "allowed_hosts": list(self.allowed_hosts) or None,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         if self.push:

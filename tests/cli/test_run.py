@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +259,23 @@ def test_a_local_run_past_its_timeout_is_stopped(
     assert result.returncode == 7
     assert "ended timeout: the run went past its timeout of 1 s" in result.stderr
     assert git(checkout, "branch", "--list", "ckrv/*") == ""
+
+
+def test_network_options_reach_the_job_and_are_cloud_only(
+    ckrv: InProcessCli, live: Server, tmp_path: Path
+) -> None:
+    spec = spec_file(tmp_path)
+    created = ckrv.json(
+        "run", "--cloud", "--spec", spec, "--network", "allowlist", "--allow-host", "pypi.org"
+    )
+    row = sqlite3.connect(live.data_dir / "ckrv.db").execute(
+        "SELECT network FROM jobs WHERE id = ?", (created["id"],)
+    )
+    assert json.loads(row.fetchone()[0]) == {
+        "mode": "allowlist",
+        "allowed_hosts": ["pypi.org"],
+        "source": "the job's network option",
+    }
+    local = ckrv.run("run", "--spec", spec, "--network", "none")
+    assert local.returncode == 2
+    assert "--network only applies to --cloud runs" in local.stderr
