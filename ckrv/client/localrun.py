@@ -24,7 +24,7 @@ from typing import Any
 from ckrv.client import repo
 from ckrv.contracts.agents import AgentConfig, available_agents
 from ckrv.contracts.job_description import AgentDescription, JobDescription
-from ckrv.contracts.jobmodel import feature_branch, spec_title
+from ckrv.contracts.jobmodel import TerminalStatus, feature_branch, spec_title
 from ckrv.contracts.network import NetworkPolicy
 from ckrv.errors import UsageError
 from ckrv.paths import config_dir
@@ -167,7 +167,8 @@ def run_locally(root: Path, job: JobDescription, on_log: LogSink) -> LocalResult
     with tempfile.TemporaryDirectory(prefix="ckrv-run-") as workspace:
         ctx = JobContext(job, Path(workspace), reporter, Masker())
         outcome = run_job(ctx)
-    status, summary, error = outcome.status, outcome.summary, outcome.error_message
+    status: TerminalStatus = outcome.status
+    summary, error = outcome.summary, outcome.error_message
     if reporter.timed_out:  # like the server: a timed-out job keeps no partial result
         status = "timeout"
         summary = error = f"the run went past its timeout of {job.timeout_seconds:g} s"

@@ -15,6 +15,7 @@ from typing import Any
 from ckrv.contracts import launch_env
 from ckrv.contracts.credentials import GitCredential
 from ckrv.contracts.job_description import JobDescription
+from ckrv.contracts.jobmodel import WorkerResult
 from ckrv.contracts.masking import Masker, scrub
 from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
@@ -36,7 +37,7 @@ _PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linu
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | failed
+    status: WorkerResult
     summary: str = ""
     error_message: str | None = None
     diff: bytes | None = None

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ckrv.contracts.secret_channel import LAUNCH_FILE as LAUNCH_FILE_ENV
+
 LAUNCH_KEY = "launch.json"
 SECRET_VOLUME = "ckrv-launch-secret"
 LAUNCH_VOLUME = "ckrv-launch"
 INIT_CONTAINER = "ckrv-launch"
 SECRET_DIR = "/var/run/ckrv/secret"
 LAUNCH_DIR = "/var/run/ckrv/launch"
-LAUNCH_FILE_ENV = "CKRV_LAUNCH_FILE"
 _COPY = 'umask 077 && cp "$CKRV_LAUNCH_SECRET" "$CKRV_LAUNCH_FILE.part" && mv "$CKRV_LAUNCH_FILE.part" "$CKRV_LAUNCH_FILE"'
 
 Obj = dict[str, Any]

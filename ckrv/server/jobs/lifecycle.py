@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from ckrv.contracts.jobmodel import TERMINAL
+from ckrv.contracts.jobmodel import TERMINAL, TerminalStatus
 from ckrv.server.executors.base import Executor
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.public import JobRow, public_job
@@ -81,7 +81,7 @@ class Engine:
         await self.db.write(lambda c: jobs.update_progress(c, job_id, fields))
         self._announce(job_id)
 
-    async def finish(self, job_id: str, status: str, **result: Any) -> bool:
+    async def finish(self, job_id: str, status: TerminalStatus, **result: Any) -> bool:
         """Move the job to a terminal status once; afterwards archive its log."""
         changed = await self.db.write(lambda c: jobs.finish(c, job_id, status, **result))
         if not changed:
@@ -95,7 +95,7 @@ class Engine:
         self.wake()
         return True
 
-    async def fail_with_line(self, job_id: str, status: str, message: str) -> bool:
+    async def fail_with_line(self, job_id: str, status: TerminalStatus, message: str) -> bool:
         """End a job for a reason only the server knows, and say so at the end of its log."""
         row = self.row(job_id)
         if row is None or row["status"] in TERMINAL:

@@ -11,7 +11,7 @@ import sqlite3
 import statistics
 from typing import Any, NamedTuple
 
-from ckrv.contracts.jobmodel import TERMINAL, feature_branch, spec_title
+from ckrv.contracts.jobmodel import TERMINAL, JobStatus, TerminalStatus, feature_branch, spec_title
 from ckrv.server.identity.users import spend_quota
 from ckrv.server.jobs.ids import new_id, seq_of, seqs_for_short_id
 from ckrv.server.jobs.public import duration
@@ -199,7 +199,7 @@ def list_page(
     user_id: str,
     limit: int,
     *,
-    status: str | None = None,
+    status: JobStatus | None = None,
     id_prefix: str | None = None,
     before: int | None = None,
 ) -> list[sqlite3.Row]:
@@ -287,7 +287,7 @@ def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any
 def finish(
     conn: sqlite3.Connection,
     job_id: str,
-    status: str,
+    status: TerminalStatus,
     *,
     summary: str | None = None,
     error: str | None = None,

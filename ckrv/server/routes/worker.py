@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ckrv.contracts.agents import AgentConfig, available_agents
 from ckrv.contracts.job_description import AgentDescription, CredentialLabel, JobDescription
-from ckrv.contracts.jobmodel import PHASES, TERMINAL
+from ckrv.contracts.jobmodel import PHASES, TERMINAL, WORKER_RESULTS
 from ckrv.contracts.network import NetworkPolicy, settle
 from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
@@ -126,7 +126,7 @@ async def report_result(request: Request) -> Response:
     row = worker_job(request)
     body = await json_body(request)
     status = field(body, "status")
-    if status not in ("succeeded", "failed"):
+    if status not in WORKER_RESULTS:
         raise InvalidRequest("status must be succeeded or failed")
     eng = services(request).engine
     if status == "succeeded" and not eng.artifacts.path(row["id"], "diff.patch").exists():
