@@ -16,7 +16,7 @@ import pytest
 
 from ckrv.contracts.network import NetworkPolicy
 from ckrv.worker.egress.policy import Allowlist
-from ckrv.worker.egress.proxy import EgressProxy, ProxyThread
+from ckrv.worker.egress.proxy import EgressProxy, ProxyThread, parse_head
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
@@ -168,3 +168,16 @@ def test_the_bridge_points_a_command_at_the_proxy_socket(origin: int, tmp_path: 
         f"'127.0.0.1:{origin + 1}' to `allowed_hosts` in [server] or the agent's [agents.NAME] "
         'table or the job\'s options (--allow-host), or set network = "open")'
     ]
+
+
+def test_a_plain_request_goes_upstream_with_the_checked_host_and_no_proxy_headers() -> None:
+    target = parse_head(
+        b"GET http://api.example.com:8080/v1?q=1 HTTP/1.1\r\nHost: evil.example\r\n"
+        b"Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nAccept: */*"
+    )
+    assert (target.host, target.port) == ("api.example.com", 8080)
+    assert target.head == (
+        b"GET /v1?q=1 HTTP/1.1\r\nHost: api.example.com:8080\r\nAccept: */*\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    assert parse_head(b"CONNECT [::1]:443 HTTP/1.1\r\nHost: x").host == "::1"

@@ -24,7 +24,15 @@ MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 15.0
 CHUNK = 256 * 1024
-_HOP_HEADERS = {b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive"}
+# Dropped from a plain HTTP request: hop-by-hop headers, and Host (set from the checked URI, so
+# a listed address cannot be asked for another site it also serves).
+_DROPPED_HEADERS = {
+    b"proxy-connection",
+    b"proxy-authorization",
+    b"connection",
+    b"keep-alive",
+    b"host",
+}
 
 Say = Callable[[str, str], None]  # (message, level)
 
@@ -66,10 +74,11 @@ def parse_head(head: bytes) -> Target:
     kept = [
         line
         for line in lines[1:]
-        if line and line.split(b":", 1)[0].strip().lower() not in _HOP_HEADERS
+        if line and line.split(b":", 1)[0].strip().lower() not in _DROPPED_HEADERS
     ]
     request = f"{method} {path} {version}".encode("latin-1")
-    upstream = b"\r\n".join([request, *kept, b"Connection: close", b"", b""])
+    host_header = f"Host: {parts.netloc.rpartition('@')[2]}".encode("latin-1")
+    upstream = b"\r\n".join([request, host_header, *kept, b"Connection: close", b"", b""])
     return Target(parts.hostname, port, upstream)
 
 
