@@ -90,6 +90,8 @@ class OwnedRepo:
     private: Path
     base_env: dict[str, str]  # the worker's git environment (protocol policy, no prompts)
     masker: Masker
+    base_tree: str = ""  # read before any command ran, kept in memory
+    base_index: bytes = b""  # the clone's index, likewise (an index file could be tampered)
 
     @classmethod
     def copy_of(
@@ -110,6 +112,10 @@ class OwnedRepo:
             str(repo.path),
             cwd=private,
         )
+        repo.base_tree = repo._git({}, "rev-parse", "HEAD^{tree}").decode().strip()
+        # The clone's own index, taken before any command ran: `add` then rehashes only the
+        # files whose stat data changed.
+        repo.base_index = (checkout / ".git" / "index").read_bytes()
         return repo
 
     # --- after the agent ----------------------------------------------------------------
@@ -131,22 +137,20 @@ class OwnedRepo:
         for name in ("alternates", "http-alternates"):
             (self.path / "objects" / "info" / name).unlink(missing_ok=True)
 
-    def commit_worktree(self, checkout: Path, base: str, branch: str, message: str) -> str | None:
-        """Commit the work tree's files on top of `base` as `branch`; None when they are the
-        base's own (nothing changed)."""
+    def commit_worktree(self, checkout: Path, base: str, message: str) -> str | None:
+        """Commit the work tree's files on top of `base`; None when they are the base's own
+        (nothing changed). The commit is not put on any ref: the push names it."""
         _check_worktree(checkout)
         index = self.private / "index"
         index.unlink(missing_ok=True)
+        index.write_bytes(self.base_index)
         tree_env = {"GIT_WORK_TREE": str(checkout), "GIT_INDEX_FILE": str(index)}
-        self._git(tree_env, "read-tree", base, cwd=checkout)
         self._git(tree_env, "add", "--all", "--", ".", cwd=checkout)
         tree = self._git(tree_env, "write-tree", cwd=checkout).decode().strip()
         index.unlink(missing_ok=True)
-        if tree == self._git({}, "rev-parse", f"{base}^{{tree}}").decode().strip():
+        if tree == self.base_tree:
             return None
-        commit = self._git({}, "commit-tree", tree, "-p", base, "-m", message).decode().strip()
-        self._git({}, "update-ref", f"refs/heads/{branch}", commit)
-        return commit
+        return self._git({}, "commit-tree", tree, "-p", base, "-m", message).decode().strip()
 
     def diff(self, base: str, commit: str) -> bytes:
         return self._git({}, "diff", "--binary", *_DIFF_SAFE, base, commit)

@@ -180,7 +180,7 @@ def _upload(
     title = ctx.job.spec_title or "ckrv job"
     repo.reclaim()
     message = f"{title}\n\nckrv job {ctx.job.id}"
-    commit = repo.commit_worktree(ctx.checkout, base, ctx.job.feature_branch_name, message)
+    commit = repo.commit_worktree(ctx.checkout, base, message)
     verify_note = f"; verify {verify}" if verify else ""
     if commit is None:
         ctx.say("the agent made no changes")
