@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +30,11 @@ from tests.support.jobhelpers import logs, submit, wait_phase, wait_status
 from tests.support.servers import write_config
 from tests.support.sshd import start_sshd
 
-TOKEN = "ghp_SENTINELhostile0123456789abcdefGH"
-SECRET = "sk-SENTINEL-hostile-agent-secret-0123"
+# Unique per run: the machine may run this very test elsewhere at the same time, and the scan
+# looks at every process.
+_RUN = uuid.uuid4().hex[:12]
+TOKEN = f"ghp_SENTINEL{_RUN}hostile0123456789"
+SECRET = f"sk-SENTINEL-{_RUN}-hostile-agent-secret"
 HOSTILE = Path(__file__).parent.parent / "support" / "agents" / "hostile_git_agent.sh"
 
 
