@@ -38,7 +38,18 @@ from pathlib import Path
 import pytest
 
 from tests.support.helpers import Cli, Server
+from tests.support.processes import end_processes_mentioning
 from tests.support.servers import start_server, write_config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the last test, no process this session started (a server, a worker, an agent,
+    a daemon: all live under the session's temporary directory) may still run. Whatever is
+    found is ended, and the run fails naming it: the fixture that started it should have."""
+    yield
+    left = end_processes_mentioning(tmp_path_factory.getbasetemp())
+    assert not left, "processes left running after the tests:\n" + "\n".join(left)
 
 
 @pytest.fixture
@@ -54,7 +65,7 @@ def server(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=write_config(tmp_path))
     srv.start()
     yield srv
-    srv.stop()
+    srv.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +73,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One running server shared by a module's tests (each test makes its own user)."""
     srv = start_server(tmp_path_factory.mktemp("live"))
     yield srv
-    srv.stop()
+    srv.shutdown()
 
 
 @pytest.fixture

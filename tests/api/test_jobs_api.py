@@ -160,7 +160,7 @@ def test_quota_race_creates_exactly_the_remaining_jobs(tmp_path: Path, config_di
             assert len(client.get("/jobs", params={"limit": 100}).json()["jobs"]) == 10
             assert client.get("/users/me").json()["job_quota_remaining"] == 0
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_cursor_pagination_and_filters(inproc: Any) -> None:
@@ -227,7 +227,7 @@ def test_users_take_turns(tmp_path: Path, config_dir: Path) -> None:
         names = ["a" if j["id"] in order[:4] else "b" for j in started]
         assert names == ["a", "b", "a", "b", "a", "a"]
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_expired_diff_answers_410(tmp_path: Path, config_dir: Path) -> None:
@@ -250,7 +250,7 @@ def test_expired_diff_answers_410(tmp_path: Path, config_dir: Path) -> None:
             assert not (srv.data_dir / "artifacts" / job_id).exists()
             assert api.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_a_user_gone_since_their_login_gets_401_not_a_server_error(

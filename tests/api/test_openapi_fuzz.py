@@ -136,7 +136,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             assert worker.get(f"/worker/jobs/{resources['real-held']}").status_code == 200
         yield Target(srv, token, resources, worker_token)
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 # Built in-process at import, because pytest collects one test per operation from it; the

@@ -209,7 +209,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             what="the running job's processes to end",
         )
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def bad_tokens(world: World) -> dict[str, str | None]:

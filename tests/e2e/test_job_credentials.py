@@ -62,7 +62,7 @@ def server(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
     )
     srv.start()
     yield srv
-    srv.stop()
+    srv.shutdown()
 
 
 @pytest.fixture

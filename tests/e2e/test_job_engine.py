@@ -105,7 +105,7 @@ def test_missing_agent_binary_names_the_command(
             and "not installed" in done["error_message"]
         )
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_setup_runs_before_the_agent_and_its_failure_fails_the_job(
@@ -151,7 +151,7 @@ def test_cancel_while_pending(tmp_path: Path, config_dir: Path, repo: Path) -> N
             cancelled = api.post(f"/jobs/{created['id']}/cancel").json()
             assert cancelled["status"] == "cancelled" and cancelled["started_at"] is None
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_sigkill_of_the_worker_fails_the_job_with_a_reason(api: httpx.Client, repo: Path) -> None:
@@ -203,7 +203,7 @@ def test_pending_jobs_survive_a_server_kill(tmp_path: Path, config_dir: Path, re
         with srv.client(token) as api:
             assert [wait_status(api, i)["status"] for i in ids] == ["succeeded"] * 3
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_a_diff_over_the_size_cap_fails_the_job_saying_so(
@@ -220,7 +220,7 @@ def test_a_diff_over_the_size_cap_fails_the_job_saying_so(
             missing = api.get(f"/jobs/{created['id']}/artifacts/diff")
             assert missing.status_code == 404 and missing.json()["error"] == "no_diff"
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def test_the_server_refuses_an_upload_over_the_cap_and_keeps_no_part_of_it(
@@ -244,4 +244,4 @@ def test_the_server_refuses_an_upload_over_the_cap_and_keeps_no_part_of_it(
             assert fits.json() == {"bytes": 2000}
             assert [p.name for p in job_dir.iterdir()] == ["diff.patch"]
     finally:
-        srv.stop()
+        srv.shutdown()

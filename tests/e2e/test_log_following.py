@@ -282,7 +282,7 @@ def test_the_log_budget_drops_lines_past_it_and_says_how_many_once(
             assert wait_status(api, job_id)["status"] == "succeeded"
             log = api.get(f"/jobs/{job_id}/logs").json()["logs"]
     finally:
-        server.stop()
+        server.shutdown()
     agent = [e["message"] for e in log if e["source"] == "scripted"]
     assert agent == [f"line {i}" for i in range(len(agent))] and 1000 < len(agent) < 5000
     assert sum(len(e["message"].encode()) for e in log if e["source"] != "server") <= 20000

@@ -29,7 +29,7 @@ def srv(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
     config = write_config(tmp_path, capacity=2)
     server = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     yield server
-    server.stop()
+    server.shutdown()
 
 
 def nothing_left_of(server: Server, job_id: str) -> None:

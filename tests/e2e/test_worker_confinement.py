@@ -89,7 +89,7 @@ def test_a_hostile_agent_gets_no_secret_and_leaves_nothing_running(
             assert done["pushed_branch"] in pushed.stdout
     finally:
         daemon.stop()
-        srv.stop()
+        srv.shutdown()
 
     # Nothing of the worker's reached it: not its environment, not the key (no longer on disk).
     key_line = key.splitlines()[1]
@@ -114,7 +114,7 @@ def test_a_cancelled_job_leaves_nothing_running(tmp_path: Path, loot: Path) -> N
             # (setsid) had left; the worker ended it on its way out.
             assert _daemon_ended(loot), "the agent's daemon outlived its cancelled job"
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 def _server(tmp_path: Path, loot: Path) -> Server:

@@ -62,7 +62,7 @@ def server(sim: SimCluster, tmp_path: Path, config_dir: Path) -> Iterator[Server
     )
     srv.start()
     yield srv
-    srv.stop()
+    srv.shutdown()
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_a_worker_that_crashes_leaves_its_pod_log_tail_in_the_job_log(
         assert ("kubernetes", "worker booting") in entries
         assert ("kubernetes", "RuntimeError: cannot reach the agent registry") in entries
     finally:
-        srv.stop()
+        srv.shutdown()
 
 
 CRASH = "print('worker booting', flush=True); raise RuntimeError('cannot reach the agent registry')"

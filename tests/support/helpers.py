@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from tests.support.inprocess import InProcessCli
+from tests.support.processes import end_processes_mentioning
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -142,6 +143,13 @@ class Server:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def shutdown(self) -> None:
+        """Stop the server, then end the workers it launched with their process groups.
+        Workers outlive a stopped server on purpose (the next start adopts them), so whoever
+        is done with a server for good ends them: a fixture's teardown, or a test's finally."""
+        self.stop()
+        end_processes_mentioning(self.data_dir)
+
     def restart(self) -> Server:
         self.stop()
         return self.start(port=self.port)
@@ -156,19 +164,12 @@ class Server:
         return result.stdout
 
     def add_user(self, email: str, tier: str = "free", password: str = "correct-horse-1") -> str:
-        """Create a user and return an API token for them."""
-        self.admin(
-            "user",
-            "add",
-            email,
-            "--name",
-            email.split("@")[0],
-            "--tier",
-            tier,
-            "--password-stdin",
-            input=password + "\n",
-        )
-        return self.admin("token", "create", email).strip()
+        """Create a user and return an API token for them: what `ckrv admin user add` and
+        `ckrv admin token create` do, called in this process (the CLI tests run the commands)."""
+        from ckrv.server.admin import add_user, create_token
+
+        add_user(self.data_dir, email, email.split("@")[0], tier, password)
+        return create_token(self.data_dir, email, None)[1]
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

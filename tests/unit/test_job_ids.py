@@ -109,7 +109,7 @@ def test_a_schema_2_database_upgrades_and_its_uuid4_jobs_keep_working(tmp_path: 
             forged = new["id"][:-1] + ("0" if new["id"][-1] != "0" else "1")
             assert api.get(f"/jobs/{forged}").status_code == 404
     finally:
-        srv.stop()
+        srv.shutdown()
     conn = sqlite3.connect(data_dir / "ckrv.db")
     unique = [
         r[0]
