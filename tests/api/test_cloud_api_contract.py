@@ -4,22 +4,22 @@ Additions are fine; a removal or rename fails here."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from ckrv.server.apidocs.openapi import document
+from tests.support.helpers import ROOT
+from tests.support.prerequisites import require
 
-CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "reference" / "cloud-api.yaml"
-pytestmark = pytest.mark.skipif(
-    not CONTRACT.exists(), reason=f"the shared contract is not at {CONTRACT}"
-)
+# beside the clone: ../shared/reference/cloud-api.yaml (CI always has it there; never copied in)
+CONTRACT = ROOT.parent / "shared" / "reference" / "cloud-api.yaml"
 
 
 @pytest.fixture(scope="module")
 def contract() -> dict[str, Any]:
+    require(CONTRACT.exists(), f"the shared contract is not at {CONTRACT}")
     return dict(yaml.safe_load(CONTRACT.read_text()))
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.helpers import PYTHON, Server, base_env, make_repo
 from tests.support.jobhelpers import submit, wait_status
+from tests.support.prerequisites import require
 from tests.support.servers import write_config
 from tests.support.sshd import start_sshd
 
@@ -156,11 +157,11 @@ def _without_capabilities(argv: list[str]) -> list[str]:
 @pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="prctl, which it tests, is Linux's"
 )
-@pytest.mark.skipif(
-    os.getuid() == 0 and not shutil.which("setpriv"),
-    reason="as root it needs setpriv (util-linux) to drop capabilities",
-)
 def test_a_protected_process_keeps_its_environment_from_its_own_user() -> None:
+    require(
+        os.getuid() != 0 or shutil.which("setpriv") is not None,
+        "as root it needs setpriv (util-linux) to drop capabilities",
+    )
     env = {**base_env(Path("/nonexistent")), "CKRV_PROBE_SECRET": "s3cret-value"}
     for mode, readable in (("plain", True), ("protect", False)):
         child = subprocess.Popen(

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support.prerequisites import require
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 HAVE_SSHD = os.path.exists(SSHD)
@@ -71,8 +71,7 @@ def _free_port() -> int:
 
 
 def start_sshd(root: Path) -> Sshd:
-    if not HAVE_SSHD:
-        pytest.skip("sshd is not installed")
+    require(HAVE_SSHD, "sshd is not installed (apt-get install openssh-server)")
     root.mkdir(parents=True, exist_ok=True)
     keygen(root / "host_key")
     keygen(root / "client_key")
@@ -95,4 +94,5 @@ def start_sshd(root: Path) -> Sshd:
         proc.kill()
         proc.wait()
         proc.stderr.close()
-    pytest.skip(f"sshd could not start here: {line.strip()}")
+    require(False, f"sshd could not start here: {line.strip()}")
+    raise AssertionError("unreachable: require(False) skips or fails")
