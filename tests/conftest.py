@@ -28,6 +28,8 @@ One fixture vocabulary: a name means one type wherever a test module defines or 
     checkout    Path: a user's working tree
     sim         SimCluster: the simulated Kubernetes cluster
     kube        kubernetes ApiClient: talking to `sim`
+
+Async tests are `async def` marked `pytest.mark.anyio` (anyio's pytest plugin), on asyncio.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ import pytest
 from tests.support.helpers import Cli, Server
 from tests.support.processes import end_processes_mentioning
 from tests.support.servers import start_server, write_config
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (marked `anyio`) run on asyncio, the loop the server runs on."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session", autouse=True)

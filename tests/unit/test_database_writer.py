@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -18,20 +19,21 @@ from ckrv.server.storage import checkpoints, schema
 from ckrv.server.storage import database as db_module
 from ckrv.server.storage.database import Database
 
-
-def run(tmp_path: Path, check: Callable[[Database], Awaitable[None]]) -> None:
-    async def main() -> None:
-        db = Database(tmp_path / "ckrv.db")
-        db.open()
-        try:
-            await check(db)
-        finally:
-            db.close()
-
-    asyncio.run(main())
+pytestmark = pytest.mark.anyio
 
 
-def test_items_sent_together_reach_one_call_and_each_caller_gets_its_outcome(
+@asynccontextmanager
+async def opened(tmp_path: Path) -> AsyncIterator[Database]:
+    """A Database on tmp_path/ckrv.db, opened inside the running event loop."""
+    db = Database(tmp_path / "ckrv.db")
+    db.open()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+async def test_items_sent_together_reach_one_call_and_each_caller_gets_its_outcome(
     tmp_path: Path,
 ) -> None:
     calls: list[list[int]] = []
@@ -40,7 +42,7 @@ def test_items_sent_together_reach_one_call_and_each_caller_gets_its_outcome(
         calls.append(list(items))
         return [ValueError(f"no {i}") if i % 3 == 0 else i * i for i in items]
 
-    async def check(db: Database) -> None:
+    async with opened(tmp_path) as db:
         outcomes = await asyncio.gather(
             *(db.write_grouped(square_or_refuse, i) for i in range(1, 8)), return_exceptions=True
         )
@@ -51,16 +53,14 @@ def test_items_sent_together_reach_one_call_and_each_caller_gets_its_outcome(
         assert await db.write_grouped(square_or_refuse, 8) == 64  # a later tick: a new group
         assert calls[-1] == [8]
 
-    run(tmp_path, check)
 
-
-def test_a_failing_group_rolls_back_and_every_caller_sees_the_error(tmp_path: Path) -> None:
+async def test_a_failing_group_rolls_back_and_every_caller_sees_the_error(tmp_path: Path) -> None:
     def insert_then_fail(conn: sqlite3.Connection, items: list[str]) -> list[str | Exception]:
         conn.executemany("INSERT INTO users (id, email, created_at, cycle_start) VALUES"
                          " (?, ?, 'x', 'x')", [(i, f"{i}@example.com") for i in items])  # fmt: skip
         raise sqlite3.IntegrityError("boom")
 
-    async def check(db: Database) -> None:
+    async with opened(tmp_path) as db:
         outcomes = await asyncio.gather(
             *(db.write_grouped(insert_then_fail, f"u{i}") for i in range(3)),
             db.write(lambda c: c.execute("SELECT 1").fetchone()[0]),
@@ -70,29 +70,25 @@ def test_a_failing_group_rolls_back_and_every_caller_sees_the_error(tmp_path: Pa
         assert outcomes[3] == 1  # the other write of the same transaction still commits
         assert db.read("SELECT id FROM users") == []
 
-    run(tmp_path, check)
 
-
-def test_more_items_than_a_batch_holds_are_all_answered(tmp_path: Path) -> None:
+async def test_more_items_than_a_batch_holds_are_all_answered(tmp_path: Path) -> None:
     def echo(conn: sqlite3.Connection, items: list[int]) -> list[int | Exception]:
         return list(items)
 
-    async def check(db: Database) -> None:
+    async with opened(tmp_path) as db:
         count = db_module._MAX_BATCH * 2 + 5
         writes = [db.write(lambda c: None) for _ in range(db_module._MAX_BATCH - 1)]
         grouped = [db.write_grouped(echo, i) for i in range(count)]
         assert await asyncio.wait_for(asyncio.gather(*grouped), 10) == list(range(count))
         await asyncio.gather(*writes)
 
-    run(tmp_path, check)
-
 
 def _new_job(user_id: str, spec: str = "# Fix the login bug\n") -> jobs.NewJob:
     return jobs.NewJob(user_id, spec, "https://git.example/a.git", "main", "scripted", 60)
 
 
-def test_an_inserted_job_row_is_what_a_read_of_it_returns(tmp_path: Path) -> None:
-    async def check(db: Database) -> None:
+async def test_an_inserted_job_row_is_what_a_read_of_it_returns(tmp_path: Path) -> None:
+    async with opened(tmp_path) as db:
         user_id = await db.write(lambda c: users.add_user(c, "a@example.com", "a", "pro", None))
         row = await db.write(lambda c: jobs.insert_jobs(c, [_new_job(user_id)], "")[0])
         assert not isinstance(row, Exception)
@@ -101,13 +97,11 @@ def test_an_inserted_job_row_is_what_a_read_of_it_returns(tmp_path: Path) -> Non
         assert row == dict(stored)  # schema defaults and the built row agree, column by column
         assert row["feature_branch_name"] == f"ckrv/fix-the-login-bug-{row['id'][:8]}"
 
-    run(tmp_path, check)
 
-
-def test_a_group_spends_quota_once_per_user_and_refuses_only_the_overflow(
+async def test_a_group_spends_quota_once_per_user_and_refuses_only_the_overflow(
     tmp_path: Path,
 ) -> None:
-    async def check(db: Database) -> None:
+    async with opened(tmp_path) as db:
         free = await db.write(lambda c: users.add_user(c, "f@example.com", "f", "free", None))
         pro = await db.write(lambda c: users.add_user(c, "p@example.com", "p", "pro", None))
         batch = [_new_job(free) for _ in range(14)] + [_new_job(pro) for _ in range(3)]
@@ -120,10 +114,8 @@ def test_a_group_spends_quota_once_per_user_and_refuses_only_the_overflow(
         counts = db.read("SELECT user_id, COUNT(*) FROM jobs GROUP BY user_id")
         assert {r[0]: r[1] for r in counts} == {free: 10, pro: 3}
 
-    run(tmp_path, check)
 
-
-def test_the_wal_starts_over_under_a_steady_stream_of_commits(
+async def test_the_wal_starts_over_under_a_steady_stream_of_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A checkpoint beside a busy writer never catches up on its own; without the held pass
@@ -134,7 +126,7 @@ def test_the_wal_starts_over_under_a_steady_stream_of_commits(
     wal = tmp_path / "ckrv.db-wal"
     payload = "x" * 3000  # most of a page per row
 
-    async def check(db: Database) -> None:
+    async with opened(tmp_path) as db:
         await db.write(lambda c: c.execute("CREATE TABLE filler (body TEXT)"))
         written = largest = previous = restarts = 0
         loop = asyncio.get_running_loop()
@@ -149,8 +141,6 @@ def test_the_wal_starts_over_under_a_steady_stream_of_commits(
         assert restarts >= 2, f"the WAL never started over: {largest} bytes for {written}"
         assert largest < written / 2
         assert db.read_one("SELECT COUNT(*) FROM filler")[0] == written // len(payload)
-
-    run(tmp_path, check)
 
 
 def test_a_first_schema_database_upgrades_with_its_jobs_in_the_new_indexes(
@@ -180,10 +170,10 @@ def test_a_first_schema_database_upgrades_with_its_jobs_in_the_new_indexes(
     conn.close()
 
 
-def test_inline_reads_share_a_snapshot_per_loop_iteration_and_never_miss_a_commit(
+async def test_inline_reads_share_a_snapshot_per_loop_iteration_and_never_miss_a_commit(
     tmp_path: Path,
 ) -> None:
-    async def check(db: Database) -> None:
+    async with opened(tmp_path) as db:
         await db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
         await db.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
         assert db.read_one("SELECT n FROM t")[0] == 1  # opens this iteration's snapshot
@@ -199,11 +189,9 @@ def test_inline_reads_share_a_snapshot_per_loop_iteration_and_never_miss_a_commi
         await asyncio.sleep(0)
         assert db.read_one("SELECT n FROM t")[0] == 3
 
-    run(tmp_path, check)
 
-
-def test_a_missing_user_refuses_only_their_own_jobs_in_a_group(tmp_path: Path) -> None:
-    async def check(db: Database) -> None:
+async def test_a_missing_user_refuses_only_their_own_jobs_in_a_group(tmp_path: Path) -> None:
+    async with opened(tmp_path) as db:
         present = await db.write(lambda c: users.add_user(c, "p@example.com", "p", "pro", None))
         outcomes = await asyncio.gather(
             db.write_grouped(_insert_group, _new_job("no-such-user")),
@@ -213,8 +201,6 @@ def test_a_missing_user_refuses_only_their_own_jobs_in_a_group(tmp_path: Path) -
         assert isinstance(outcomes[0], NotAuthenticated)
         assert isinstance(outcomes[1], dict) and outcomes[1]["user_id"] == present
         assert [r[0] for r in db.read("SELECT user_id FROM jobs")] == [present]
-
-    run(tmp_path, check)
 
 
 def _insert_group(

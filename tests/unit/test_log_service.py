@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,8 +24,6 @@ from ckrv.server.logs.service import LogService
 from ckrv.server.logs.store import MAX_LINE_BYTES, entry_dict, entry_json, seal, validate
 from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, utcnow
-
-Check = Callable[[LogService, str], Awaitable[None]]
 
 
 def lines(first: int, last: int, source: str = "agent", size: int = 0) -> list[dict[str, Any]]:
@@ -40,21 +40,21 @@ def lines(first: int, last: int, source: str = "agent", size: int = 0) -> list[d
     ]
 
 
-def run(tmp_path: Path, check: Check, **options: Any) -> None:
-    """Run `check(service, job_id)` against a fresh database holding one running job."""
+pytestmark = pytest.mark.anyio
 
-    async def main() -> None:
-        db = Database(tmp_path / "ckrv.db")
-        db.open()
-        service = LogService(db, tmp_path, options.pop("max_log_bytes", 10**8), **options)
-        await service.start()
-        try:
-            await check(service, await _running_job(db))
-        finally:
-            await service.stop()
-            db.close()
 
-    asyncio.run(main())
+@asynccontextmanager
+async def started(tmp_path: Path, **options: Any) -> AsyncIterator[tuple[LogService, str]]:
+    """A started LogService on a fresh database holding one running job, and that job's id."""
+    db = Database(tmp_path / "ckrv.db")
+    db.open()
+    service = LogService(db, tmp_path, options.pop("max_log_bytes", 10**8), **options)
+    await service.start()
+    try:
+        yield service, await _running_job(db)
+    finally:
+        await service.stop()
+        db.close()
 
 
 async def _running_job(db: Database) -> str:
@@ -112,8 +112,8 @@ def log_ids(events: list[tuple[str, str, str]]) -> list[int]:
     return [int(i) for kind, i, _ in events if kind == "log"]
 
 
-def test_retried_batches_are_stored_once_and_positions_have_no_gaps(tmp_path: Path) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+async def test_retried_batches_are_stored_once_and_positions_have_no_gaps(tmp_path: Path) -> None:
+    async with started(tmp_path) as (service, job_id):
         assert await service.ingest(job_id, lines(1, 5)) == 5
         assert await service.ingest(job_id, lines(3, 8)) == 3  # a retry overlapping the last
         assert await service.ingest(job_id, lines(1, 8)) == 0
@@ -131,13 +131,11 @@ def test_retried_batches_are_stored_once_and_positions_have_no_gaps(tmp_path: Pa
         assert [e["seq"] for e in await service.read(job_id, after=9)] == [10, 11]
         assert [e["seq"] for e in await service.read(job_id, tail=2)] == [10, 11]
 
-    run(tmp_path, check)
 
-
-def test_a_malformed_entry_rejects_its_batch(tmp_path: Path) -> None:
+async def test_a_malformed_entry_rejects_its_batch(tmp_path: Path) -> None:
     from ckrv.errors import InvalidRequest
 
-    async def check(service: LogService, job_id: str) -> None:
+    async with started(tmp_path) as (service, job_id):
         for bad in (
             {"seq": 0},
             {"seq": 1, "level": "loud"},
@@ -153,15 +151,13 @@ def test_a_malformed_entry_rejects_its_batch(tmp_path: Path) -> None:
                 raise AssertionError(f"accepted {bad}")
         assert await service.read(job_id) == []
 
-    run(tmp_path, check)
 
-
-def test_a_long_line_is_truncated_and_past_the_budget_one_marker_counts_the_drops(
+async def test_a_long_line_is_truncated_and_past_the_budget_one_marker_counts_the_drops(
     tmp_path: Path,
 ) -> None:
     budget = 100_000
 
-    async def check(service: LogService, job_id: str) -> None:
+    async with started(tmp_path, max_log_bytes=budget) as (service, job_id):
         long = {**lines(1, 1)[0], "message": "é" * 40_000}  # 80,000 bytes of UTF-8
         assert await service.ingest(job_id, [long]) == 1
         stored = (await service.read(job_id))[0]["message"]
@@ -187,11 +183,11 @@ def test_a_long_line_is_truncated_and_past_the_budget_one_marker_counts_the_drop
         row = service.db.read_one("SELECT log_dropped, log_bytes FROM jobs WHERE id = ?", (job_id,))
         assert row is not None and row["log_dropped"] == dropped and row["log_bytes"] <= budget
 
-    run(tmp_path, check, max_log_bytes=budget)
 
-
-def test_the_ended_log_moves_to_the_archive_and_later_lines_are_refused(tmp_path: Path) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+async def test_the_ended_log_moves_to_the_archive_and_later_lines_are_refused(
+    tmp_path: Path,
+) -> None:
+    async with started(tmp_path) as (service, job_id):
         await service.ingest(job_id, lines(1, 4500))
         await end_job(service, job_id)
         archive = tmp_path / "artifacts" / job_id / "log.jsonl"
@@ -209,13 +205,11 @@ def test_the_ended_log_moves_to_the_archive_and_later_lines_are_refused(tmp_path
         await service.job_ended(job_id)  # a second call changes nothing
         assert await service.read(job_id) == archived
 
-    run(tmp_path, check)
 
-
-def test_a_follower_gets_backlog_then_live_lines_exactly_once_then_status_and_done(
+async def test_a_follower_gets_backlog_then_live_lines_exactly_once_then_status_and_done(
     tmp_path: Path,
 ) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+    async with started(tmp_path) as (service, job_id):
         await service.ingest(job_id, lines(1, 3000))
         follower = asyncio.create_task(collect(follow(service, job_id, 0, None)))
         for first in range(3001, 6001, 7):  # small batches, racing the follower's backlog reads
@@ -232,11 +226,9 @@ def test_a_follower_gets_backlog_then_live_lines_exactly_once_then_status_and_do
         statuses = [json.loads(d)["status"] for kind, _, d in events if kind == "status"]
         assert statuses.count("failed") == 1  # the terminal status comes once, last
 
-    run(tmp_path, check)
 
-
-def test_resuming_after_a_position_gives_exactly_the_lines_after_it(tmp_path: Path) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+async def test_resuming_after_a_position_gives_exactly_the_lines_after_it(tmp_path: Path) -> None:
+    async with started(tmp_path) as (service, job_id):
         await service.ingest(job_id, lines(1, 100))
         first = follow(service, job_id, 0, None)
         seen = []
@@ -252,13 +244,11 @@ def test_resuming_after_a_position_gives_exactly_the_lines_after_it(tmp_path: Pa
         assert log_ids(await collect(follow(service, job_id, 0, 5))) == list(range(146, 151))
         assert service.hub.followers(job_id) == 0
 
-    run(tmp_path, check)
 
-
-def test_a_stalled_follower_falls_behind_without_slowing_others_then_catches_up(
+async def test_a_stalled_follower_falls_behind_without_slowing_others_then_catches_up(
     tmp_path: Path,
 ) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+    async with started(tmp_path, follower_capacity=16) as (service, job_id):
         await service.ingest(job_id, lines(1, 10))
         stalled = follow(service, job_id, 0, None)
         await stalled.__anext__()  # the current status
@@ -274,11 +264,9 @@ def test_a_stalled_follower_falls_behind_without_slowing_others_then_catches_up(
         assert log_ids(await asyncio.wait_for(fast, 30)) == list(range(1, 2001))
         assert log_ids(await collect(stalled)) == list(range(11, 2001))  # caught up from storage
 
-    run(tmp_path, check, follower_capacity=16)
 
-
-def test_reading_while_the_log_is_archived_sees_every_line_once(tmp_path: Path) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+async def test_reading_while_the_log_is_archived_sees_every_line_once(tmp_path: Path) -> None:
+    async with started(tmp_path) as (service, job_id):
         await service.ingest(job_id, lines(1, 5000))
         body = service.json_body(job_id, 0, None, None)
         parts = [await body.__anext__(), await body.__anext__()]  # '{"logs":[' and a first page
@@ -288,21 +276,17 @@ def test_reading_while_the_log_is_archived_sees_every_line_once(tmp_path: Path) 
         entries = json.loads(b"".join(parts))["logs"]
         assert [e["seq"] for e in entries] == list(range(1, 5001))
 
-    run(tmp_path, check)
 
-
-def test_an_idle_stream_sends_heartbeats(tmp_path: Path) -> None:
-    async def check(service: LogService, job_id: str) -> None:
+async def test_an_idle_stream_sends_heartbeats(tmp_path: Path) -> None:
+    async with started(tmp_path, heartbeat=0.05) as (service, job_id):
         stream = follow(service, job_id, 0, None)
         assert b"event: status" in await stream.__anext__()
         assert await asyncio.wait_for(stream.__anext__(), 5) == b": keep-alive\n\n"
         await stream.aclose()
 
-    run(tmp_path, check, heartbeat=0.05)
 
-
-def test_a_restart_finishes_an_archive_that_a_crash_interrupted(tmp_path: Path) -> None:
-    async def crash_while_archiving(service: LogService, job_id: str) -> None:
+async def test_a_restart_finishes_an_archive_that_a_crash_interrupted(tmp_path: Path) -> None:
+    async with started(tmp_path) as (service, job_id):
         await service.ingest(job_id, lines(1, 300))
         await service.db.write(
             lambda c: c.execute(
@@ -311,27 +295,20 @@ def test_a_restart_finishes_an_archive_that_a_crash_interrupted(tmp_path: Path) 
             )
         )
         await service.db.write(lambda c: seal(c, job_id, 10**8))  # sealed; the process dies here
-        (tmp_path / "job").write_text(job_id)
 
-    run(tmp_path, crash_while_archiving)
-    job_id = (tmp_path / "job").read_text()
-
-    async def restart() -> None:
-        db = Database(tmp_path / "ckrv.db")
-        db.open()
-        service = LogService(db, tmp_path, 10**8)
-        await service.start()
-        assert service._recovery is not None
-        await asyncio.wait_for(service._recovery, 30)
-        archive = tmp_path / "artifacts" / job_id / "log.jsonl"
-        messages = [json.loads(line)["message"] for line in archive.read_text().splitlines()]
-        assert messages[:300] == [f"line {s}" for s in range(1, 301)]
-        assert len(messages) == 301 and messages[-1].startswith("7 log lines dropped")
-        assert db.read("SELECT 1 FROM job_logs WHERE job_id = ?", (job_id,)) == []
-        await service.stop()
-        db.close()
-
-    asyncio.run(restart())
+    db = Database(tmp_path / "ckrv.db")  # the restart
+    db.open()
+    service = LogService(db, tmp_path, 10**8)
+    await service.start()
+    assert service._recovery is not None
+    await asyncio.wait_for(service._recovery, 30)
+    archive = tmp_path / "artifacts" / job_id / "log.jsonl"
+    messages = [json.loads(line)["message"] for line in archive.read_text().splitlines()]
+    assert messages[:300] == [f"line {s}" for s in range(1, 301)]
+    assert len(messages) == 301 and messages[-1].startswith("7 log lines dropped")
+    assert db.read("SELECT 1 FROM job_logs WHERE job_id = ?", (job_id,)) == []
+    await service.stop()
+    db.close()
 
 
 @given(st.text(), st.text(min_size=1, max_size=100), st.sampled_from(["info", "warn"]))
