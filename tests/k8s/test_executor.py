@@ -11,7 +11,8 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from tests.support.k8s_sim import FAKE_IMAGE, SimCluster, policy_from_manifests
 SECRET_TOKEN = "tok-5f0c1e0e9a7b4d21b3f7c2d9e8a6b4c1"
 SECRET_PAT = "ghp_VerySecretPersonalAccessToken123"
 SECRET_AGENT_KEY = "sk-ant-api03-agentsecretvalue-xyz"
+
+
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
@@ -116,32 +120,46 @@ async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str =
     raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
-def run(
-    settings: Settings,
-    body: Callable[[KubernetesExecutor, Recorder], Awaitable[None]],
-    start: bool = True,
-) -> Recorder:
-    async def main() -> Recorder:
-        recorder = Recorder()
-        executor = KubernetesExecutor(settings, log_sink=recorder.on_logs, tick=0.1)
-        if start:
-            await executor.start(recorder.on_lost)
-        try:
-            await body(executor, recorder)
-        finally:
-            await executor.stop()
-        return recorder
+async def settled(sim: SimCluster, executor: KubernetesExecutor) -> None:
+    """Wait until the cluster has delivered every event to the executor's open watches and the
+    executor has read them, then let the handlers the watch threads posted run: what the
+    executor would report by now it has reported."""
 
-    return asyncio.run(main())
+    def caught_up() -> bool:
+        sent = sim.delivered()
+        if sent is None:
+            return False
+        seen = {w.plural: int(w.resource_version or 0) for w in executor.watches}
+        return all(seen.get(plural, 0) >= version for plural, version in sent.items())
+
+    await until(caught_up, what="every event delivered and read")
+    for _ in range(5):
+        await asyncio.sleep(0)  # a loop iteration each: posted handlers, then what they spawned
 
 
-def test_launch_creates_a_secret_owned_by_a_hardened_job_that_never_holds_a_secret(
+@asynccontextmanager
+async def executing(
+    settings: Settings, start: bool = True
+) -> AsyncIterator[tuple[KubernetesExecutor, Recorder]]:
+    """A KubernetesExecutor reporting to a Recorder, started unless `start` is False (a test
+    that reconciles starts it itself), stopped at the end."""
+    recorder = Recorder()
+    executor = KubernetesExecutor(settings, log_sink=recorder.on_logs, tick=0.1)
+    if start:
+        await executor.start(recorder.on_lost)
+    try:
+        yield executor, recorder
+    finally:
+        await executor.stop()
+
+
+async def test_launch_creates_a_secret_owned_by_a_hardened_job_that_never_holds_a_secret(
     sim: SimCluster, settings: Settings, tmp_path: Path
 ) -> None:
     report = tmp_path / "env.json"
     jid = job_id(1)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         ref = await executor.launch(launch_for(jid, f"env-to {report}; sleep 0.3", timeout=90))
         assert ref == job_name(jid)
         job = sim.get("jobs", job_name(jid))
@@ -213,17 +231,16 @@ def test_launch_creates_a_secret_owned_by_a_hardened_job_that_never_holds_a_secr
         # the worker exits 0 without a server to report to: the engine hears about it
         assert await recorder.reason(jid) == "the worker exited without reporting a result"
 
-    recorder = run(settings, body)
     assert recorder.logs == {}  # a clean exit is not a crash: no pod log is fetched
 
 
-def test_terminate_deletes_the_job_its_pod_and_secret_and_stops_the_worker(
+async def test_terminate_deletes_the_job_its_pod_and_secret_and_stops_the_worker(
     sim: SimCluster, settings: Settings, tmp_path: Path
 ) -> None:
     report = tmp_path / "env.json"
     jid = job_id(2)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(jid, f"env-to {report}; sleep 60"))
         await until(report.exists, what="the worker to start")
         pod_name = sim.pods_of(job_name(jid))[0]["metadata"]["name"]
@@ -234,19 +251,17 @@ def test_terminate_deletes_the_job_its_pod_and_secret_and_stops_the_worker(
             lambda: sim.get("secrets", secret_name(jid)) is None,
             what="the Secret to be garbage-collected",
         )
-        await asyncio.sleep(0.3)
+        await settled(sim, executor)
         assert jid not in recorder.lost  # a terminated job is the engine's to end
 
-    run(settings, body)
 
-
-def test_an_image_that_never_pulls_fails_the_job_after_the_grace(
+async def test_an_image_that_never_pulls_fails_the_job_after_the_grace(
     sim: SimCluster, settings: Settings
 ) -> None:
     settings = replace(settings, kubernetes_worker_image="registry.example/ckrv-worker:typo")
     jid = job_id(3)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         started = time.monotonic()
         await executor.launch(launch_for(jid, "exit 0"))
         reason = await recorder.reason(jid)
@@ -256,10 +271,8 @@ def test_an_image_that_never_pulls_fails_the_job_after_the_grace(
         assert "registry.example/ckrv-worker:typo" in reason
         await until(lambda: sim.get("jobs", job_name(jid)) is None, what="the Job deleted")
 
-    run(settings, body)
 
-
-def test_a_missing_secret_key_is_a_create_container_config_error(
+async def test_a_missing_secret_key_is_a_create_container_config_error(
     sim: SimCluster, settings: Settings, tmp_path: Path
 ) -> None:
     template = tmp_path / "template.yaml"
@@ -276,21 +289,19 @@ def test_a_missing_secret_key_is_a_create_container_config_error(
     settings = replace(settings, kubernetes_job_template=str(template))
     jid = job_id(4)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(jid, "exit 0"))
         reason = await recorder.reason(jid)
         assert 'CreateContainerConfigError: secret "absent" not found' in reason
 
-    run(settings, body)
 
-
-def test_the_deadline_ends_the_job_as_a_timeout(
+async def test_the_deadline_ends_the_job_as_a_timeout(
     sim: SimCluster, settings: Settings, tmp_path: Path
 ) -> None:
     report = tmp_path / "env.json"
     jid = job_id(5)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(jid, f"env-to {report}; sleep 60", timeout=1))
         reason = await recorder.reason(jid)
         assert reason == (
@@ -298,11 +309,9 @@ def test_the_deadline_ends_the_job_as_a_timeout(
         )
         assert sim.pods_of(job_name(jid)) == []  # the pod (and its process) is gone
 
-    run(settings, body)
-
 
 @pytest.mark.parametrize("compact", [False, True], ids=["resume", "expired-relist"])
-def test_no_transition_is_missed_while_the_watch_is_down(
+async def test_no_transition_is_missed_while_the_watch_is_down(
     sim: SimCluster, settings: Settings, compact: bool
 ) -> None:
     """The watch connection drops and cannot come back while a Job completes (and another is
@@ -310,7 +319,7 @@ def test_no_transition_is_missed_while_the_watch_is_down(
     it gets 410 and re-lists. Either way both jobs are reported exactly once."""
     done, deleted = job_id(6), job_id(7)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(done, "sleep 1.0"))
         await executor.launch(launch_for(deleted, "sleep 60"))
         await until(lambda: sim.open_watches() == 2, what="both watches open")
@@ -323,39 +332,37 @@ def test_no_transition_is_missed_while_the_watch_is_down(
         sim.delete("jobs", job_name(deleted), "Background")
         if compact:
             sim.compact()
-        await asyncio.sleep(0.3)
+        await settled(sim, executor)
         assert recorder.lost == {}
         sim.refuse_watches(False)
         assert await recorder.reason(done) == "the worker exited without reporting a result"
         # resumed, the watch sees the deletion; re-listed, the Job is simply gone
         assert ("vanished" if compact else "was deleted") in await recorder.reason(deleted)
-        await asyncio.sleep(0.3)
+        await settled(sim, executor)
         assert len(recorder.lost[done]) == len(recorder.lost[deleted]) == 1
         jobs_watch = executor.watches[0]
         assert jobs_watch.lists == (2 if compact else 1)
 
-    run(settings, body)
 
-
-def test_an_expired_watch_relists_and_keeps_tracking(sim: SimCluster, settings: Settings) -> None:
+async def test_an_expired_watch_relists_and_keeps_tracking(
+    sim: SimCluster, settings: Settings
+) -> None:
     jid = job_id(8)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(jid, "sleep 1.5; exit 0"))
         await until(lambda: sim.open_watches() == 2, what="both watches open")
         assert sim.expire_watches() == 2  # ERROR 410 mid-stream, history compacted
         await until(lambda: executor.watches[0].lists == 2, what="a re-list")
         assert await recorder.reason(jid) == "the worker exited without reporting a result"
 
-    run(settings, body)
 
-
-def test_an_oom_killed_worker_fails_with_the_reason_and_its_last_output(
+async def test_an_oom_killed_worker_fails_with_the_reason_and_its_last_output(
     sim: SimCluster, settings: Settings
 ) -> None:
     jid = job_id(9)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(
             launch_for(jid, "print cloning repo; print running agent; alloc 400; sleep 30")
         )
@@ -366,16 +373,15 @@ def test_an_oom_killed_worker_fails_with_the_reason_and_its_last_output(
         )
         assert reason.endswith("its last output:\ncloning repo\nrunning agent")
 
-    recorder = run(settings, body)
     assert recorder.logs[jid] == ["cloning repo", "running agent"]
 
 
-def test_an_evicted_pod_fails_the_job_and_keeps_its_log_tail(
+async def test_an_evicted_pod_fails_the_job_and_keeps_its_log_tail(
     sim: SimCluster, settings: Settings
 ) -> None:
     jid = job_id(10)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(jid, "print working hard; sleep 60"))
         pod = await until(
             lambda: [
@@ -390,14 +396,13 @@ def test_an_evicted_pod_fails_the_job_and_keeps_its_log_tail(
         assert "the pod was evicted: The node was low on resource: memory" in reason
         assert reason.endswith("working hard")
 
-    recorder = run(settings, body)
     assert recorder.logs[jid] == ["working hard"]
 
 
-def test_a_deleted_pod_fails_the_job(sim: SimCluster, settings: Settings) -> None:
+async def test_a_deleted_pod_fails_the_job(sim: SimCluster, settings: Settings) -> None:
     jid = job_id(11)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         await executor.launch(launch_for(jid, "print started; sleep 60"))
         pod = await until(
             lambda: [
@@ -412,20 +417,18 @@ def test_a_deleted_pod_fails_the_job(sim: SimCluster, settings: Settings) -> Non
             "deleted before the worker reported a result"
         )
 
-    run(settings, body)
 
-
-def test_reconcile_adopts_running_jobs_reports_ended_and_vanished_ones_and_drops_orphans(
+async def test_reconcile_adopts_running_jobs_reports_ended_and_vanished_ones_and_drops_orphans(
     sim: SimCluster, settings: Settings
 ) -> None:
     running, crashed, vanished = job_id(12), job_id(13), job_id(14)
 
-    async def first_server(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings, start=False) as (executor, recorder):  # a first server
         await executor.launch(launch_for(running, "print adopted; sleep 2.5"))
         await executor.launch(launch_for(crashed, "print about to crash; exit 3"))
         await executor.launch(launch_for(vanished, "sleep 60"))
 
-    run(settings, first_server, start=False)  # the server "dies" with three jobs in flight
+    # the server "dies" with three jobs in flight
     from kubernetes import client, config  # a human tidying up behind the server's back
 
     api = client.ApiClient(
@@ -449,7 +452,7 @@ def test_reconcile_adopts_running_jobs_reports_ended_and_vanished_ones_and_drops
         what="the crashed job to fail",
     )
 
-    async def second_server(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings, start=False) as (executor, recorder):  # after a restart
         await executor.start(recorder.on_lost)
         gone = await executor.reconcile(
             [RunningJob(j, job_name(j)) for j in (running, crashed, vanished)]
@@ -469,16 +472,15 @@ def test_reconcile_adopts_running_jobs_reports_ended_and_vanished_ones_and_drops
         assert await recorder.reason(running) == "the worker exited without reporting a result"
         assert set(recorder.lost) == {running}
 
-    recorder = run(settings, second_server, start=False)
     assert recorder.logs == {crashed: ["about to crash"]}
 
 
-def test_launch_is_idempotent_and_replaces_a_stale_attempt(
+async def test_launch_is_idempotent_and_replaces_a_stale_attempt(
     sim: SimCluster, settings: Settings
 ) -> None:
     jid = job_id(15)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, _):
         first = launch_for(jid, "sleep 60")
         await executor.launch(first)
         uid = sim.get("jobs", job_name(jid))["metadata"]["uid"]  # type: ignore[index]
@@ -496,36 +498,30 @@ def test_launch_is_idempotent_and_replaces_a_stale_attempt(
         assert token == "another-attempt-token"
         await executor.terminate(jid, None)
 
-    run(settings, body)
 
-
-def test_a_secret_that_cannot_be_created_takes_its_job_with_it(
+async def test_a_secret_that_cannot_be_created_takes_its_job_with_it(
     sim: SimCluster, settings: Settings
 ) -> None:
     jid = job_id(16)
 
-    async def body(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings) as (executor, recorder):
         huge = launch_for(jid, "exit 0", CKRV_AGENT_SECRETS="x" * (1024 * 1024 + 1))
         with pytest.raises(KubeError, match="Too long"):
             await executor.launch(huge)
         await until(lambda: sim.get("jobs", job_name(jid)) is None, what="the Job deleted")
-        await asyncio.sleep(0.3)  # give the watch time to report it; absence cannot be polled
+        await settled(sim, executor)  # absence cannot be polled: wait until all is told
         assert jid not in recorder.lost
 
-    run(settings, body)
 
-
-def test_reconcile_waits_out_an_api_server_that_is_briefly_down(
+async def test_reconcile_waits_out_an_api_server_that_is_briefly_down(
     sim: SimCluster, settings: Settings
 ) -> None:
     running = job_id(17)
 
-    async def first_server(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings, start=False) as (executor, _):  # a first server
         await executor.launch(launch_for(running, "sleep 60"))
 
-    run(settings, first_server, start=False)
-
-    async def second_server(executor: KubernetesExecutor, recorder: Recorder) -> None:
+    async with executing(settings, start=False) as (executor, _):  # after a restart
         sim.unavailable(True)
         loop = asyncio.get_running_loop()
         loop.call_later(1.5, sim.unavailable, False)
@@ -534,5 +530,3 @@ def test_reconcile_waits_out_an_api_server_that_is_briefly_down(
         assert time.monotonic() - started >= 1.0  # it waited for the API server
         assert gone == {}  # and then adopted the running job
         await executor.terminate(running, None)
-
-    run(settings, second_server, start=False)

@@ -159,6 +159,7 @@ class Handlers:
                     item = await asyncio.wait_for(
                         watcher.queue.get(), min(remaining, self.parts.bookmark_interval)
                     )
+                    watcher.sending = True
                 except TimeoutError:
                     if bookmarks:
                         mark = {
@@ -175,7 +176,9 @@ class Handlers:
                 if isinstance(item, ApiError):
                     yield _line("ERROR", item.status())
                 elif not isinstance(item, str):
-                    yield _line(item.type, item.obj)
+                    yield _line(item.type, item.obj)  # resumes once the chunk is sent
+                    watcher.delivered = item.rv
+                watcher.sending = False
         finally:
             store.watchers.discard(watcher)
 

@@ -162,6 +162,22 @@ class SimCluster:
     def open_watches(self) -> int:
         return self.call(lambda: len(self._store.watchers))
 
+    def delivered(self) -> dict[str, int] | None:
+        """None while an open watch still has an event queued or being written; once every
+        event is delivered, the last resourceVersion each resource's watches were sent."""
+
+        def versions() -> dict[str, int] | None:
+            watchers = self._store.watchers
+            if any(w.sending or not w.queue.empty() for w in watchers):
+                return None
+            sent: dict[str, int] = {}
+            for watcher in watchers:
+                plural = watcher.res.plural
+                sent[plural] = max(sent.get(plural, 0), watcher.delivered)
+            return sent
+
+        return self.call(versions)
+
     def push_image(self, ref: str, image: Image) -> None:
         self.images.push(ref, image)
 

@@ -163,6 +163,10 @@ class Watcher:
     queue: asyncio.Queue[Event | ApiError | str] = field(default_factory=asyncio.Queue)
     """Events, then an ApiError to send as an ERROR event, or "end" / "drop" to close the
     stream cleanly or abort the connection."""
+    sending: bool = False
+    """An item is taken from the queue and not yet written to the connection."""
+    delivered: int = 0
+    """The resourceVersion of the last event written to the connection."""
 
     def wants(self, event: Event) -> bool:
         labels = event.obj.get("metadata", {}).get("labels")
