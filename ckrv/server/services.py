@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ckrv.clock import Clock, SystemClock
 from ckrv.server.identity.tokens import TokenIssuer
 from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.logs.masking import JobMaskers
@@ -36,6 +37,7 @@ class Services:
     components: list[Component] = field(default_factory=list)  # started in this order
     code_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     login_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
+    clock: Clock = field(default_factory=SystemClock)  # the device flow's polling rules read it
 
     async def start(self) -> None:
         self.db.open()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from ckrv.server.identity.device_flow import USER_CODE_ALPHABET, new_user_code, normalize_user_code
+from tests.support.clock import FakeClock
 from tests.support.helpers import DEVICE_GRANT, PASSWORD, add_user_direct, app_client, wait_for
 
 EMAIL = "ada@example.com"
@@ -26,8 +26,13 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(data_dir: Path) -> Iterator[Any]:
-    with app_client(data_dir, device_poll_interval=1) as test_client:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def client(data_dir: Path, clock: FakeClock) -> Iterator[Any]:
+    with app_client(data_dir, clock, device_poll_interval=1) as test_client:
         add_user_direct(data_dir, EMAIL)
         yield test_client
 
@@ -124,7 +129,9 @@ def test_activation_page_accepts_code_typed_loosely(client: Any, data_dir: Path)
     assert poll(client, grant).status_code == 200
 
 
-def test_pending_then_slow_down_raises_the_interval(client: Any, data_dir: Path) -> None:
+def test_pending_then_slow_down_raises_the_interval(
+    client: Any, data_dir: Path, clock: FakeClock
+) -> None:
     grant = start(client)
     first = poll(client, grant)
     assert first.status_code == 400
@@ -135,9 +142,7 @@ def test_pending_then_slow_down_raises_the_interval(client: Any, data_dir: Path)
     with sqlite3.connect(data_dir / "ckrv.db") as conn:
         interval = conn.execute("SELECT interval FROM device_codes").fetchone()[0]
     assert interval == 1 + 5
-    # Past the original 1 s interval but inside the raised one: still too fast. (The wait is
-    # the behaviour under test, not a stand-in for a condition.)
-    time.sleep(1.2)
+    clock.advance(1.2)  # past the original 1 s interval but inside the raised one: too fast
     assert poll(client, grant).json()["error"] == "slow_down"
 
 

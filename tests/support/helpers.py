@@ -14,12 +14,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from tests.support.inprocess import InProcessCli
 from tests.support.processes import end_processes_mentioning
+
+if TYPE_CHECKING:
+    from ckrv.clock import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -259,15 +262,18 @@ PASSWORD = "correct-horse-1"
 
 
 @contextmanager
-def app_client(data_dir: Path, **overrides: Any) -> Iterator[Any]:
-    """A TestClient (lifespan started) over `create_app` with `overrides` applied to Settings."""
+def app_client(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[Any]:
+    """A TestClient (lifespan started) over `create_app` with `overrides` applied to Settings,
+    and the server reading the time from `clock` when one is given."""
     from starlette.testclient import TestClient
 
     from ckrv.server.app import create_app
     from ckrv.settings import Settings
 
-    settings = Settings(data_dir=data_dir, **overrides)
-    with TestClient(create_app(settings), base_url="http://127.0.0.1:8420") as client:
+    app = create_app(Settings(data_dir=data_dir, **overrides))
+    if clock is not None:
+        app.services.clock = clock
+    with TestClient(app, base_url="http://127.0.0.1:8420") as client:
         yield client
 
 

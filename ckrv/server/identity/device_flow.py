@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ckrv.errors import (
@@ -69,23 +69,24 @@ def create(
     }
 
 
-def poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str | OAuthError:
-    """The approving user's id (once), or the RFC 8628 error for this poll. The error is
+def poll(
+    conn: sqlite3.Connection, device_code: str, client_id: str, now: datetime
+) -> str | OAuthError:
+    """The approving user's id (once), or the RFC 8628 error for a poll at `now`. The error is
     returned, not raised: the writer rolls back a call that raises, and a poll's bookkeeping (its
     time, a raised interval) must be committed whatever the poll answers."""
     try:
-        return _poll(conn, device_code, client_id)
+        return _poll(conn, device_code, client_id, now)
     except OAuthError as exc:
         return exc
 
 
-def _poll(conn: sqlite3.Connection, device_code: str, client_id: str) -> str:
+def _poll(conn: sqlite3.Connection, device_code: str, client_id: str, now: datetime) -> str:
     row = conn.execute(
         "SELECT * FROM device_codes WHERE device_code_hash = ?", (token_hash(device_code),)
     ).fetchone()
     if row is None or row["client_id"] != client_id:
         raise InvalidGrant("unknown device code")
-    now = utcnow()
     if row["status"] == "consumed":
         raise InvalidGrant("this device code was already used")
     if parse_iso(row["expires_at"]) <= now:  # type: ignore[operator]

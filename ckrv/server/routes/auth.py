@@ -63,7 +63,7 @@ async def exchange_device_code(request: Request) -> Response:
     ttl = svc.settings.refresh_token_ttl
 
     def redeem(conn: sqlite3.Connection) -> tuple[str, str] | OAuthError:
-        user_id = device.poll(conn, device_code, client_id)
+        user_id = device.poll(conn, device_code, client_id, svc.clock.now())
         if isinstance(user_id, OAuthError):
             return user_id
         return user_id, new_refresh_token(conn, user_id, client_id, ttl)
