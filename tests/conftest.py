@@ -14,7 +14,7 @@ One fixture vocabulary: a name means one type wherever a test module defines or 
     live        Server: one `ckrv serve` shared by a module's tests (each test makes its user)
     srv         Server: a module's own `ckrv serve`, configured for what it tests
     config_dir  Path: the client's config directory for `server`
-    cli         Cli: the `ckrv` command line pointed at the module's server
+    cli         Cli: the `ckrv` executable run as a process, pointed at the module's server
     user_cli    Cli: `cli` signed in as a user
     ckrv        InProcessCli: `ckrv ARGS` run in this process (tests/support/inprocess.py)
     user_ckrv   InProcessCli: `ckrv` signed in as a user
@@ -34,6 +34,8 @@ Async tests are `async def` marked `pytest.mark.anyio` (anyio's pytest plugin), 
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,25 @@ import pytest
 from tests.support.helpers import Cli, Server
 from tests.support.processes import end_processes_mentioning
 from tests.support.servers import start_server, write_config
+
+
+@pytest.fixture(autouse=True)
+def one_at_a_time_when_alone(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """A test marked `alone` measures timing: while it runs, no other test runs in another
+    xdist process. Every test holds a shared lock on a file all the processes see; an `alone`
+    test holds it exclusively (so it waits for the running tests, and they for it)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, above each process's own
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(root / "alone.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

@@ -115,6 +115,7 @@ async def test_a_group_spends_quota_once_per_user_and_refuses_only_the_overflow(
         assert {r[0]: r[1] for r in counts} == {free: 10, pro: 3}
 
 
+@pytest.mark.alone  # the checkpointer must keep pace with a writer in real time
 async def test_the_wal_starts_over_under_a_steady_stream_of_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
