@@ -4,8 +4,6 @@ reads these and its arguments into an options object, and calls its run function
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -13,13 +11,15 @@ import click
 from ckrv.cli.iostreams import IOStreams
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ckrv.client.api import Api
 
 
-@dataclass
 class Invocation:
-    io: IOStreams
-    api_url: str = ""
+    # Plain classes here and in iostreams: `ckrv --help` imports both (start-up time).
+    def __init__(self, io: IOStreams, api_url: str = "") -> None:
+        self.io, self.api_url = io, api_url
 
 
 def invocation() -> Invocation:
@@ -42,11 +42,11 @@ def user_api(url: str) -> Api:
     return Session(url).api()
 
 
-@dataclass(frozen=True)
 class AdminTarget:
     """The data dir `ckrv admin --data-dir` chose, for its subcommands."""
 
-    data_dir: Path
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
 
 
 def data_dir() -> Path:

@@ -4,22 +4,20 @@ test runs a command in-process with captured streams (as GitHub CLI's iostreams)
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 import click
 
 
-@dataclass
 class IOStreams:
-    stdout: TextIO
-    stderr: TextIO
-    stdin: TextIO
-    env: Mapping[str, str]
+    # A plain class, not a dataclass, like everything `ckrv --help` imports: start-up time.
+    def __init__(
+        self, stdout: TextIO, stderr: TextIO, stdin: TextIO, env: Mapping[str, str]
+    ) -> None:
+        self.stdout, self.stderr, self.stdin, self.env = stdout, stderr, stdin, env
 
     @classmethod
     def system(cls) -> IOStreams:
@@ -70,6 +68,8 @@ class IOStreams:
 
     def json(self, value: Any) -> None:
         """JSON as the API has it: field order kept, not sorted."""
+        import json
+
         self.out(json.dumps(value, indent=2, ensure_ascii=False))
 
     def error(self, message: str, hint: str | None = None) -> None:
