@@ -207,3 +207,24 @@ def test_the_simulated_worker_image_matches_the_real_one() -> None:
     container = documents("job-template.yaml")[0]["spec"]["template"]["spec"]["containers"][0]
     assert "command" not in container and container["args"] == list(image.cmd)
     assert _dockerfile("server/Dockerfile", "ENTRYPOINT") == ["ckrv"]
+
+
+@pytest.mark.parametrize("mode", ["open", "none", "allowlist"])
+def test_a_jobs_network_mode_labels_its_pod_and_only_open_pods_may_reach_any_host(
+    tmp_path: Path, mode: str
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    launch = Launch("3f8a9b2c-1d4e-4f5a-8b6c-7d8e9f0a1b2c", {"CKRV_JOB_TOKEN": "t"}, 60, mode)
+    job = render_job(load_template(""), settings, launch)
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["ckrv.dev/network"] == mode
+    policies = [
+        d for d in documents("networkpolicy.yaml") if d["metadata"]["namespace"] == "ckrv-jobs"
+    ]
+    applying = {
+        p["metadata"]["name"]
+        for p in policies
+        if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    }
+    open_policy = {"ckrv-worker-egress", "ckrv-worker-egress-open"}
+    assert applying == (open_policy if mode == "open" else {"ckrv-worker-egress"})

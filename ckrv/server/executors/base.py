@@ -27,6 +27,9 @@ class Launch:
     job_id: str
     env: dict[str, str]
     timeout_seconds: float
+    # The job's network mode (open, none, allowlist): the local worker enforces it itself;
+    # the kubernetes executor labels the pod so the NetworkPolicies in k8s/ apply.
+    network: str = "open"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ Obj = dict[str, Any]
 MANAGED_BY = "app.kubernetes.io/managed-by"
 JOB_ID = "ckrv.dev/job-id"
 LAUNCH_DIGEST = "ckrv.dev/launch-digest"
+NETWORK = "ckrv.dev/network"
 SELECTOR = f"{MANAGED_BY}=ckrv"
 CONTAINER = "worker"
 
@@ -141,7 +142,8 @@ def render_job(template: Obj, settings: Settings, launch: Launch) -> Obj:
     )
     pod_template = spec.setdefault("template", {})
     pod_meta = pod_template.setdefault("metadata", {})
-    pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **job_labels}
+    # the NetworkPolicies of k8s/networkpolicy.yaml select job pods by their network mode
+    pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **job_labels, NETWORK: launch.network}
     pod = pod_template.setdefault("spec", {})
     if settings.kubernetes_runtime_class:
         pod["runtimeClassName"] = settings.kubernetes_runtime_class

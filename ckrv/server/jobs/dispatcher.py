@@ -19,6 +19,7 @@ from ckrv.server.identity.tokens import TokenIssuer
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.launch_secrets import job_secrets
 from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.jobs.network import settled_policy
 from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.server.vault.store import mark_credential_used
 from ckrv.settings import Settings
@@ -134,7 +135,8 @@ class Dispatcher:
             settings.api_url, job_id, token, secrets.git_credential, secrets.agent_secrets
         )
         env.update(worker.encode())  # no pass-through variable can stand in for these
-        return Launch(job_id, env, row["timeout_seconds"])
+        network = settled_policy(row, settings, agent).mode if agent else settings.network
+        return Launch(job_id, env, row["timeout_seconds"], network)
 
     async def launch(self, job_id: str) -> None:
         engine = self.engine

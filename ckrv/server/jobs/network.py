@@ -4,6 +4,8 @@ job's own `network` / `allowed_hosts` options (see ckrv/contracts/network.py for
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any
 
 from ckrv.contracts.agents import AgentConfig, preset_hosts
@@ -58,3 +60,11 @@ def job_network(
         )
     except PolicyError as exc:
         raise InvalidRequest(str(exc)) from exc
+
+
+def settled_policy(row: sqlite3.Row, settings: Settings, agent: AgentConfig) -> NetworkPolicy:
+    """As settled when the job was created; a job from before that: the operator's policy."""
+    if row["network"]:
+        return NetworkPolicy.from_dict(json.loads(row["network"]))
+    layers = operator_layers(settings, agent, row["git_repo_url"])
+    return settle(layers, None, settings.jobs_may_widen_network)

@@ -4,24 +4,21 @@ a superseded attempt, or for a job that already ended, gets 409 and the worker s
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.contracts.agents import AgentConfig, available_agents
+from ckrv.contracts.agents import available_agents
 from ckrv.contracts.job_description import AgentDescription, CredentialLabel, JobDescription
 from ckrv.contracts.jobmodel import PHASES, TERMINAL, WORKER_RESULTS
-from ckrv.contracts.network import NetworkPolicy, settle
 from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.network import operator_layers
+from ckrv.server.jobs.network import settled_policy
 from ckrv.server.vault.store import credential_kind
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import services, worker_claims
-from ckrv.settings import Settings
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
 
@@ -45,14 +42,6 @@ def _spec(request: Request, job_id: str) -> str:
     """The spec, read only here: it may be 1 MiB, and the other worker calls are hot."""
     row = services(request).db.read_with(lambda c: jobs.find(c, job_id, "spec_content"))
     return str(row["spec_content"]) if row else ""
-
-
-def _network(row: sqlite3.Row, settings: Settings, agent: AgentConfig) -> NetworkPolicy:
-    """As settled when the job was created; a job from before that: the operator's policy."""
-    if row["network"]:
-        return NetworkPolicy.from_dict(json.loads(row["network"]))
-    layers = operator_layers(settings, agent, row["git_repo_url"])
-    return settle(layers, None, settings.jobs_may_widen_network)
 
 
 async def describe(request: Request) -> Response:
@@ -79,7 +68,7 @@ async def describe(request: Request) -> Response:
         max_diff_bytes=settings.max_diff_bytes,
         allow_local_repositories=settings.allow_local_repositories,
         ssh_known_hosts=settings.ssh_known_hosts,
-        network=_network(row, settings, agent),
+        network=settled_policy(row, settings, agent),
     )
     return JSONResponse(description.to_wire())
 
