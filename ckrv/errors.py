@@ -11,7 +11,8 @@ paths import this module.
     │   ├── UsageError           2      (the command line or a local file is wrong)
     │   └── CredentialMismatch   1  400 credential_mismatch
     ├── PayloadTooLarge          1  413 payload_too_large
-    ├── Conflict                 1  409 conflict, and superseded / job_ended for a worker
+    ├── Conflict                 1  409 conflict, and superseded / job_ended for a worker,
+    │                                   unconfined (jobs of one user only)
     ├── ConfigError              2  500 config_error
     ├── NotAuthenticated         3  401 unauthorized, and invalid_token
     ├── NotFound                 4  404 not_found, credential_not_found, not_finished, no_diff,
@@ -92,6 +93,12 @@ class JobEnded(Conflict):
     """A worker reports for a job that already ended: the worker stops."""
 
     code = "job_ended"
+
+
+class Unconfined(Conflict):
+    """The server cannot confine jobs and runs them for one user only (several exist)."""
+
+    code = "unconfined"
 
 
 class ConfigError(CkrvError):

@@ -14,6 +14,9 @@ from ckrv.contracts.agents import AgentConfig
 from ckrv.contracts.network import Layer, NetworkMode, PolicyError, check_mode, host_patterns
 from ckrv.errors import CkrvError, ConfigError
 from ckrv.timeutil import parse_duration
+from ckrv.worker.limits import parse_size
+
+LIMIT_KEYS = ("memory", "cpu_time", "processes", "disk")
 
 
 def _duration(value: Any) -> float:
@@ -33,6 +36,36 @@ def allowed_hosts(value: Any) -> tuple[str, ...]:
     """A list of host patterns (`name`, `*.name`, `name:port`, an IP address), each checked."""
     return host_patterns(value, "allowed_hosts")
 
+
+def sandbox_mode(value: Any) -> str:
+    if value not in ("bwrap", "none"):
+        raise ValueError('expected "bwrap" or "none"')
+    return str(value)
+
+
+def size(value: Any) -> int:
+    return parse_size(value)
+
+
+def count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("expected a whole number, 0 for no limit")
+    return value
+
+
+def cpu_seconds(value: Any) -> int:
+    seconds = parse_duration(value)
+    if seconds < 0:
+        raise ValueError("a CPU time cannot be negative")
+    return int(seconds)
+
+
+LIMIT_CONVERTERS: dict[str, Any] = {
+    "memory": size,
+    "cpu_time": cpu_seconds,
+    "processes": count,
+    "disk": size,
+}
 
 # (section, key, converter, default, doc). Durations accept 90s, 15m, 1h, 7d.
 SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
@@ -110,6 +143,46 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "`accept-new`, `yes` (strict, uses the server's known_hosts) or `no`.",
     ),
     ("server", "upgrade_url", str, "", "Link shown when a user's quota is spent."),
+    (
+        "server",
+        "sandbox",
+        sandbox_mode,
+        "bwrap",
+        "How the local executor confines a job's commands: `bwrap` (bubblewrap: own PID, mount, "
+        "IPC and user namespaces; the job sees its workspace and read-only system directories) "
+        "or `none` (unconfined: any job can read every other job's files and secrets).",
+    ),
+    (
+        "server",
+        "memory",
+        size,
+        4 * 1024**3,
+        "Memory each process of a job's commands may use (4G, 512M; 0: no limit). An agent's "
+        "`memory` overrides it.",
+    ),
+    (
+        "server",
+        "cpu_time",
+        cpu_seconds,
+        0,
+        "CPU time each process of a job's commands may use (90s, 30m; 0: no limit, the job's "
+        "timeout still bounds it). An agent's `cpu_time` overrides it.",
+    ),
+    (
+        "server",
+        "processes",
+        count,
+        1024,
+        "Processes a job's command may run at once (0: no limit). An agent's `processes` "
+        "overrides it.",
+    ),
+    (
+        "server",
+        "disk",
+        size,
+        20 * 1024**3,
+        "Disk a job's workspace may fill (20G; 0: no limit). An agent's `disk` overrides it.",
+    ),
     (
         "server",
         "network",
@@ -209,6 +282,11 @@ class Settings:
     allow_ssh_repositories: bool = True
     ssh_known_hosts: str = "accept-new"
     upgrade_url: str = ""
+    sandbox: str = "bwrap"
+    memory: int = 4 * 1024**3
+    cpu_time: int = 0
+    processes: int = 1024
+    disk: int = 20 * 1024**3
     network: NetworkMode = "open"
     allowed_hosts: tuple[str, ...] = ()
     jobs_may_widen_network: bool = False
@@ -262,11 +340,19 @@ def _convert(section: str, key: str, value: Any) -> Any:
 def _agent(name: str, table: Any) -> AgentConfig:
     if not isinstance(table, dict) or not isinstance(table.get("command"), list):
         raise ConfigError(f'config: [agents.{name}] needs `command = ["prog", "arg", ...]`')
-    unknown = set(table) - {"command", "env", "timeout", "verify", "network", "allowed_hosts"}
+    known = {"command", "env", "timeout", "verify", "network", "allowed_hosts", *LIMIT_KEYS}
+    unknown = set(table) - known
     if unknown:
         raise ConfigError(f"config: unknown keys in [agents.{name}]: {', '.join(sorted(unknown))}")
     timeout = table.get("timeout")
     mode, hosts = _network_keys(f"agents.{name}", table)
+    limits = []
+    for key in LIMIT_KEYS:
+        if key in table:
+            try:
+                limits.append((key, int(LIMIT_CONVERTERS[key](table[key]))))
+            except (ValueError, TypeError, CkrvError) as exc:
+                raise ConfigError(f"config: [agents.{name}] {key} = {table[key]!r}: {exc}") from exc
     return AgentConfig(
         name=name,
         command=tuple(str(a) for a in table["command"]),
@@ -275,6 +361,7 @@ def _agent(name: str, table: Any) -> AgentConfig:
         verify=tuple(str(a) for a in table.get("verify", [])),
         network=mode,
         allowed_hosts=hosts,
+        limits=tuple(limits),
     )
 
 

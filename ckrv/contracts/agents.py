@@ -23,6 +23,7 @@ class AgentConfig:
     install_hint: str = ""
     network: NetworkMode | None = None  # None: the server's (or the repository's) mode
     allowed_hosts: tuple[str, ...] = ()  # the hosts it needs under `allowlist` (its model API)
+    limits: tuple[tuple[str, int], ...] = ()  # (memory | cpu_time | processes | disk, value)
 
 
 PRESETS: dict[str, AgentConfig] = {

@@ -6,7 +6,7 @@ of another version, taking the defaults below for what it does not send."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ckrv.contracts.agents import AgentConfig, install_hint
@@ -73,6 +73,9 @@ class JobDescription:
     allow_local_repositories: bool
     ssh_known_hosts: str  # the server's known-hosts policy for ssh URLs
     network: NetworkPolicy  # what the job's commands may reach, settled when it was created
+    # memory, cpu_time, processes, disk (bytes, seconds, count, bytes; 0 = no limit); none
+    # sent (an older server, a local run): no limits
+    limits: dict[str, int] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)  # tuples stay tuples: JSON writes them as arrays
@@ -97,4 +100,5 @@ class JobDescription:
             allow_local_repositories=bool(data.get("allow_local_repositories")),
             ssh_known_hosts=str(data.get("ssh_known_hosts") or DEFAULT_KNOWN_HOSTS_POLICY),
             network=NetworkPolicy.from_dict(data.get("network")),  # none sent: open
+            limits={str(k): int(v) for k, v in (data.get("limits") or {}).items()},
         )

@@ -24,6 +24,10 @@ WORKSPACE = "CKRV_WORKSPACE"  # the job's directory (local executor; else the cu
 PRIVATE_DIR = "CKRV_PRIVATE_DIR"
 # Set by the worker for setup, the agent and verify: the file holding the job's spec.
 SPEC_FILE = "CKRV_SPEC_FILE"
+# How the worker confines the job's commands (local executor): `bwrap`, else unconfined; and
+# a JSON list of paths the sandbox never shows (the data dir first, then the server's home).
+SANDBOX = "CKRV_SANDBOX"
+SANDBOX_HIDE = "CKRV_SANDBOX_HIDE"
 
 # What the worker takes out of its environment before it starts any command.
 SECRET_NAMES = (JOB_TOKEN, GIT_CREDENTIAL, AGENT_SECRETS)

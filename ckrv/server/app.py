@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ckrv.server.executors.base import Executor
+from ckrv.server.executors.confinement import Confinement, decide
 from ckrv.server.executors.local import LocalExecutor
 from ckrv.server.identity.signing_key import load_signing_key
 from ckrv.server.identity.tokens import TokenIssuer
@@ -44,7 +45,12 @@ from ckrv.settings import Settings
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    """Up, and whether jobs are confined (what `ckrv serve` said at start)."""
+    confinement = request.app.services.confinement
+    body: dict[str, object] = {"status": "ok"}
+    if confinement is not None:
+        body["details"] = confinement.details()
+    return JSONResponse(body)
 
 
 def api_routes() -> list[BaseRoute]:
@@ -63,7 +69,7 @@ def page_routes() -> list[BaseRoute]:
     return [*activate.routes, *docs.routes]
 
 
-def make_executor(settings: Settings, logs: LogService) -> Executor:
+def make_executor(settings: Settings, logs: LogService, confinement: Confinement) -> Executor:
     if settings.executor == "kubernetes":
         # Imported only when configured: the kubernetes client is heavy, and optional.
         from ckrv.server.executors.kubernetes import KubernetesExecutor
@@ -72,7 +78,9 @@ def make_executor(settings: Settings, logs: LogService) -> Executor:
             await logs.executor_lines(job_id, lines, "kubernetes")
 
         return KubernetesExecutor(settings, log_sink=pod_log)
-    return LocalExecutor(settings.data_dir / "workspaces")
+    return LocalExecutor(
+        settings.data_dir / "workspaces", sandbox=confinement.mode, data_dir=settings.data_dir
+    )
 
 
 def build_services(settings: Settings) -> Services:
@@ -88,7 +96,8 @@ def build_services(settings: Settings) -> Services:
     logs = LogService(db, settings.data_dir, settings.max_log_bytes)
     artifacts = ArtifactStore(settings.data_dir)
     wakeup = asyncio.Event()  # the engine sets it, the dispatcher waits on it
-    executor = make_executor(settings, logs)
+    confinement = decide(settings)  # can this machine sandbox the jobs' commands?
+    executor = make_executor(settings, logs, confinement)
     engine = Engine(
         db, logs, artifacts, executor, upgrade_url=settings.upgrade_url, wake=wakeup.set
     )
@@ -103,6 +112,7 @@ def build_services(settings: Settings) -> Services:
         engine,
         JobMaskers(db, master_keys),
         components=[dispatcher, sweeper],
+        confinement=confinement,
     )
 
 

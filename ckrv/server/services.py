@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ckrv.clock import Clock, SystemClock
+from ckrv.server.executors.confinement import Confinement
 from ckrv.server.identity.tokens import TokenIssuer
 from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.logs.masking import JobMaskers
@@ -38,6 +39,7 @@ class Services:
     code_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     login_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     clock: Clock = field(default_factory=SystemClock)  # the device flow's polling rules read it
+    confinement: Confinement | None = None  # how jobs' commands are sandboxed (local executor)
 
     async def start(self) -> None:
         self.db.open()

@@ -9,6 +9,7 @@ import contextlib
 import gc
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import uvicorn
 
 from ckrv.errors import ConfigError
 from ckrv.server.app import create_app
+from ckrv.server.identity.users import count_users
+from ckrv.server.services import Services
 from ckrv.settings import Settings, load_settings
 
 
@@ -94,16 +97,40 @@ class StreamClosingServer(uvicorn.Server):
             asyncio.get_running_loop().call_soon_threadsafe(self._on_exit)
 
 
+def refuse_unconfined_users(services: Services) -> None:
+    """Refuse to start when jobs cannot be confined (not by choice) and there are several users."""
+    confinement = services.confinement
+    if confinement is None or not confinement.one_user_only:
+        return
+    with contextlib.closing(sqlite3.connect(services.db.path)) as conn:
+        users = count_users(conn)
+    refusal = confinement.refusal(users)
+    if refusal is not None:
+        raise ConfigError(f"ckrv serve refuses to start: {refusal}")
+
+
+def say_confinement(services: Services) -> None:
+    """How jobs are confined; loudly, on stderr, when they are not."""
+    confinement = services.confinement
+    if confinement is None:
+        return
+    print(f"  sandbox:  {confinement.details()['sandbox']}", flush=True)
+    for line in confinement.banner():
+        print(line, file=sys.stderr, flush=True)
+
+
 def serve(options: ServeOptions) -> None:
     settings = resolve_settings(options)
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     settings = settings.with_overrides(port=port)
     app = create_app(settings)
+    refuse_unconfined_users(app.services)
     print(f"ckrv server listening on http://{settings.host}:{port}", flush=True)
     print(f"  API:     {settings.api_url}", flush=True)
     print(f"  data:    {settings.data_dir}", flush=True)
     print(f"  executor: {settings.executor}", flush=True)
+    say_confinement(app.services)
     # X-Forwarded-For only from the proxies named in trusted_proxies: uvicorn's default takes it
     # from any loopback client, so a local guesser could forge a fresh address for every try
     # past the throttles, and the approval page would show what the header claimed.

@@ -4,6 +4,7 @@ set (ckrv/contracts/launch_env.py) and the secrets from the channel it named
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -14,8 +15,24 @@ from ckrv.contracts.launch_env import LaunchEnvError, WorkerEnvironment
 from ckrv.contracts.masking import Masker
 from ckrv.errors import CkrvError, UsageError
 from ckrv.worker.confine import exit_on_sigterm, protect_self
+from ckrv.worker.limits import Limits
 from ckrv.worker.pipeline import JobContext, Outcome, run_job
 from ckrv.worker.reporter import HttpReporter, JobGone
+from ckrv.worker.sandbox import Sandbox
+
+
+def job_sandbox(workspace: Path, job: JobDescription) -> Sandbox | None:
+    """The sandbox the executor asked for, or None for unconfined commands."""
+    if os.environ.get(launch_env.SANDBOX) != "bwrap":
+        return None
+    hidden = tuple(Path(p) for p in json.loads(os.environ.get(launch_env.SANDBOX_HIDE) or "[]"))
+    named = [*job.agent.command, *job.agent.verify]  # from the server's config
+    return Sandbox(
+        workspace=workspace,
+        hidden=hidden,
+        limits=Limits.from_description(job.limits),
+        programs=tuple(Path(arg) for arg in named if arg.startswith("/")),
+    )
 
 
 def take_launch_environment() -> WorkerEnvironment:
@@ -55,6 +72,7 @@ def run_worker() -> int:
             job, workspace, reporter, masker, launch.git_credential, dict(launch.agent_secrets)
         )
         ctx.private_dir = Path(launch.private_dir) if launch.private_dir else None
+        ctx.sandbox = job_sandbox(workspace, job)
         try:
             outcome = run_job(ctx)
         except CkrvError as exc:

@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ from ckrv.worker.gitauth import (
     forget_credential_files,
 )
 from ckrv.worker.gitops import Git
+from ckrv.worker.limits import DiskWatch, Limits, explain_end
 from ckrv.worker.ownedrepo import OwnedRepo
 from ckrv.worker.process import Completed, run_streaming
 from ckrv.worker.reporter import Reporter
+from ckrv.worker.sandbox import Sandbox, unconfined_command
 
 _PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linux
 
@@ -67,6 +69,11 @@ class JobContext:
     # workspace (the executor makes it; else a new temporary directory).
     private_dir: Path | None = None
     egress: Egress | None = None  # set once the commands are about to run
+    sandbox: Sandbox | None = None  # None: commands run unconfined (sandbox = "none")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits.from_description(self.job.limits)
 
     @property
     def checkout(self) -> Path:
@@ -123,24 +130,50 @@ def _clone(ctx: JobContext, git: Git) -> str:
     return base
 
 
+class LimitReached(WorkerError):
+    """A command ended because of one of the job's resource limits."""
+
+
+def _confined(ctx: JobContext, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that run a command in the job's sandbox with its network
+    policy, or unconfined (its network policy alone) under the same rlimits."""
+    env = ctx.command_env()
+    egress = ctx.egress
+    if ctx.sandbox is None:
+        inner = egress.wrap(argv) if egress is not None else argv
+        return unconfined_command(inner, ctx.limits), env
+    sandbox = ctx.sandbox
+    if egress is not None:
+        sandbox = replace(sandbox, network=egress.network, proxy_socket=egress.socket)
+        argv = egress.bridged(argv)
+    return sandbox.command(argv, ctx.checkout), sandbox.environment(env)
+
+
 def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | None) -> Completed:
-    if ctx.egress is not None:
-        argv = ctx.egress.wrap(argv)
-    return run_streaming(
-        argv,
+    """Run one command; one that a resource limit ended raises LimitReached naming it."""
+    wrapped, env = _confined(ctx, argv)
+    limits = ctx.limits
+    disk = DiskWatch(ctx.workspace, limits)
+    done = run_streaming(
+        wrapped,
         cwd=ctx.checkout,
-        env=ctx.command_env(),
+        env=env,
         source=source,
         sink=ctx.sink,
         timeout=timeout,
-        should_stop=lambda: ctx.reporter.gone,
+        should_stop=lambda: ctx.reporter.gone or disk.over(),
     )
+    reason = disk.message() or explain_end(done.exit_code, done.last_lines, limits)
+    if reason is not None:
+        raise LimitReached(f"{reason} ({source} exited with code {done.exit_code})")
+    return done
 
 
 def _run_agent(ctx: JobContext) -> Completed | Outcome:
     agent = ctx.job.agent
     spec_file = ctx.workspace / "spec.md"
     spec_file.write_text(ctx.job.spec_content, encoding="utf-8")
+    spec_file.chmod(0o644)  # for the agent, which a sandbox may run as another user
     argv = substitute(list(agent.command), spec_file, ctx.job.spec_content)
     ctx.extra_env[launch_env.SPEC_FILE] = str(spec_file)
     path = ctx.command_env().get("PATH")
@@ -257,6 +290,8 @@ def run_job(ctx: JobContext) -> Outcome:
         repo = OwnedRepo.copy_of(ctx.checkout, private, env, ctx.masker)
         ctx.say(stated(ctx.job.network))
         ctx.egress = start_egress(ctx.job.network, ctx.say)
+        if ctx.sandbox is not None:
+            ctx.sandbox.enter([ctx.checkout])
         setup = ctx.job.setup
         if setup:
             ctx.reporter.event(phase="setup")
@@ -286,6 +321,8 @@ def run_job(ctx: JobContext) -> Outcome:
             )
         verified = _verify(ctx)
         end_leftovers()  # nothing the commands started may watch the push or outlive the job
+        if ctx.sandbox is not None:
+            ctx.sandbox.leave([ctx.checkout])
         return _upload(ctx, repo, base, ran.exit_code, verified, restore_credentials)
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)

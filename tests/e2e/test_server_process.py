@@ -59,7 +59,8 @@ def test_first_start_creates_private_data_dir_and_keys(fresh: Server) -> None:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
         health = httpx.get(f"{fresh.url}/healthz")
-        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.json()["details"]["sandbox"] == "bwrap"
     finally:
         assert fresh.stop() == 0
 

@@ -126,7 +126,10 @@ command = ["sh", "-c", {json.dumps(SNOOP)}, "snoop", "{loot}"]
 command = ["sh", "-c", {json.dumps(SNOOP)}, "snoop", "{loot}", "hold"]
 """
     (tmp_path / "config").mkdir()
-    return Server(tmp_path / "data", tmp_path / "config", write_config(tmp_path, agents)).start()
+    # Unconfined (one user): what the worker does for itself without a sandbox; the sandbox's
+    # own test is tests/e2e/test_sandbox.py.
+    config = write_config(tmp_path, agents, server_extra='sandbox = "none"')
+    return Server(tmp_path / "data", tmp_path / "config", config).start()
 
 
 def _daemon_ended(loot: Path, wait: float = 5.0) -> bool:

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ckrv import settings as conf
 from ckrv.contracts.network import check_mode
 from ckrv.server.apidocs.openapi import document
 from ckrv.server.apidocs.reference import describe, markdown
 from ckrv.server.storage.schema_snapshot import schema_sql
 from ckrv.settings import SETTINGS_TABLE, address_list, allowed_hosts
+from ckrv.worker.limits import human_size
 
 DEFAULT_API_URL = "http://127.0.0.1:8420/v1"
 SCHEMA_SQL = Path("ckrv", "server", "storage", "schema.sql")
@@ -41,12 +43,20 @@ def _type_name(converter: Any) -> str:
         address_list: "list of addresses",
         allowed_hosts: "list of host patterns",
         check_mode: "`open`, `allowlist` or `none`",
+        conf.sandbox_mode: "`bwrap` or `none`",
+        conf.size: "size",
+        conf.count: "integer",
+        conf.cpu_seconds: "duration",
     }
     return names.get(converter, "duration")
 
 
 def _default_text(converter: Any, value: Any) -> str:
+    if converter is conf.size:
+        return f"`{human_size(value)}`" if value else "`0` (no limit)"
     if _type_name(converter) == "duration":
+        if not value:
+            return "`0` (no limit)"
         return f"`{_duration_text(float(value))}`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
@@ -84,7 +94,9 @@ def config_markdown() -> str:
             out.append(f"| `{key}` | {_type_name(converter)} | {shown} | {doc} |")
         out.append("")
     out.append(
-        "Durations are written like `90s`, `15m`, `1h` or `7d`. Unknown sections and keys are an "
+        "Durations are written like `90s`, `15m`, `1h` or `7d`, sizes like `512M` or `4G`. "
+        "An `[agents.NAME]` table also takes the limits `memory`, `cpu_time`, `processes` and "
+        "`disk`. Unknown sections and keys are an "
         "error at start, so a typo cannot go unnoticed."
     )
     return "\n".join(out)

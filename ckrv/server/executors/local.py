@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -98,6 +100,14 @@ async def _hand_over(sock: socket.socket, payload: bytes) -> None:
         await asyncio.wait_for(loop.sock_sendall(sock, payload), _HANDOVER_SECONDS)
 
 
+def _server_home() -> str:
+    """The server user's home (its config, keys of its own), which no sandbox may show."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return os.path.expanduser("~")
+
+
 async def _remove_tree(path: Path) -> None:
     """Delete a workspace (a whole clone) off the event loop, which also runs the DB writer."""
     await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
@@ -106,8 +116,12 @@ async def _remove_tree(path: Path) -> None:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, workspaces: Path) -> None:
+    def __init__(
+        self, workspaces: Path, sandbox: str = "none", data_dir: Path | None = None
+    ) -> None:
         self.workspaces = workspaces
+        self.sandbox = sandbox  # bwrap: the worker runs every command of the job in bubblewrap
+        self.hidden = [str(data_dir or workspaces.parent), _server_home()]
         self._lost: WorkerLost | None = None
         self._watchers: dict[str, asyncio.Task[None]] = {}
 
@@ -125,6 +139,9 @@ class LocalExecutor:
         )
         env[launch_env.WORKSPACE] = str(workspace)
         env[launch_env.PRIVATE_DIR] = str(private_dir(workspace))
+        if self.sandbox == "bwrap":
+            env[launch_env.SANDBOX] = "bwrap"
+            env[launch_env.SANDBOX_HIDE] = json.dumps(self.hidden)
         env.update(public)
         return env
 

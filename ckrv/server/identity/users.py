@@ -136,6 +136,10 @@ def add_user(
     return user_id
 
 
+def count_users(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+
 def find_user(conn: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM users WHERE id = ?", (user_id,)

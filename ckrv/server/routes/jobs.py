@@ -25,7 +25,9 @@ from ckrv.errors import (
     NoDiff,
     NotFinished,
     NotFound,
+    Unconfined,
 )
+from ckrv.server.identity.users import count_users
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.network import job_network
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
@@ -114,11 +116,23 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
     )
 
 
+def refuse_unconfined(svc: Services) -> None:
+    """409 while jobs cannot be confined (not by the operator's choice) and the server has
+    more than one user: one user's job could read another's secrets."""
+    confinement = svc.confinement
+    if confinement is None or not confinement.one_user_only:
+        return
+    refusal = confinement.refusal(svc.db.read_with(count_users))
+    if refusal is not None:
+        raise Unconfined(refusal)
+
+
 async def create_job(request: Request) -> Response:
     user_id = current_user_id(request)
     body = await json_body(request, max_bytes=MAX_SPEC_BYTES * 6 + 65536)
     svc = services(request)
     new_job = parse_new_job(svc, user_id, body)
+    refuse_unconfined(svc)
     eng = svc.engine
     row = await eng.create(new_job)  # QuotaExceeded, or InvalidToken for a deleted user
     return FastJSONResponse(
