@@ -57,9 +57,10 @@ class Recorder:
 
 @pytest.fixture
 def server(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
-    srv = Server(
-        data_dir=tmp_path / "data", config_dir=config_dir, config=write_config(tmp_path, CHECKER)
-    )
+    # Unconfined: a setup here copies the checkout's .git out for the test to inspect, which
+    # the sandbox forbids (its own tests: test_sandbox.py).
+    config = write_config(tmp_path, CHECKER, server_extra='sandbox = "none"')
+    srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config)
     srv.start()
     yield srv
     srv.shutdown()

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import write_config
-from tests.githttp import GitHttpServer
-from tests.helpers import Server, make_repo
-from tests.jobhelpers import processes_with, submit, wait_phase, wait_status
+from tests.support.githttp import GitHttpServer
+from tests.support.helpers import Server, make_repo
+from tests.support.jobhelpers import processes_with, submit, wait_phase, wait_status
+from tests.support.servers import write_config
 
 TOKEN = "ghp_SANDBOXsentinel0123456789abcdefGH"
 SECRET = "sk-SANDBOX-victim-secret-0123456789"
