@@ -195,7 +195,11 @@ class Sandbox:
                 system.append(path)
         hidden = [p.absolute() for p in self.hidden if p.absolute() != Path("/")]
         programs = [p.resolve() for p in self.programs if p.is_absolute() and p.exists()]
-        extra = [p for p in [*_python_paths(), *programs] if not _under(p, system)]
+        extra = [
+            p
+            for p in [*_python_paths(), *programs]
+            if not _under(p, system) and not any(p in h.parents for h in hidden)
+        ]  # a directory holding the data dir (`python -m` puts the cwd on sys.path) is left out
         visible = [p for p in _outermost([*system, *extra]) if not _under(p, hidden)]
         args += ["--proc", "/proc", "--dev", "/dev"]
         if self.limits.disk:  # /tmp is memory: it counts against the disk limit too

@@ -26,7 +26,9 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def srv(tmp_path: Path, config_dir: Path) -> Iterator[Server]:
-    config = write_config(tmp_path, capacity=2)
+    # Unconfined: the agents count their runs in one file outside every checkout, which a
+    # sandboxed agent cannot reach.
+    config = write_config(tmp_path, capacity=2, server_extra='sandbox = "none"')
     server = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     yield server
     server.shutdown()
