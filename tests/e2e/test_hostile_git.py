@@ -58,7 +58,10 @@ command = ["sh", "{HOSTILE}", "{loot}"]
 command = ["sh", "-c", "echo held > held.txt; while [ ! -e {loot}/go ]; do sleep 0.05; done"]
 """
     (tmp_path / "config").mkdir()
-    srv = Server(tmp_path / "data", tmp_path / "config", write_config(tmp_path, agents)).start()
+    # Unconfined: the agents write what they find to, and wait on, files outside the checkout,
+    # which a sandboxed command cannot reach; git's safety holds without the sandbox.
+    config = write_config(tmp_path, agents, server_extra='sandbox = "none"')
+    srv = Server(tmp_path / "data", tmp_path / "config", config).start()
     yield srv
     srv.stop()
 
