@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ckrv.worker.limits import Limits  # noqa: E402
-from ckrv.worker.sandbox import Sandbox, unconfined_command  # noqa: E402
+from ckrv.limits import Limits  # noqa: E402
+from ckrv.sandbox import Sandbox, unconfined_command  # noqa: E402
 from tests.support.helpers import Server, make_repo  # noqa: E402
 
 CONFIG = """

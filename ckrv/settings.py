@@ -13,8 +13,8 @@ from typing import Any
 from ckrv.contracts.agents import AgentConfig
 from ckrv.contracts.network import Layer, NetworkMode, PolicyError, check_mode, host_patterns
 from ckrv.errors import CkrvError, ConfigError
+from ckrv.limits import parse_size
 from ckrv.timeutil import parse_duration
-from ckrv.worker.limits import parse_size
 
 LIMIT_KEYS = ("memory", "cpu_time", "processes", "disk")
 

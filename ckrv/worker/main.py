@@ -14,11 +14,11 @@ from ckrv.contracts.job_description import JobDescription
 from ckrv.contracts.launch_env import LaunchEnvError, WorkerEnvironment
 from ckrv.contracts.masking import Masker
 from ckrv.errors import CkrvError, UsageError
+from ckrv.limits import Limits
+from ckrv.sandbox import Sandbox
 from ckrv.worker.confine import exit_on_sigterm, protect_self
-from ckrv.worker.limits import Limits
 from ckrv.worker.pipeline import JobContext, Outcome, run_job
 from ckrv.worker.reporter import HttpReporter, JobGone
-from ckrv.worker.sandbox import Sandbox
 
 
 def job_sandbox(workspace: Path, job: JobDescription) -> Sandbox | None:

@@ -19,6 +19,8 @@ from ckrv.contracts.jobmodel import WorkerResult
 from ckrv.contracts.masking import Masker, scrub
 from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
+from ckrv.limits import DiskWatch, Limits, explain_end
+from ckrv.sandbox import Sandbox, unconfined_command
 from ckrv.worker.confine import end_leftovers
 from ckrv.worker.egress import Egress, start_egress, stated
 from ckrv.worker.gitauth import (
@@ -28,11 +30,9 @@ from ckrv.worker.gitauth import (
     forget_credential_files,
 )
 from ckrv.worker.gitops import Git
-from ckrv.worker.limits import DiskWatch, Limits, explain_end
 from ckrv.worker.ownedrepo import OwnedRepo
 from ckrv.worker.process import Completed, run_streaming
 from ckrv.worker.reporter import Reporter
-from ckrv.worker.sandbox import Sandbox, unconfined_command
 
 _PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linux
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from ckrv import settings as conf
 from ckrv.contracts.network import check_mode
+from ckrv.limits import human_size
 from ckrv.server.apidocs.openapi import document
 from ckrv.server.apidocs.reference import describe, markdown
 from ckrv.server.storage.schema_snapshot import schema_sql
 from ckrv.settings import SETTINGS_TABLE, address_list, allowed_hosts
-from ckrv.worker.limits import human_size
 
 DEFAULT_API_URL = "http://127.0.0.1:8420/v1"
 SCHEMA_SQL = Path("ckrv", "server", "storage", "schema.sql")

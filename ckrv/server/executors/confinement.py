@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ckrv.sandbox import INSTALL_HINT, probe
 from ckrv.settings import Settings
-from ckrv.worker.sandbox import INSTALL_HINT, probe
 
 
 @dataclass(frozen=True)
