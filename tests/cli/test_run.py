@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.helpers import Cli, Server, git, make_repo
+from tests.support.helpers import Cli, Server, git, make_repo, wait_for
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import wait_status
 from tests.support.servers import write_config
@@ -279,3 +279,11 @@ def test_network_options_reach_the_job_and_are_cloud_only(
     local = ckrv.run("run", "--spec", spec, "--network", "none")
     assert local.returncode == 2
     assert "--network only applies to --cloud runs" in local.stderr
+
+    def ended() -> bool:  # the job's worker must not outlive the test
+        with sqlite3.connect(live.data_dir / "ckrv.db") as conn:
+            query = "SELECT status FROM jobs WHERE id = ?"
+            status = conn.execute(query, (created["id"],)).fetchone()[0]
+        return status not in ("pending", "running")
+
+    wait_for(ended, timeout=60, what="the job to end")
