@@ -83,7 +83,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     config = write_config(tmp_path, agents(tmp_path / "data"))
     srv = Server(tmp_path / "data", tmp_path / "config", config).start()
     yield srv
-    srv.stop()
+    srv.shutdown()
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_a_server_that_cannot_confine_refuses_two_users(tmp_path: Path) -> None:
             refused = ada.post("/jobs", json={"spec_content": "# two\n", "git_repo_url": "/x"})
         assert refused.status_code == 409 and "install bubblewrap" in refused.text
     finally:
-        srv.stop()
+        srv.shutdown()
     with pytest.raises(RuntimeError, match=r"refuses to start.*holds 2 users"):
         Server(data, conf, write_config(tmp_path), env_extra=path).start()
     explicit = write_config(tmp_path, server_extra='sandbox = "none"')
@@ -187,4 +187,4 @@ def test_a_server_that_cannot_confine_refuses_two_users(tmp_path: Path) -> None:
         assert details == {"sandbox": "none", "confined": False, "explicit": details["explicit"]}
         assert "UNCONFINED" in "".join(srv.output)
     finally:
-        srv.stop()
+        srv.shutdown()
