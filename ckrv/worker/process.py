@@ -106,12 +106,16 @@ def run_streaming(
     for pump in pumps:
         pump.start()
     deadline = time.monotonic() + timeout if timeout else None
-    while proc.poll() is None:
+    while True:
+        try:  # returns the moment the command ends, not at the next tick of a sleep
+            proc.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            pass
         if (deadline is not None and time.monotonic() > deadline) or should_stop():
             done.timed_out = deadline is not None and time.monotonic() > deadline
             kill_tree(proc.pid)
             break
-        time.sleep(0.05)
     done.exit_code = proc.wait()
     for pump in pumps:
         pump.join(timeout=5)
