@@ -1,6 +1,6 @@
 """A logged-in client: supplies a bearer token from `CKRV_TOKEN` or the token store, refreshing
 the access token shortly before it expires. Refreshes are serialized across processes with a
-file lock, so parallel `ckrv` commands do not spend one refresh token twice (SECURITY.md 9)."""
+file lock, so parallel `ckrv` commands do not spend one refresh token twice (docs/security.md item 9)."""
 
 from __future__ import annotations
 

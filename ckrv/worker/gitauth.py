@@ -1,4 +1,4 @@
-"""How git gets a credential without it touching argv, URLs or .git/config (SECURITY.md 18):
+"""How git gets a credential without it touching argv, URLs or .git/config (docs/security.md item 18):
 an askpass helper for PATs, a private key file and GIT_SSH_COMMAND for deploy keys. Also the
 other side of it: turning git's authentication errors into a message that says what to fix,
 and scrubbing URLs' userinfo and tokens out of any git output (contracts/masking.py: scrub).

@@ -1,5 +1,5 @@
 """Tokens, in-process: refresh rotation and replay revocation, revocation, forged JWTs, API
-tokens, and request bodies that must get a 400 (never a 500). SECURITY.md 7, 8, 10, 11."""
+tokens, and request bodies that must get a 400 (never a 500). docs/security.md items 7, 8, 10, 11."""
 
 from __future__ import annotations
 

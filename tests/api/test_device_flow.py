@@ -1,5 +1,5 @@
 """The device authorization grant (RFC 8628) and its activation page, in-process: the API's
-error codes, the polling rules, user-code matching, throttling and CSRF (SECURITY.md 1-6)."""
+error codes, the polling rules, user-code matching, throttling and CSRF (docs/security.md items 1-6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The device flow's guessing limits against a real `ckrv serve` on loopback, where uvicorn would
-believe an X-Forwarded-For header from 127.0.0.1 if let (SECURITY.md 2, GHSA-c55g-q6f4-5qxr)."""
+believe an X-Forwarded-For header from 127.0.0.1 if let (docs/security.md item 2, GHSA-c55g-q6f4-5qxr)."""
 
 from __future__ import annotations
 

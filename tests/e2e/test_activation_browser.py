@@ -1,6 +1,6 @@
 """The device flow end to end in a real browser: `ckrv cloud login --no-browser` runs against a
-real server while Playwright drives Debian's Chromium through the activation page (SECURITY.md
-5, 6). Never downloads a browser: it uses the `chromium` on PATH."""
+real server while Playwright drives Debian's Chromium through the activation page (docs/security.md
+items 5, 6). Never downloads a browser: it uses the `chromium` on PATH."""
 
 from __future__ import annotations
 

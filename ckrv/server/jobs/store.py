@@ -1,5 +1,5 @@
 """The jobs table: every statement on it. Creation (with the quota spent in the same
-transaction), lookup and listing, the status moves of DESIGN.md §3, the dispatcher's queue,
+transaction), lookup and listing, the status moves (pending -> running -> a terminal status; contracts/jobmodel.py), the dispatcher's queue,
 retention, and the log's bookkeeping columns. Every move is a guarded UPDATE, so a terminal
 status never changes and `started_at`/`completed_at` are set once."""
 

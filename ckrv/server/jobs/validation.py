@@ -1,4 +1,4 @@
-"""Validation of job requests: repository URLs (SECURITY.md 23), branch names, spec text."""
+"""Validation of job requests: repository URLs (docs/security.md item 23), branch names, spec text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The server's second mask over the log lines a worker sends (SECURITY.md 20): a worker that did
+"""The server's second mask over the log lines a worker sends (docs/security.md item 20): a worker that did
 not mask (an older version, a bug, a tampered image) still cannot put a job's git credential or
 its owner's secrets into stored logs or live streams."""
 

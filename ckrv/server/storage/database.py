@@ -1,6 +1,7 @@
 """SQLite access: numbered migrations, one writer, cheap reads.
 
-Every write goes through one connection (DESIGN.md §7): callers hand it a function and await
+Every write goes through one connection (so no transaction ever waits to upgrade a read lock
+to a write lock and fails with "database is locked" under concurrent writers): callers hand it a function and await
 the result. The writer runs on the event loop itself: every write requested during one loop
 iteration joins one `BEGIN IMMEDIATE` transaction, each call inside its own savepoint, so many
 small writes share one commit (group commit) and a failing call rolls back only itself. Without

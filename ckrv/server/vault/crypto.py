@@ -1,5 +1,5 @@
 """Secrets at rest: AES-256-GCM, a fresh 12-byte nonce each time, the owner and row id bound as
-associated data so a ciphertext copied to another row does not decrypt (SECURITY.md 14)."""
+associated data so a ciphertext copied to another row does not decrypt (docs/security.md item 14)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`ckrv admin rotate-key`: a new master key version, every credential and secret re-encrypted
-under it in one transaction, then the old versions dropped from the key file (SECURITY.md 15).
+under it in one transaction, then the old versions dropped from the key file (docs/security.md item 15).
 
 Safe while the server runs, in this order:
 1. the key file gets the new version next to the old ones; from then on the server (which

@@ -1,7 +1,7 @@
 """In-memory sliding-window counters for failed attempts (wrong user codes, wrong passwords).
 Keys are built from the peer address the socket reports (or, for a request from a proxy named
 in `trusted_proxies`, the address that proxy reports), never from a client's own
-X-Forwarded-For, so a forged header cannot reset the count (SECURITY.md 2)."""
+X-Forwarded-For, so a forged header cannot reset the count (docs/security.md item 2)."""
 
 from __future__ import annotations
 
