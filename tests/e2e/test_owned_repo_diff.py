@@ -33,8 +33,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
     agents = f"""
 [agents.committer]
 command = ["sh", "-c", {json.dumps(AGENT)}]
-[agents.relinker]
-command = ["sh", "-c", "cd .. && mv checkout moved && ln -s /etc checkout"]
 """
     (tmp_path / "config").mkdir()
     srv = Server(tmp_path / "data", tmp_path / "config", write_config(tmp_path, agents)).start()
@@ -73,9 +71,22 @@ def test_the_diff_is_the_work_trees_change_whatever_the_agent_did_to_git(
     assert tree == {".gitignore", "README.md", "new.txt", "tracked.log"}
 
 
-def test_a_checkout_replaced_by_a_link_gives_no_diff(tmp_path: Path, api: httpx.Client) -> None:
-    job = submit(api, "# Relink\n", make_repo(tmp_path / "repo"), agent="relinker")
-    done = wait_status(api, job["id"])
-    assert done["status"] == "failed"
-    assert "replaced by a link" in done["error_message"]
-    assert api.get(f"/jobs/{job['id']}/artifacts/diff").status_code == 404
+def test_a_checkout_replaced_by_a_link_gives_no_diff(tmp_path: Path) -> None:
+    # Unconfined: a sandboxed agent cannot rename the checkout at all; this is the worker's
+    # own check, for where no sandbox runs.
+    agents = """
+[agents.relinker]
+command = ["sh", "-c", "cd .. && mv checkout moved && ln -s /etc checkout"]
+"""
+    (tmp_path / "config").mkdir()
+    config = write_config(tmp_path, agents, server_extra='sandbox = "none"')
+    srv = Server(tmp_path / "data", tmp_path / "config", config).start()
+    try:
+        with srv.client(srv.add_user("ada@example.com", tier="pro")) as api:
+            job = submit(api, "# Relink\n", make_repo(tmp_path / "repo"), agent="relinker")
+            done = wait_status(api, job["id"])
+            assert done["status"] == "failed"
+            assert "replaced by a link" in done["error_message"]
+            assert api.get(f"/jobs/{job['id']}/artifacts/diff").status_code == 404
+    finally:
+        srv.stop()
