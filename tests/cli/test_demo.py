@@ -19,24 +19,9 @@ import pytest
 from ckrv.worker.agents.example_agent import file_blocks, safe_path, spec_title
 from tests.support.helpers import PYTHON, ROOT, base_env, wait_for
 from tests.support.inprocess import InProcessCli, Ran
+from tests.support.processes import processes_mentioning
 
 pytestmark = pytest.mark.slow
-
-
-def processes_mentioning(path: Path) -> list[str]:
-    """Processes (not this one) whose command line, cwd or environment mentions `path`."""
-    needle, found = str(path).encode(), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            cmdline = (entry / "cmdline").read_bytes()
-            cwd = os.readlink(entry / "cwd").encode()
-            environ = (entry / "environ").read_bytes()
-            if needle in cmdline or cwd.startswith(needle) or needle in environ:
-                command = cmdline.replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"{entry.name}: {command}")
-    return found
 
 
 def demo_env(tmp: Path, config_dir: Path) -> dict[str, str]:
