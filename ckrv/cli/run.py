@@ -35,6 +35,19 @@ class RunOptions:
     as_json: bool = False
     network: str | None = None
     allow_hosts: tuple[str, ...] = ()
+    memory: str | None = None
+    cpu_time: str | None = None
+    processes: int | None = None
+    disk: str | None = None
+
+    def limits(self) -> tuple[tuple[str, str | int], ...]:
+        given = (
+            ("memory", self.memory),
+            ("cpu_time", self.cpu_time),
+            ("processes", self.processes),
+            ("disk", self.disk),
+        )
+        return tuple((key, value) for key, value in given if value is not None)
 
 
 def run_run(opts: RunOptions, io: IOStreams) -> None:
@@ -54,6 +67,7 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
             opts.push,
             opts.network,
             opts.allow_hosts,
+            opts.limits(),
         )
         _run_cloud(opts, request, io)
         return
@@ -65,6 +79,10 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
         ("--push", opts.push),
         ("--network", opts.network),
         ("--allow-host", opts.allow_hosts),
+        ("--memory", opts.memory),
+        ("--cpu-time", opts.cpu_time),
+        ("--processes", opts.processes is not None),
+        ("--disk", opts.disk),
     )
     for flag, given in cloud_only:
         if given:
@@ -132,6 +150,28 @@ def _timeout(value: str | None) -> float | None:
     "repeatable.",
 )
 @click.option(
+    "--memory",
+    metavar="SIZE",
+    help="[--cloud] Memory each process of the job's commands may use, e.g. 2G; only below "
+    "the server's limit.",
+)
+@click.option(
+    "--cpu-time",
+    metavar="DURATION",
+    help="[--cloud] CPU time each process may use, e.g. 10m; only below the server's limit.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="[--cloud] Processes a command may run at once; only below the server's limit.",
+)
+@click.option(
+    "--disk",
+    metavar="SIZE",
+    help="[--cloud] Disk the job's workspace may fill, e.g. 5G; only below the server's limit.",
+)
+@click.option(
     "--wait",
     is_flag=True,
     help="[--cloud] Wait for the job to end: exit 0 if it succeeded, else 7.",
@@ -160,6 +200,10 @@ def run(
     push: bool,
     network: str | None,
     allow_hosts: tuple[str, ...],
+    memory: str | None,
+    cpu_time: str | None,
+    processes: int | None,
+    disk: str | None,
     wait: bool,
     follow: bool,
     as_json: bool,
@@ -179,6 +223,7 @@ def run(
     Example:
       ckrv run --cloud --spec specs/add-retry.md
       ckrv run --cloud --spec specs/add-retry.md --base-branch main --follow
+      ckrv run --cloud --spec specs/add-retry.md --memory 2G --cpu-time 10m
       ckrv run --spec specs/add-retry.md --agent aider
     """
     run_run(
@@ -198,6 +243,10 @@ def run(
             as_json,
             network,
             allow_hosts,
+            memory,
+            cpu_time,
+            processes,
+            disk,
         ),
         streams(),
     )

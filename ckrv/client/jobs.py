@@ -96,6 +96,8 @@ class JobRequest:
     push: bool = False
     network: str | None = None  # open | allowlist | none
     allowed_hosts: tuple[str, ...] = ()
+    # memory, cpu_time, processes, disk as the user wrote them (the server parses and checks)
+    limits: tuple[tuple[str, str | int], ...] = ()
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -110,6 +112,7 @@ class JobRequest:
             "timeout_seconds": self.timeout_seconds,
             "network": self.network,
             "allowed_hosts": list(self.allowed_hosts) or None,
+            "limits": dict(self.limits) or None,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         if self.push:

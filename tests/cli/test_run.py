@@ -287,3 +287,38 @@ def test_network_options_reach_the_job_and_are_cloud_only(
         return status not in ("pending", "running")
 
     wait_for(ended, timeout=60, what="the job to end")
+
+
+def test_limit_options_reach_the_job_and_are_cloud_only(
+    ckrv: InProcessCli, live: Server, tmp_path: Path
+) -> None:
+    spec = spec_file(tmp_path)
+    created = ckrv.json(
+        "run", "--cloud", "--spec", spec, "--memory", "2G", "--cpu-time", "10m",
+        "--processes", "256", "--disk", "5G",
+    )  # fmt: skip
+    row = sqlite3.connect(live.data_dir / "ckrv.db").execute(
+        "SELECT limits FROM jobs WHERE id = ?", (created["id"],)
+    )
+    assert json.loads(row.fetchone()[0]) == {
+        "memory": 2 * 1024**3,
+        "cpu_time": 600,
+        "processes": 256,
+        "disk": 5 * 1024**3,
+    }
+    over = ckrv.run("run", "--cloud", "--spec", spec, "--memory", "64G")
+    assert over.returncode == 1
+    assert "limits.memory = 64 GiB is above the 4 GiB" in over.stderr
+    assert "raises `[server] memory`" in over.stderr
+    for flag, value in (("--memory", "2G"), ("--cpu-time", "1m"), ("--processes", "8")):
+        local = ckrv.run("run", "--spec", spec, flag, value)
+        assert local.returncode == 2
+        assert f"{flag} only applies to --cloud runs" in local.stderr
+
+    def ended() -> bool:  # the job's worker must not outlive the test
+        with sqlite3.connect(live.data_dir / "ckrv.db") as conn:
+            query = "SELECT status FROM jobs WHERE id = ?"
+            status = conn.execute(query, (created["id"],)).fetchone()[0]
+        return status not in ("pending", "running")
+
+    wait_for(ended, timeout=60, what="the job to end")

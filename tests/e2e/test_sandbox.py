@@ -1,6 +1,7 @@
 """The sandbox around a job's commands, through real servers, workers and git over smart HTTP:
 a hostile job sees no other job's process, secret, workspace or the data dir; what a job
-leaves running ends with it; a job over its memory limit fails naming the limit; a fork bomb
+leaves running ends with it; a job over its memory limit (its agent's, or one the job lowered
+itself) fails naming the limit; a fork bomb
 stops at the process limit; a server that cannot confine refuses to serve two users."""
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ command = ["sh", "-c", {json.dumps(DAEMON)}]
 [agents.hog]
 command = ["{py}", "-c", "x = bytearray(1024 ** 3)"]
 memory = "200M"
+[agents.greedy]
+command = ["{py}", "-c", "x = bytearray(1024 ** 3)"]
 [agents.bomb]
 command = ["{py}", "-c", {json.dumps(FORK_BOMB)}]
 processes = 40
@@ -145,6 +148,20 @@ def test_a_memory_hog_fails_with_the_limit_named(server: Server, repo: Path) -> 
     assert (
         "out of memory: limit 200 MiB; raise `memory` for the agent or the job"
         in (done["error_message"])
+    )
+
+
+def test_a_job_that_lowers_its_memory_limit_fails_at_its_own_value(
+    server: Server, repo: Path
+) -> None:
+    with server.client(server.add_user("ada@example.com", tier="pro")) as api:
+        # the agent allocates 1 GiB: well under the server's 4 GiB, over the job's 150 MiB
+        created = submit(api, "# greedy\n", repo, agent="greedy", limits={"memory": "150M"})
+        done = wait_status(api, created["id"])
+    assert done["status"] == "failed"
+    assert (
+        "out of memory: limit 150 MiB; raise `memory` for the agent or the job"
+        in done["error_message"]
     )
 
 

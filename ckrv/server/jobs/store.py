@@ -31,7 +31,7 @@ COLUMNS = (
     " base_commit, pushed_branch, created_at, started_at, completed_at, result_summary,"
     " error_message, diff_stats, diff_artifact, log_artifact, artifacts_expired, executor,"
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
-    " log_dropped, last_log_seq, network"
+    " log_dropped, last_log_seq, network, limits"
 )
 
 
@@ -47,6 +47,7 @@ class NewJob(NamedTuple):  # built on every POST: cheaper than a frozen dataclas
     credential_name: str | None = None
     push: bool = False
     network: str | None = None  # the settled NetworkPolicy as JSON
+    limits: str | None = None  # the job's own limits option as JSON (ckrv/server/jobs/limits.py)
 
 
 # What `public` reads: the columns the job routes select (fewer columns, cheaper rows).
@@ -89,8 +90,13 @@ def _insert_statement(columns: list[str]) -> str:
     return f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)})"
 
 
-_INSERT = _insert_statement(_INSERTED)
-_INSERT_WITH_NETWORK = _insert_statement([*_INSERTED, "network"])  # NULL: the column's default
+# By the optional columns a job sets (left out: NULL, the column's default).
+_INSERTS = {
+    (): _insert_statement(_INSERTED),
+    ("network",): _insert_statement([*_INSERTED, "network"]),
+    ("limits",): _insert_statement([*_INSERTED, "limits"]),
+    ("network", "limits"): _insert_statement([*_INSERTED, "network", "limits"]),
+}
 
 
 def insert_jobs(
@@ -140,11 +146,10 @@ def _insert(
         "feature_branch_name": feature_branch(title, job_id),
         "created_at": created_at,
     }
-    if job.network is None:
-        conn.execute(_INSERT, {**values, "spec_content": job.spec_content})
-        return _UNSET | values
-    values["network"] = job.network
-    conn.execute(_INSERT_WITH_NETWORK, {**values, "spec_content": job.spec_content})
+    optional = {"network": job.network, "limits": job.limits}
+    given = tuple(name for name, value in optional.items() if value is not None)
+    values.update({name: optional[name] for name in given})
+    conn.execute(_INSERTS[given], {**values, "spec_content": job.spec_content})
     return _UNSET | values
 
 

@@ -29,6 +29,7 @@ from ckrv.errors import (
 )
 from ckrv.server.identity.users import count_users
 from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.limits import job_limits
 from ckrv.server.jobs.network import job_network
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.services import Services
@@ -98,6 +99,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
         )
     push = field(body, "push", required=False, kind=bool, default=False)
     network = job_network(settings, known[agent], repo, body)
+    limits = job_limits(settings, known[agent], body)
     credential_id, credential_name = _credential(
         svc, user_id, field(body, "git_credential_name", required=False), repo
     )
@@ -113,6 +115,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
         credential_name,
         push,
         json.dumps(network.as_dict()),
+        limits,
     )
 
 

@@ -10,16 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.contracts.agents import AgentConfig, available_agents
+from ckrv.contracts.agents import available_agents
 from ckrv.contracts.job_description import AgentDescription, CredentialLabel, JobDescription
 from ckrv.contracts.jobmodel import PHASES, TERMINAL, WORKER_RESULTS
 from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.limits import settled_limits
 from ckrv.server.jobs.network import settled_policy
 from ckrv.server.vault.store import credential_kind
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import services, worker_claims
-from ckrv.settings import LIMIT_KEYS, Settings
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
 
@@ -43,11 +43,6 @@ def _spec(request: Request, job_id: str) -> str:
     """The spec, read only here: it may be 1 MiB, and the other worker calls are hot."""
     row = services(request).db.read_with(lambda c: jobs.find(c, job_id, "spec_content"))
     return str(row["spec_content"]) if row else ""
-
-
-def agent_limits(settings: Settings, agent: AgentConfig) -> dict[str, int]:
-    """The resource limits of the agent's jobs: the agent's own, else the server's."""
-    return {key: int(getattr(settings, key)) for key in LIMIT_KEYS} | dict(agent.limits)
 
 
 async def describe(request: Request) -> Response:
@@ -75,7 +70,7 @@ async def describe(request: Request) -> Response:
         allow_local_repositories=settings.allow_local_repositories,
         ssh_known_hosts=settings.ssh_known_hosts,
         network=settled_policy(row, settings, agent),
-        limits=agent_limits(settings, agent),
+        limits=settled_limits(row, settings, agent),
     )
     return JSONResponse(description.to_wire())
 

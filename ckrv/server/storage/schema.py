@@ -201,4 +201,6 @@ MIGRATIONS: list[str] = [
     """,
     # 4: the job's network policy as settled at creation (JSON); NULL: the server's at dispatch
     "ALTER TABLE jobs ADD COLUMN network TEXT",
+    # 5: the job's own resource limits option (JSON, only the limits it lowers); NULL: none
+    "ALTER TABLE jobs ADD COLUMN limits TEXT",
 ]

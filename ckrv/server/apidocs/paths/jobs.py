@@ -93,6 +93,22 @@ openapi_schemas = {
                 "`jobs_may_widen_network`, each must be covered by the server's allowlist "
                 "when that applies.",
             },
+            "limits": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {
+                    "memory": {"type": ["string", "integer", "null"], "examples": ["2G"]},
+                    "cpu_time": {"type": ["string", "integer", "null"], "examples": ["10m"]},
+                    "processes": {"type": ["integer", "null"], "minimum": 1, "examples": [256]},
+                    "disk": {"type": ["string", "integer", "null"], "examples": ["5G"]},
+                },
+                "description": "Resource limits of the job's commands, each optional: `memory` "
+                "and `disk` as sizes (512M, 2G, or bytes), `cpu_time` as a duration (90s, 10m, "
+                "or seconds) per process, `processes` a whole number. A job may only lower a "
+                "limit below what the operator's settings give it (`[server]`, then the "
+                "agent's table), never raise it: a higher value is a 400 naming the setting "
+                "an operator would change. Left out: the operator's limit.",
+            },
         },
     },
     "JobListResponse": {
