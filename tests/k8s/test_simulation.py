@@ -160,11 +160,20 @@ def test_deleting_a_job_follows_the_propagation_policy(
     )[0]["metadata"]["name"]
     kwargs = {} if policy == "Orphan" else {"propagation_policy": policy}  # Orphan: the default
     batch.delete_namespaced_job("j", NS, **kwargs)
-    if policy == "Foreground":  # the Job waits, marked, for its pod to go
-        marked = sim.get("jobs", "j")
-        assert marked is not None and marked["metadata"]["deletionTimestamp"]
-        assert "foregroundDeletion" in marked["metadata"]["finalizers"]
     wait_for(lambda: sim.get("jobs", "j") is None, what="the Job gone")
+    if policy == "Foreground":  # the Job waited, marked, for its pod to go
+        # Read from the store's history, not a later GET: the pod may be gone, and the Job
+        # with it, before the test looks.
+        job_changes = sim.changes("jobs", "j")
+        marked = [
+            o
+            for _, kind, o in job_changes
+            if kind == "MODIFIED" and o["metadata"].get("deletionTimestamp")
+        ]
+        assert marked and "foregroundDeletion" in marked[0]["metadata"]["finalizers"]
+        job_deleted = next(rv for rv, kind, _ in job_changes if kind == "DELETED")
+        pod_deleted = next(rv for rv, kind, _ in sim.changes("pods", pod) if kind == "DELETED")
+        assert pod_deleted < job_deleted
     if policy == "Orphan":
         orphan = sim.get("pods", pod)
         assert orphan is not None and orphan["metadata"]["ownerReferences"] == []

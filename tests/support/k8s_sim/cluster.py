@@ -162,6 +162,17 @@ class SimCluster:
     def open_watches(self) -> int:
         return self.call(lambda: len(self._store.watchers))
 
+    def changes(self, plural: str, name: str) -> list[tuple[int, str, dict[str, Any]]]:
+        """Every stored change to one object, in order: (resourceVersion, ADDED | MODIFIED |
+        DELETED, the object as stored), from the store's history (which watches resume from)."""
+        return self.call(
+            lambda: [
+                (e.rv, e.type, e.obj)
+                for e in self._store.history
+                if e.res.plural == plural and e.obj["metadata"]["name"] == name
+            ]
+        )
+
     def delivered(self) -> dict[str, int] | None:
         """None while an open watch still has an event queued or being written; once every
         event is delivered, the last resourceVersion each resource's watches were sent."""
