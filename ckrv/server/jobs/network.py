@@ -63,7 +63,8 @@ def job_network(
 
 
 def settled_policy(row: sqlite3.Row, settings: Settings, agent: AgentConfig) -> NetworkPolicy:
-    """As settled when the job was created; a job from before that: the operator's policy."""
+    """As settled when the job was created, for a job that gave its own network option;
+    otherwise (and for jobs from before the column) the operator's policy now."""
     if row["network"]:
         return NetworkPolicy.from_dict(json.loads(row["network"]))
     layers = operator_layers(settings, agent, row["git_repo_url"])

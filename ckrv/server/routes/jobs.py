@@ -30,7 +30,7 @@ from ckrv.errors import (
 from ckrv.server.identity.users import count_users
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.limits import job_limits
-from ckrv.server.jobs.network import job_network
+from ckrv.server.jobs.network import job_layer, job_network
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.services import Services
 from ckrv.server.vault.credential_rules import check_credential_fits
@@ -98,7 +98,12 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
             f"setup must be a non-empty command of at most {_MAX_SETUP} bytes",
         )
     push = field(body, "push", required=False, kind=bool, default=False)
-    network = job_network(settings, known[agent], repo, body)
+    # A job's own network option is settled, and checked against the operator's, now; without
+    # one the column stays NULL and the operator's policy is settled at dispatch, which keeps
+    # a policy's JSON out of every job's row and its settling off the creation path.
+    network = None
+    if job_layer(body) is not None:
+        network = json.dumps(job_network(settings, known[agent], repo, body).as_dict())
     limits = job_limits(settings, known[agent], body)
     credential_id, credential_name = _credential(
         svc, user_id, field(body, "git_credential_name", required=False), repo
@@ -114,7 +119,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
         credential_id,
         credential_name,
         push,
-        json.dumps(network.as_dict()),
+        network,
         limits,
     )
 
