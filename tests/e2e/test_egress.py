@@ -5,10 +5,8 @@ server's policy but not widen it."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from tests.support.helpers import Server, make_repo
 from tests.support.jobhelpers import logs, submit, wait_status
+from tests.support.origins import hello_servers
 from tests.support.servers import write_config
 
 # Fetches each URL through the proxy variables, then tries the first one's port directly.
@@ -37,28 +36,11 @@ except OSError:
 """
 
 
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = f"hello from {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def origins() -> Iterator[tuple[int, int]]:
     """Two HTTP servers on 127.0.0.1: the first is listed in the allowlist, the second not."""
-    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello) for _ in range(2)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield servers[0].server_address[1], servers[1].server_address[1]
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with hello_servers(2) as (listed, other):
+        yield listed, other
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ CONNECT and with plain HTTP, others get a 403 and one log line naming the host a
 
 from __future__ import annotations
 
-import http.server
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,28 +15,13 @@ import pytest
 from ckrv.contracts.network import NetworkPolicy
 from ckrv.worker.egress.policy import Allowlist
 from ckrv.worker.egress.proxy import EgressProxy, ProxyThread, parse_head
-
-
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = f"hello from {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.support.origins import hello_servers
 
 
 @pytest.fixture
 def origin() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with hello_servers(1) as (port,):
+        yield port
 
 
 def _start(hosts: tuple[str, ...], lines: list[str], unix: Path | None = None) -> ProxyThread:
