@@ -31,7 +31,8 @@ def proxy_env(env: dict[str, str], port: int) -> dict[str, str]:
     }
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until end of file, then half-close (the proxy's tunnels use it too)."""
     try:
         while chunk := await reader.read(CHUNK):
             writer.write(chunk)
@@ -53,7 +54,7 @@ def _forwarder(socket_path: str) -> Handler:
             writer.close()
             return
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         finally:
             writer.close()
             up_writer.close()

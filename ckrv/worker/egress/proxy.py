@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ckrv.worker.egress.bridge import CHUNK, pipe
 from ckrv.worker.egress.policy import Allowlist, Decision
 
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 15.0
-CHUNK = 256 * 1024
 # Dropped from a plain HTTP request: hop-by-hop headers, and Host (set from the checked URI, so
 # a listed address cannot be asked for another site it also serves).
 _DROPPED_HEADERS = {
@@ -155,17 +155,6 @@ async def _reply(writer: asyncio.StreamWriter, status: int, reason: str) -> None
     writer.close()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await reader.read(CHUNK):
-            writer.write(chunk)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except OSError:
-        writer.close()
-
-
 async def _splice(
     r1: asyncio.StreamReader,
     w1: asyncio.StreamWriter,
@@ -174,7 +163,7 @@ async def _splice(
 ) -> None:
     """Copy both ways until both sides are done, then close both."""
     try:
-        await asyncio.gather(_pipe(r1, w2), _pipe(r2, w1))
+        await asyncio.gather(pipe(r1, w2), pipe(r2, w1))
     finally:
         for writer in (w1, w2):
             writer.close()
