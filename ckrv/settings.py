@@ -238,7 +238,14 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "URL workers use to reach the server from inside the cluster. Default: the public URL.",
     ),
     ("kubernetes", "cpu", str, "1", "CPU request and limit of a job's pod."),
-    ("kubernetes", "memory", str, "2Gi", "Memory request and limit of a job's pod."),
+    (
+        "kubernetes",
+        "memory",
+        str,
+        "",
+        "Memory request and limit of a job's pod. Empty: the job's `memory` limit plus 256 MiB "
+        "for the worker (2Gi when the job has no memory limit); set (e.g. 2Gi), it caps that.",
+    ),
     ("kubernetes", "ttl_after_finished", int, 3600, "Seconds Kubernetes keeps a finished Job."),
     (
         "kubernetes",
@@ -301,7 +308,7 @@ class Settings:
     kubernetes_worker_image: str = "ckrv-worker:latest"
     kubernetes_server_url: str = ""
     kubernetes_cpu: str = "1"
-    kubernetes_memory: str = "2Gi"
+    kubernetes_memory: str = ""
     kubernetes_ttl_after_finished: int = 3600
     kubernetes_pending_grace: float = 120.0
     kubernetes_runtime_class: str = ""

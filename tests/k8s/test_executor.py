@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -368,12 +369,32 @@ async def test_an_oom_killed_worker_fails_with_the_reason_and_its_last_output(
         )
         reason = await recorder.reason(jid)
         assert reason.startswith(
-            "the Kubernetes Job failed (BackoffLimitExceeded): the worker "
-            "ran out of memory (OOMKilled at the 256Mi limit, exit code 137)"
+            "the Kubernetes Job failed (BackoffLimitExceeded): the job ran out of memory "
+            "(OOMKilled at the pod's 256Mi limit, exit code 137; raise `memory` for the agent "
+            "or the job, or `[kubernetes] memory`)"
         )
         assert reason.endswith("its last output:\ncloning repo\nrunning agent")
 
     assert recorder.logs[jid] == ["cloning repo", "running agent"]
+
+
+async def test_a_jobs_memory_limit_sizes_its_pod_and_names_the_limit_when_exceeded(
+    sim: SimCluster, settings: Settings
+) -> None:
+    """The same `memory` setting or job option as on the local executor: the pod gets it plus
+    the worker's headroom, whatever `[kubernetes] memory` says."""
+    jid = job_id(10)
+    launch = dataclasses.replace(
+        launch_for(jid, "alloc 400; sleep 30"), limits={"memory": 64 * 2**20}
+    )
+    settings = dataclasses.replace(settings, kubernetes_memory="")
+    async with executing(settings) as (executor, recorder):
+        await executor.launch(launch)
+        reason = await recorder.reason(jid)
+    assert "OOMKilled at the pod's 320 MiB limit" in reason
+    (pod,) = sim.objects("pods")
+    (container,) = pod["spec"]["containers"]
+    assert container["resources"]["limits"]["memory"] == str(320 * 2**20)
 
 
 async def test_an_evicted_pod_fails_the_job_and_keeps_its_log_tail(

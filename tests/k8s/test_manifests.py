@@ -228,3 +228,26 @@ def test_a_jobs_network_mode_labels_its_pod_and_only_open_pods_may_reach_any_hos
     }
     open_policy = {"ckrv-worker-egress", "ckrv-worker-egress-open"}
     assert applying == (open_policy if mode == "open" else {"ckrv-worker-egress"})
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_jobs_memory_and_disk_limits_size_the_pod_beside_the_workers_headroom(
+    tmp_path: Path, version: str
+) -> None:
+    settings = Settings(data_dir=tmp_path, kubernetes_memory="2Gi", kubernetes_cpu="1")
+    limits = {"memory": 2**30, "disk": 5 * 2**30, "cpu_time": 600}
+    launch = Launch(
+        "3f8a9b2c-1d4e-4f5a-8b6c-7d8e9f0a1b2c", {"CKRV_JOB_TOKEN": "t"}, 60, "open", limits
+    )
+    job = render_job(load_template(""), settings, launch)
+    kubernetes_validate.validate(job, version, strict=True)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {
+        "cpu": "1",
+        "memory": str(2**30 + 256 * 2**20),
+        "ephemeral-storage": str(6 * 2**30),
+    }
+    # without job limits the [kubernetes] table holds, as before
+    bare = render_job(load_template(""), settings, Launch(launch.job_id, {}, 60))
+    (container,) = bare["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}

@@ -145,7 +145,19 @@ def test_a_worker_past_its_memory_limit_fails_the_job_saying_so(
     created = submit(api, "# Use too much memory\n", repo, agent="hog")
     done = wait_status(api, created["id"], timeout=90)
     assert done["status"] == "failed"
-    assert "OOMKilled at the 300Mi limit" in done["error_message"], done
+    assert "OOMKilled at the pod's 300Mi limit" in done["error_message"], done
+
+
+def test_a_jobs_own_memory_limit_sizes_its_pod_under_the_kubernetes_cap(
+    sim: SimCluster, api: httpx.Client, repo: Path
+) -> None:
+    """The job option lowers the pod as it lowers the local executor's rlimit: 32 MiB for the
+    job plus the worker's 256 MiB, under the 300Mi `[kubernetes] memory` cap."""
+    created = submit(api, "# Small\nprint small\n", repo, limits={"memory": "32M"})
+    wait_status(api, created["id"], timeout=90)
+    job, _ = job_objects(sim, created["id"])
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["memory"] == str(288 * 2**20)
 
 
 def test_jobs_in_flight_survive_a_server_kill_and_a_pod_lost_meanwhile_is_reported(

@@ -4,8 +4,8 @@ same `ckrv worker` code, which talks to the server over HTTP with a token for it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 WorkerLost = Callable[[str, str], Awaitable[None]]
@@ -30,6 +30,10 @@ class Launch:
     # The job's network mode (open, none, allowlist): the local worker enforces it itself;
     # the kubernetes executor labels the pod so the NetworkPolicies in k8s/ apply.
     network: str = "open"
+    # The job's resource limits as settled at dispatch (ckrv/server/jobs/limits.py; 0 or absent:
+    # none). The worker applies them to the job's commands on both executors; the kubernetes
+    # executor also sizes the pod from them, so a job's memory and disk hold for the pod too.
+    limits: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

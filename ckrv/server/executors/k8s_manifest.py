@@ -19,6 +19,7 @@ from typing import Any
 
 from ckrv.contracts import launch_env
 from ckrv.errors import ConfigError
+from ckrv.limits import parse_size
 from ckrv.server.executors import k8s_launch
 from ckrv.server.executors.base import Launch
 from ckrv.settings import Settings
@@ -119,6 +120,41 @@ def _harden(pod: Obj, container: Obj) -> None:
     )
 
 
+# What the worker itself needs beside the job's commands: its Python, git, the egress proxy.
+WORKER_MEMORY = 256 * 1024 * 1024
+# Beside the workspace: the clone's objects, the owned git dir, logs and the diff.
+WORKER_DISK = 1024 * 1024 * 1024
+
+
+# A pod's memory when neither the job nor `[kubernetes] memory` gives one.
+DEFAULT_POD_MEMORY = "2Gi"
+
+
+def pod_memory(settings: Settings, launch: Launch) -> str:
+    """The job's `memory` limit (the same setting and job option as on the local executor)
+    plus the worker's headroom; `[kubernetes] memory`, when set, caps it."""
+    job = launch.limits.get("memory", 0)
+    derived = job + WORKER_MEMORY if job else 0
+    ceiling = settings.kubernetes_memory
+    if not ceiling:
+        return str(derived) if derived else DEFAULT_POD_MEMORY
+    try:
+        below = 0 < derived < parse_size(ceiling)
+    except ValueError:  # a quantity only Kubernetes understands (e.g. "1e9"): it decides
+        below = False
+    return str(derived) if below else ceiling
+
+
+def pod_quantities(settings: Settings, launch: Launch) -> dict[str, str]:
+    """The worker container's resources (requests = limits). CPU stays `[kubernetes] cpu`:
+    `cpu_time` is CPU seconds, which the worker enforces on the job's commands in the pod."""
+    quantities = {"cpu": settings.kubernetes_cpu, "memory": pod_memory(settings, launch)}
+    disk = launch.limits.get("disk", 0)
+    if disk:
+        quantities["ephemeral-storage"] = str(disk + WORKER_DISK)
+    return quantities
+
+
 def render_job(template: Obj, settings: Settings, launch: Launch) -> Obj:
     job_id = launch.job_id
     job = copy.deepcopy(template)
@@ -150,7 +186,7 @@ def render_job(template: Obj, settings: Settings, launch: Launch) -> Obj:
     container = _worker_container(pod)
     container["name"] = CONTAINER
     container["image"] = settings.kubernetes_worker_image
-    quantities = {"cpu": settings.kubernetes_cpu, "memory": settings.kubernetes_memory}
+    quantities = pod_quantities(settings, launch)
     container["resources"] = {"requests": dict(quantities), "limits": dict(quantities)}
     shadowed = set(launch.env)  # the template must not override what the launch provides
     container["env"] = [e for e in container.get("env") or [] if e.get("name") not in shadowed]

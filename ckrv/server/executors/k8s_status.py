@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from ckrv.limits import human_size
 from ckrv.server.executors.k8s_client import KubeApi, KubeError, Obj
 from ckrv.server.executors.k8s_manifest import CONTAINER, JOB_ID
 
@@ -74,7 +75,16 @@ def container_name(pod: Obj) -> str:
     return CONTAINER if CONTAINER in names else str(names[0] or CONTAINER)
 
 
-def describe_end(pod: Obj | None, memory: str) -> str:
+def memory_limit(pod: Obj) -> str:
+    """The worker container's memory limit as the pod states it ("2Gi"; bytes shown as GiB...)."""
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        if container.get("name") == CONTAINER:
+            limit = str(((container.get("resources") or {}).get("limits") or {}).get("memory", ""))
+            return human_size(int(limit)) if limit.isdigit() else limit or "unknown"
+    return "unknown"
+
+
+def describe_end(pod: Obj | None) -> str:
     """How the worker's pod ended, in words: evicted, out of memory, exit code, deleted."""
     if pod is None:
         return "its pod was deleted before the worker reported a result"
@@ -91,7 +101,10 @@ def describe_end(pod: Obj | None, memory: str) -> str:
         return f"its pod was {status.get('phase', 'gone').lower()} when the Job ended"
     code = terminated.get("exitCode")
     if terminated.get("reason") == "OOMKilled":
-        return f"the worker ran out of memory (OOMKilled at the {memory} limit, exit code {code})"
+        return (
+            f"the job ran out of memory (OOMKilled at the pod's {memory_limit(pod)} limit, exit "
+            f"code {code}; raise `memory` for the agent or the job, or `[kubernetes] memory`)"
+        )
     detail = f" ({terminated['reason']})" if terminated.get("reason") not in {None, "Error"} else ""
     return f"the worker exited with code {code}{detail} without reporting a result"
 

@@ -323,10 +323,7 @@ class KubernetesExecutor:
             return plain
         pods, _ = await asyncio.to_thread(self.api.list, "pods", f"{JOB_ID}={job_id}")
         pod = newest(pods)
-        reason = (
-            f"the Kubernetes Job failed ({end.reason}): "
-            f"{describe_end(pod, self.settings.kubernetes_memory)}"
-        )
+        reason = f"the Kubernetes Job failed ({end.reason}): {describe_end(pod)}"
         lines = await asyncio.to_thread(log_tail, self.api, pod, TAIL_LINES) if pod else []
         if lines and self.log_sink is not None:
             await self.log_sink(job_id, lines)

@@ -19,6 +19,7 @@ from ckrv.server.identity.tokens import TokenIssuer
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.launch_secrets import job_secrets
 from ckrv.server.jobs.lifecycle import Engine
+from ckrv.server.jobs.limits import settled_limits
 from ckrv.server.jobs.network import settled_policy
 from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.server.vault.store import mark_credential_used
@@ -136,7 +137,8 @@ class Dispatcher:
         )
         env.update(worker.encode())  # no pass-through variable can stand in for these
         network = settled_policy(row, settings, agent).mode if agent else settings.network
-        return Launch(job_id, env, row["timeout_seconds"], network)
+        limits = settled_limits(row, settings, agent) if agent else {}
+        return Launch(job_id, env, row["timeout_seconds"], network, limits)
 
     async def launch(self, job_id: str) -> None:
         engine = self.engine
