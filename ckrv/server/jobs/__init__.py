@@ -5,6 +5,7 @@ store.py           the jobs table: insert with quota, listing, guarded status mo
 public.py          the Job object of the API, built from a row
 ids.py             job ids that carry their row number (UUIDv8)
 validation.py      repository URLs, branch names, spec text of a new job
+creation.py        a new job's request body, checked and settled into a NewJob
 lifecycle.py       the engine: every status move goes through it (followers, artifacts,
                    waking the dispatcher through the callable it is given)
 dispatcher.py      the database is the queue: start pending jobs within capacity
