@@ -175,7 +175,8 @@ class ArtifactExpired(Expired):
 
 class QuotaExceeded(CkrvError):
     """The user's job quota for this cycle is spent. `resets_at` is when it resets (ISO 8601),
-    `upgrade_url` where to get a larger one (the server's setting, if any)."""
+    `upgrade_url` where to get a larger one (the server's setting, if any). A group of jobs,
+    refused whole, also says how many jobs it needed and how many were left."""
 
     exit_code = 5
     status = 402
@@ -188,22 +189,32 @@ class QuotaExceeded(CkrvError):
         resets_at: str | None = None,
         upgrade_url: str | None = None,
         hint: str | None = None,
+        jobs_needed: int | None = None,
+        jobs_left: int | None = None,
     ) -> None:
         super().__init__(message, hint=hint or (f"upgrade: {upgrade_url}" if upgrade_url else None))
         self.resets_at = resets_at
         self.upgrade_url = upgrade_url
+        self.jobs_needed = jobs_needed
+        self.jobs_left = jobs_left
 
     def fields(self) -> dict[str, Any]:
-        return {"quota_resets_at": self.resets_at, "upgrade_url": self.upgrade_url}
+        body: dict[str, Any] = {"quota_resets_at": self.resets_at, "upgrade_url": self.upgrade_url}
+        if self.jobs_needed is not None:
+            body |= {"jobs_needed": self.jobs_needed, "jobs_left": self.jobs_left}
+        return body
 
     @classmethod
     def from_wire(cls, message: str, body: Mapping[str, Any], *, hint: str | None = None) -> Self:
         resets, upgrade = body.get("quota_resets_at"), body.get("upgrade_url")
+        needed, left = body.get("jobs_needed"), body.get("jobs_left")
         return cls(
             message,
             resets_at=str(resets) if resets else None,
             upgrade_url=str(upgrade) if upgrade else None,
             hint=hint,
+            jobs_needed=needed if isinstance(needed, int) else None,
+            jobs_left=left if isinstance(left, int) else None,
         )
 
 

@@ -28,6 +28,7 @@ from ckrv.server.routes import (
     auth,
     credentials,
     docs,
+    groups,
     jobs,
     logs,
     openapi,
@@ -56,6 +57,7 @@ async def healthz(request: Request) -> Response:
 def api_routes() -> list[BaseRoute]:
     return [  # order matters only among routes of one shape (PrefixRoutes)
         *jobs.routes,
+        *groups.routes,
         *worker.routes,
         *logs.routes,
         *auth.routes,

@@ -72,6 +72,8 @@ OWNED: dict[tuple[str, str], list[Probe]] = {
         Probe(_JOB, headers=_SSE),
         Probe({"job_id": "running"}, params={"follow": "true"}, headers={"Last-Event-ID": "1"}),
     ],
+    ("GET", "/v1/groups/{group_id}"): [Probe({"group_id": "group"})],
+    ("POST", "/v1/groups/{group_id}/cancel"): [Probe({"group_id": "group"})],
     ("DELETE", "/v1/credentials/{name}"): [Probe({"name": "credential"})],
     ("DELETE", "/v1/secrets/{name}"): [Probe({"name": "secret"})],
 }
@@ -80,6 +82,7 @@ OWNED: dict[tuple[str, str], list[Probe]] = {
 MISSING = {
     "finished": str(uuid.uuid4()),
     "running": str(uuid.uuid4()),
+    "group": "g-22222222",
     "credential": "no-such-credential",
     "secret": "NO_SUCH_SECRET",
 }
@@ -166,6 +169,10 @@ def _a_owns_things(world: World) -> None:
     with world.api("a") as api:
         finished = submit(api, "# Greet\nwrite hello.txt Hello\\n\nprint done\n", world.repo)["id"]
         running = submit(api, "print started\nsleep 120\n", world.repo)["id"]
+        group = api.post(
+            "/groups",
+            json={"spec_content": "sleep 120\n", "git_repo_url": world.repo.as_uri()},
+        ).json()["id"]
         assert wait_status(api, finished)["status"] == "succeeded"
         wait_phase(api, running, "executing")
         credential = {
@@ -179,7 +186,7 @@ def _a_owns_things(world: World) -> None:
             api.put("/secrets/A_API_KEY", json={"value": "a-secret-value-123"}).status_code == 201
         )
     world.resources.update(
-        finished=finished, running=running, credential="a-work", secret="A_API_KEY"
+        finished=finished, running=running, group=group, credential="a-work", secret="A_API_KEY"
     )
     world.attempts.update(_current_attempts(world.server.data_dir))
 
@@ -203,8 +210,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield world
         with world.api("a") as api:  # the sleeping job goes now, not at its timeout
             api.post(f"/jobs/{world.resources['running']}/cancel")
+            grouped = api.post(f"/groups/{world.resources['group']}/cancel").json()
         wait_for(
-            lambda: not processes_with(world.resources["running"]),
+            lambda: (
+                not processes_with(world.resources["running"])
+                and not processes_with(grouped["attempts"][0]["job_id"])
+            ),
             timeout=15,
             what="the running job's processes to end",
         )
@@ -279,6 +290,22 @@ def _b_cannot_use_as_credential(world: World) -> None:
     )
 
 
+def _b_cannot_use_as_credential_in_a_group(world: World) -> None:
+    """As for one job: B naming A's credential in a group learns nothing, creates nothing."""
+    body = {
+        "spec_content": "print hi\n",
+        "git_repo_url": world.repo.as_uri(),
+        "git_credential_name": world.resources["credential"],
+        "attempts": 2,
+    }
+    with world.api("b") as api:
+        before = api.get("/users/me").json()["jobs_used"]
+        answer = api.post("/groups", json=body)
+        assert answer.status_code == 404 and answer.json()["error"] == "credential_not_found"
+        assert api.get("/users/me").json()["jobs_used"] == before
+        assert api.get("/jobs").json()["jobs"] == []
+
+
 def _b_lists_none_of_as_credentials(world: World) -> None:
     with world.api("b") as api:
         assert api.get("/credentials").json() == {"credentials": []}
@@ -333,6 +360,10 @@ SCOPED: dict[tuple[str, str], tuple[Probe, Callable[[World], None]]] = {
     ("POST", "/v1/jobs"): (
         Probe(body={"spec_content": "print hi\n", "git_repo_url": "https://example.com/r.git"}),
         _b_cannot_use_as_credential,
+    ),
+    ("POST", "/v1/groups"): (
+        Probe(body={"spec_content": "print hi\n", "git_repo_url": "https://example.com/r.git"}),
+        _b_cannot_use_as_credential_in_a_group,
     ),
     ("GET", "/v1/credentials"): (Probe(), _b_lists_none_of_as_credentials),
     ("POST", "/v1/credentials"): (
@@ -451,6 +482,8 @@ def test_as_resources_survive_bs_attempts(world: World) -> None:
             world.call(route, probe, world.tokens["b"])
     with world.api("a") as a:
         assert a.get(f"/jobs/{world.resources['running']}").json()["status"] == "running"
+        group = a.get(f"/groups/{world.resources['group']}").json()
+        assert group["attempts"][0]["status"] in ("pending", "running")
         assert "+Hello" in a.get(f"/jobs/{world.resources['finished']}/artifacts/diff").text
         assert [c["name"] for c in a.get("/credentials").json()["credentials"]] == ["a-work"]
         assert [s["name"] for s in a.get("/secrets").json()["secrets"]] == ["A_API_KEY"]

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from ckrv import __version__
-from ckrv.server.apidocs.paths import auth, credentials, jobs, logs, secrets, worker
+from ckrv.server.apidocs.paths import auth, credentials, groups, jobs, logs, secrets, worker
 from ckrv.server.apidocs.paths.shared import SCHEMAS, S, ok
 
 _META: S = {
@@ -26,7 +26,7 @@ _META: S = {
 def document(server_url: str) -> dict[str, Any]:
     paths: S = dict(_META)
     schemas: S = {}
-    for module in (auth, jobs, logs, worker, credentials, secrets):
+    for module in (auth, jobs, groups, logs, worker, credentials, secrets):
         for path, operations in module.openapi_paths.items():
             paths.setdefault(path, {}).update(operations)
         schemas.update(getattr(module, "openapi_schemas", {}))

@@ -188,12 +188,18 @@ def profile(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def spend_quota(
-    conn: sqlite3.Connection, user_id: str, upgrade_url: str, wanted: int = 1
+    conn: sqlite3.Connection,
+    user_id: str,
+    upgrade_url: str,
+    wanted: int = 1,
+    *,
+    whole: bool = False,
 ) -> tuple[int, CkrvError | None]:
     """Count up to `wanted` jobs against the user's cycle in one read and one write: how many
     fit, and the refusal for the rest (a spent free tier; InvalidToken for a user who no
-    longer exists, whose login token may outlive them). Called inside the job inserts'
-    transaction so the check and the decrement are atomic."""
+    longer exists, whose login token may outlive them). `whole`: all of them or none (a group
+    of attempts), the refusal saying how many were needed and left. Called inside the job
+    inserts' transaction so the check and the decrement are atomic."""
     row = conn.execute(
         "SELECT tier, created_at, cycle_start, jobs_used FROM users WHERE id = ?", (user_id,)
     ).fetchone()
@@ -201,7 +207,18 @@ def spend_quota(
         return 0, InvalidToken("the user of this token no longer exists")
     used, start, end, _end_text = _current_usage(row, utcnow())
     tier = TIERS[row["tier"]]
-    granted = wanted if tier.overage_allowed else min(wanted, max(tier.jobs_per_cycle - used, 0))
+    left = max(tier.jobs_per_cycle - used, 0)
+    granted = wanted if tier.overage_allowed else min(wanted, left)
+    if whole and granted < wanted:
+        return 0, QuotaExceeded(
+            f"this group needs {wanted} jobs, and {left} of the {tier.name} tier's"
+            f" {tier.jobs_per_cycle} jobs per month are left; it resets at {iso(end)}."
+            " No job was created",
+            resets_at=iso(end),
+            upgrade_url=upgrade_url or None,
+            jobs_needed=wanted,
+            jobs_left=left,
+        )
     if granted:
         conn.execute(
             "UPDATE users SET jobs_used = ?, cycle_start = ? WHERE id = ?",

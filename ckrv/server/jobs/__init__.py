@@ -6,6 +6,7 @@ public.py          the Job object of the API, built from a row
 ids.py             job ids that carry their row number (UUIDv8)
 validation.py      repository URLs, branch names, spec text of a new job
 creation.py        a new job's request body, checked and settled into a NewJob
+groups.py          best-of-N groups: attempts created whole (quota too), compared, ranked
 lifecycle.py       the engine: every status move goes through it (followers, artifacts,
                    waking the dispatcher through the callable it is given)
 dispatcher.py      the database is the queue: start pending jobs within capacity

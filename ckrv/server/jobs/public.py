@@ -55,4 +55,6 @@ def public_job(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
         "diff_stats": json.loads(row["diff_stats"]) if row["diff_stats"] else None,
         "duration_seconds": round(elapsed, 3) if elapsed is not None else None,
         "eta_seconds": round(eta, 1) if eta is not None else None,
+        "group": row["group_id"],
+        "attempt": row["group_attempt"],
     }

@@ -31,7 +31,7 @@ COLUMNS = (
     " base_commit, pushed_branch, created_at, started_at, completed_at, result_summary,"
     " error_message, diff_stats, diff_artifact, log_artifact, artifacts_expired, executor,"
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
-    " log_dropped, last_log_seq, network, limits"
+    " log_dropped, last_log_seq, network, limits, group_id, group_attempt"
 )
 
 
@@ -55,7 +55,7 @@ PUBLIC_COLUMNS = (
     "seq, id, status, phase, agent, spec_title, git_repo_url, git_base_branch,"
     " credential_name, base_commit, feature_branch_name, pushed_branch, setup, push,"
     " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
-    " diff_stats"
+    " diff_stats, group_id, group_attempt"
 )
 
 # What a new job's columns hold before anything happens to it (the schema's defaults).
@@ -122,6 +122,43 @@ def insert_jobs(
         seq += 1
         outcomes.append(_insert(conn, job, seq, created_at))
     return outcomes
+
+
+def insert_group(
+    conn: sqlite3.Connection, new_jobs: list[NewJob], group_id: str
+) -> list[dict[str, Any]]:
+    """Insert a group's jobs as its attempts 1..N; the caller has spent their quota (a group
+    is granted whole or refused whole: server/jobs/groups.py)."""
+    seq = _high_water(conn)
+    created_at = iso(utcnow())
+    rows = []
+    for attempt, job in enumerate(new_jobs, 1):
+        seq += 1
+        row = _insert(conn, job, seq, created_at)
+        conn.execute(
+            "UPDATE jobs SET group_id = ?, group_attempt = ? WHERE seq = ?",
+            (group_id, attempt, seq),
+        )
+        rows.append(row | {"group_id": group_id, "group_attempt": attempt})
+    return rows
+
+
+def group_taken(conn: sqlite3.Connection, group_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM jobs INDEXED BY jobs_group WHERE group_id = ? LIMIT 1", (group_id,)
+    ).fetchone()
+    return row is not None
+
+
+def group_jobs(
+    conn: sqlite3.Connection, group_id: str, user_id: str, columns: str = COLUMNS
+) -> list[sqlite3.Row]:
+    """The group's jobs, by attempt; none when it is not `user_id`'s (or does not exist)."""
+    return conn.execute(
+        f"SELECT {columns} FROM jobs INDEXED BY jobs_group"
+        " WHERE group_id = ? AND user_id = ? ORDER BY group_attempt",
+        (group_id, user_id),
+    ).fetchall()
 
 
 def _insert(

@@ -203,4 +203,12 @@ MIGRATIONS: list[str] = [
     "ALTER TABLE jobs ADD COLUMN network TEXT",
     # 5: the job's own resource limits option (JSON, only the limits it lowers); NULL: none
     "ALTER TABLE jobs ADD COLUMN limits TEXT",
+    # 6: best-of-N groups: a job made as attempt K of a group (ckrv/server/jobs/groups.py)
+    # carries the group's id and K. The index holds only grouped jobs, so a single job's
+    # insert costs what it did.
+    """
+    ALTER TABLE jobs ADD COLUMN group_id TEXT;
+    ALTER TABLE jobs ADD COLUMN group_attempt INTEGER;
+    CREATE INDEX jobs_group ON jobs(group_id, group_attempt) WHERE group_id IS NOT NULL;
+    """,
 ]

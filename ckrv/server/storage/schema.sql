@@ -2,7 +2,7 @@
 -- Regenerate with scripts/gen-docs (tests/unit/test_schema_snapshot.py fails when stale).
 -- The schema of a database after every migration: tables by name, each followed by its
 -- indexes by name (SQLite's own tables and automatic indexes left out).
--- PRAGMA user_version = 5
+-- PRAGMA user_version = 6
 
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
@@ -88,10 +88,12 @@ CREATE TABLE jobs (
         log_bytes INTEGER NOT NULL DEFAULT 0,
         log_dropped INTEGER NOT NULL DEFAULT 0,
         last_log_seq INTEGER NOT NULL DEFAULT 0
-    , network TEXT, limits TEXT);
+    , network TEXT, limits TEXT, group_id TEXT, group_attempt INTEGER);
 
 CREATE INDEX jobs_active ON jobs(user_id)
     WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL));
+
+CREATE INDEX jobs_group ON jobs(group_id, group_attempt) WHERE group_id IS NOT NULL;
 
 CREATE UNIQUE INDEX jobs_legacy_id ON jobs(id) WHERE substr(id, 15, 1) <> '8';
 

@@ -50,6 +50,14 @@ openapi_schemas = {
             },
             "duration_seconds": _NNUM,
             "eta_seconds": _NNUM,
+            "group": {
+                **_NSTR,
+                "description": "The group this job is an attempt of (POST /groups), or null.",
+            },
+            "attempt": {
+                "type": ["integer", "null"],
+                "description": "Its attempt number in the group, from 1; null outside one.",
+            },
         },
     },
     "JobCreate": {
@@ -122,6 +130,14 @@ openapi_schemas = {
             "message": {"type": "string"},
             "quota_resets_at": {"type": "string", "format": "date-time"},
             "upgrade_url": {"type": ["string", "null"]},
+            "jobs_needed": {
+                "type": "integer",
+                "description": "A group refused whole: the jobs it needed.",
+            },
+            "jobs_left": {
+                "type": "integer",
+                "description": "A group refused whole: the jobs left in this cycle.",
+            },
         },
     },
 }
