@@ -48,6 +48,7 @@ CHECKS = [
 PLACEHOLDERS = {
     "job_id": ["real-succeeded", "real-failed", "real-waiting", "real-held"],
     "name": ["real-credential"],
+    "group_id": ["real-group"],
 }
 # Cancelling the held job would leave the worker routes nothing but 409s to answer.
 HELD_BACK = {"/jobs/{job_id}/cancel": {"real-held"}}
@@ -93,6 +94,9 @@ def _waiting_jobs_and_more(api: httpx.Client, repo: Path) -> dict[str, str]:
         "real-held": submit(api, "print held\n", repo)["id"],
         "untouched-waiting": submit(api, "print not fuzzed\n", repo)["id"],  # not a placeholder
         "real-credential": "github-work",
+        "real-group": api.post(
+            "/groups", json={"spec_content": "print grouped\n", "git_repo_url": repo.as_uri()}
+        ).json()["id"],
     }
     credential = {
         "name": "github-work",

@@ -26,6 +26,7 @@ from ckrv.server.identity.users import spend_quota
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.creation import parse_new_job
 from ckrv.server.services import Services
+from ckrv.server.web.http import field
 
 MAX_ATTEMPTS = 10  # jobs in one group, all agents together
 _ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud and typed by hand
@@ -49,7 +50,7 @@ def _positive_int(body: dict[str, Any], name: str) -> int | None:
 def _agents(body: dict[str, Any]) -> list[str | None]:
     agents = body.get("agents")
     if agents is None:
-        return [body.get("agent")]
+        return [field(body, "agent", required=False)]
     if "agent" in body:
         raise InvalidRequest("give agent or agents, not both")
     if (
