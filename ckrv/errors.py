@@ -18,6 +18,7 @@ paths import this module.
     ├── NotFound                 4  404 not_found, credential_not_found, not_finished, no_diff,
     │                               410 expired, artifact_expired
     ├── QuotaExceeded            5  402 quota_exceeded
+    ├── RateLimited              1  429 rate_limited (Retry-After: retry_after seconds)
     ├── ServerUnreachable        6
     ├── JobUnsuccessful          7
     ├── OAuthError               1  400 the RFC 6749 §5.2 / RFC 8628 §3.5 codes
@@ -218,6 +219,26 @@ class QuotaExceeded(CkrvError):
         )
 
 
+class RateLimited(CkrvError):
+    """Too many requests of one kind from one client; `retry_after` is the seconds to wait
+    (also sent as the Retry-After header)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 60, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+    def fields(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+    @classmethod
+    def from_wire(cls, message: str, body: Mapping[str, Any], *, hint: str | None = None) -> Self:
+        after = body.get("retry_after")
+        return cls(message, retry_after=after if isinstance(after, int) else 60, hint=hint)
+
+
 # --- the client's and the CLI's own ---
 
 
@@ -300,6 +321,7 @@ WIRE_ERRORS: dict[str, type[CkrvError]] = {
         Expired,
         ArtifactExpired,
         QuotaExceeded,
+        RateLimited,
         AuthorizationPending,
         SlowDown,
         ExpiredToken,

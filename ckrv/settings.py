@@ -226,6 +226,39 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     ),
     ("server", "device_code_ttl", _duration, 900.0, "How long a device-flow code stays valid."),
     ("server", "device_poll_interval", int, 5, "Seconds a CLI must wait between token polls."),
+    (
+        "server",
+        "device_starts_per_minute",
+        int,
+        20,
+        "Device logins one client address may start per minute (`POST /v1/auth/device`); "
+        "past it the answer is 429 with Retry-After. 0: no limit.",
+    ),
+    (
+        "server",
+        "header_timeout",
+        _duration,
+        10.0,
+        "How long a connection may take to send a request's head (line and headers) before "
+        "it is closed: slow or silent connections cannot pile up.",
+    ),
+    (
+        "server",
+        "keep_alive_timeout",
+        _duration,
+        20.0,
+        "How long an idle keep-alive connection stays open between requests; keep it above "
+        "`device_poll_interval` so a polling CLI reuses its connection.",
+    ),
+    (
+        "server",
+        "max_connections",
+        int,
+        1000,
+        "Connections open at once. Past it the connection that has waited longest for a "
+        "request head is closed; when all are busy, new requests get 503. Kept below the "
+        "open-file limit (raised to its hard limit at start).",
+    ),
     ("kubernetes", "namespace", str, "ckrv-jobs", "Namespace jobs run in."),
     ("kubernetes", "kubeconfig", str, "", "Path to a kubeconfig; empty means in-cluster config."),
     ("kubernetes", "context", str, "", "kubeconfig context to use (default: the current one)."),
@@ -302,6 +335,10 @@ class Settings:
     refresh_token_ttl: float = 30 * 86400.0
     device_code_ttl: float = 900.0
     device_poll_interval: int = 5
+    device_starts_per_minute: int = 20
+    header_timeout: float = 10.0
+    keep_alive_timeout: float = 20.0
+    max_connections: int = 1000
     kubernetes_namespace: str = "ckrv-jobs"
     kubernetes_kubeconfig: str = ""
     kubernetes_context: str = ""

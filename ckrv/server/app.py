@@ -42,6 +42,7 @@ from ckrv.server.storage.database import Database, migrate
 from ckrv.server.vault.master_keys import load_master_keys
 from ckrv.server.web.errors import EXCEPTION_HANDLERS
 from ckrv.server.web.routing import PrefixRoutes
+from ckrv.server.web.throttle import Throttle
 from ckrv.settings import Settings
 
 
@@ -115,6 +116,7 @@ def build_services(settings: Settings) -> Services:
         JobMaskers(db, master_keys),
         components=[dispatcher, sweeper],
         confinement=confinement,
+        device_start_throttle=Throttle(settings.device_starts_per_minute, 60),
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,7 +15,7 @@ from ckrv.server.logs.masking import JobMaskers
 from ckrv.server.logs.service import LogService
 from ckrv.server.storage.database import Database
 from ckrv.server.vault.master_keys import MasterKeys
-from ckrv.server.web.throttle import Throttle
+from ckrv.server.web.throttle import LoginThrottle, Throttle
 from ckrv.settings import Settings
 
 
@@ -37,7 +38,12 @@ class Services:
     maskers: JobMaskers  # the server's own mask over the log lines workers send
     components: list[Component] = field(default_factory=list)  # started in this order
     code_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
-    login_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Unauthenticated device-login starts per address per minute (sized from the settings).
+    device_start_throttle: Throttle = field(default_factory=lambda: Throttle(20, 60))
+    # Signs which user code a browser session confirmed on the activation page (per process:
+    # a restart only asks for the code again).
+    form_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     clock: Clock = field(default_factory=SystemClock)  # the device flow's polling rules read it
     confinement: Confinement | None = None  # how jobs' commands are sandboxed (local executor)
 

@@ -79,10 +79,17 @@ def submit_code(client: Any, code: str, **headers: str) -> httpx.Response:
     return client.post("/activate", data=form, headers=headers)  # type: ignore[no-any-return]
 
 
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"the page has no {name} field"
+    return match.group(1)
+
+
 def decide(client: Any, confirm_page: httpx.Response, decision: str) -> httpx.Response:
     form = {
         "csrf_token": csrf_of(confirm_page.text),
-        "user_code": re.search(r'name="user_code" value="([^"]+)"', confirm_page.text).group(1),  # type: ignore[union-attr]
+        "user_code": hidden(confirm_page.text, "user_code"),
+        "confirmation": hidden(confirm_page.text, "confirmation"),
         "decision": decision,
     }
     return client.post("/activate/decide", data=form)  # type: ignore[no-any-return]
@@ -238,6 +245,60 @@ def test_decide_without_session_redirects_to_sign_in(client: Any, data_dir: Path
     response = client.post("/activate/decide", data=form, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/activate"
     assert status_of(data_dir, grant["user_code"]) == "pending"
+
+
+def test_decide_accepts_only_a_code_this_browser_confirmed(client: Any, data_dir: Path) -> None:
+    """A signed-in attacker cannot approve a victim's code by posting it straight to the
+    decision form, nor with the proof of a code the attacker did confirm."""
+    own = start(client, "attacker-cli")
+    own_confirm = sign_in(client, own["user_code"])
+    victim = start(client, "victim-cli")
+    guessed = {
+        "csrf_token": csrf_of(own_confirm.text),
+        "user_code": victim["user_code"],
+        "decision": "approve",
+    }
+    for proof in ("", hidden(own_confirm.text, "confirmation")):
+        refused = client.post("/activate/decide", data={**guessed, "confirmation": proof})
+        assert refused.status_code == 403 and "has not confirmed that code" in refused.text
+    assert status_of(data_dir, victim["user_code"]) == "pending"
+    assert poll(client, victim, "victim-cli").json()["error"] == "authorization_pending"
+    # Another browser of the same user cannot reuse this one's proof either.
+    stolen = {**guessed, "user_code": own["user_code"]}
+    stolen["confirmation"] = hidden(own_confirm.text, "confirmation")
+    client.cookies.clear()
+    other_confirm = sign_in(client, victim["user_code"])
+    stolen["csrf_token"] = csrf_of(other_confirm.text)
+    assert client.post("/activate/decide", data=stolen).status_code == 403
+    assert status_of(data_dir, own["user_code"]) == "pending"
+    assert decide(client, other_confirm, "deny").status_code == 200
+
+
+def test_a_flood_of_decisions_is_throttled(client: Any, data_dir: Path) -> None:
+    grant = start(client)
+    confirm = sign_in(client, grant["user_code"])
+    statuses = []
+    for guess in ("BBBB-BBBB", "BBBB-BBBC", "BBBB-BBBD", "BBBB-BBBF", "BBBB-BBBG", "BBBB-BBBH"):
+        form = {"csrf_token": csrf_of(confirm.text), "user_code": guess, "decision": "approve"}
+        statuses.append(client.post("/activate/decide", data=form).status_code)
+    assert statuses == [403] * 5 + [429]
+    # Blocked means blocked: even the confirmed code waits until the window passes.
+    blocked = decide(client, confirm, "approve")
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    assert status_of(data_dir, grant["user_code"]) == "pending"
+
+
+def test_starting_device_logins_is_limited_per_address(data_dir: Path) -> None:
+    with app_client(data_dir, device_starts_per_minute=3) as client:
+        for _ in range(3):
+            start(client)
+        refused = client.post("/v1/auth/device", json={"client_id": "ckrv-cli"})
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "rate_limited"
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["retry_after"] == int(refused.headers["retry-after"])
+    with sqlite3.connect(data_dir / "ckrv.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM device_codes").fetchone()[0] == 3
 
 
 @pytest.mark.parametrize("forge", [False, True], ids=["plain", "forged-x-forwarded-for"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,18 @@ def test_cursor_pagination_and_filters(inproc: Any) -> None:
     assert inproc.get("/v1/jobs", params={"cursor": "garbage!"}).status_code == 400
     prefix = inproc.get("/v1/jobs", params={"id_prefix": ids[3][:8]}).json()["jobs"]
     assert ids[3] in [j["id"] for j in prefix]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["1" * 40, base64.urlsafe_b64encode(b"s" + b"9" * 40).decode(), "cy0x"],
+    ids=["40-digits", "huge-row-number", "negative"],
+)
+def test_a_cursor_the_server_did_not_issue_is_a_400_naming_it(inproc: Any, cursor: str) -> None:
+    response = inproc.get("/v1/jobs", params={"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "cursor" in response.json()["message"]
 
 
 def test_another_users_job_is_404_everywhere(tmp_path: Path, inproc: Any) -> None:

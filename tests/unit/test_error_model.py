@@ -57,6 +57,7 @@ RENDERED: list[tuple[CkrvError, int, dict[str, Any]]] = [
         402,
         {"error": "quota_exceeded", "quota_resets_at": RESETS, "upgrade_url": None},
     ),
+    (errors.RateLimited("m", retry_after=7), 429, {"error": "rate_limited", "retry_after": 7}),
     *[
         (cls("m"), 400, {"error": code, "error_description": "m"})
         for cls, code in [

@@ -1,8 +1,12 @@
 """Browser sessions of the device-flow activation page (the `web_sessions` table): a signed-in
-browser holds a random session cookie; only its hash is stored, with the form's CSRF token."""
+browser holds a random session cookie; only its hash is stored, with the form's CSRF token.
+A user code the browser confirmed (through the throttled code form) is bound to the session by
+a signature over both, which the approve/deny form carries back."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 
 from ckrv.server.identity.tokens import token_hash
@@ -30,3 +34,13 @@ def find_session(conn: sqlite3.Connection, session: str) -> sqlite3.Row | None:
 
 def delete_expired(conn: sqlite3.Connection, now: str | None) -> None:
     conn.execute("DELETE FROM web_sessions WHERE expires_at < ?", (now,))
+
+
+def confirmation(key: bytes, session: str, user_code: str) -> str:
+    """The proof that the browser holding `session` confirmed `user_code` on the code form."""
+    message = f"confirmed\0{session}\0{user_code}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def confirmed(key: bytes, session: str, user_code: str, proof: str) -> bool:
+    return hmac.compare_digest(confirmation(key, session, user_code).encode(), proof.encode())

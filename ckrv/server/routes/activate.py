@@ -95,6 +95,22 @@ def _csrf_refused(request: Request) -> HTMLResponse:
     )
 
 
+def _too_many(request: Request, wait: int, template: str = "activate.html", **ctx: Any) -> Response:
+    when = f"{wait} seconds" if wait < 120 else f"{-(-wait // 60)} minutes"
+    response = _render(
+        request,
+        template,
+        429,
+        error=f"Too many failed attempts. Wait {when} and try again.",
+        heading="Too many attempts",
+        approved=False,
+        message=f"Too many failed attempts. Wait {when} and try again.",
+        **ctx,
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 async def submit(request: Request) -> Response:
     form = await request.form()
     svc = services(request)
@@ -112,24 +128,22 @@ async def submit(request: Request) -> Response:
         "email": email,
         "user_email": session[0]["email"] if session else None,
     }
-    if svc.code_throttle.blocked(*keys) or svc.login_throttle.blocked(*keys[:2]):
-        return _render(
-            request,
-            "activate.html",
-            429,
-            error="Too many failed attempts. Wait 15 minutes and try again.",
-            **retry,
-        )
+    wait = svc.code_throttle.retry_after(*keys)
+    if session is None:
+        wait = max(wait, svc.login_throttle.retry_after(email, addr))
+    if wait:
+        return _too_many(request, wait, **retry)
     user = session[0] if session else None
     new_session: str | None = None
     if user is None:
         password = str(form.get("password", ""))
         user = await authenticate(svc.db, email, password)
         if user is None:
-            svc.login_throttle.fail(*keys[:2])
+            svc.login_throttle.failed(email, addr)
             return _render(
                 request, "activate.html", 401, error="Email or password is wrong.", **retry
             )
+        svc.login_throttle.succeeded(email, addr)
         new_session = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
         user_id = user["id"]
@@ -151,6 +165,7 @@ async def submit(request: Request) -> Response:
             **retry,
         )
     else:
+        session_cookie = new_session or request.cookies.get(SESSION_COOKIE, "")
         response = _render(
             request,
             "confirm.html",
@@ -158,6 +173,7 @@ async def submit(request: Request) -> Response:
             grant=grant,
             csrf_token=retry["csrf_token"],
             action_decide="/activate/decide",
+            confirmation=sessions.confirmation(svc.form_key, session_cookie, grant["user_code"]),
         )
     if new_session:
         response.set_cookie(
@@ -169,40 +185,57 @@ async def submit(request: Request) -> Response:
     return response
 
 
+def _done(
+    request: Request, status: int, heading: str, message: str, approved: bool = False
+) -> HTMLResponse:
+    return _render(
+        request, "done.html", status, heading=heading, approved=approved, message=message
+    )
+
+
 async def decide(request: Request) -> Response:
+    """Approve or deny a code, only one this browser session confirmed through the throttled
+    code form (a decision for any other code is a 403 that counts as a wrong guess)."""
     form = await request.form()
     session = _session(request)
     if session is None:
         return RedirectResponse("/activate", status_code=303)
     if not _csrf_ok(str(form.get("csrf_token", "")), session[1]):
         return _csrf_refused(request)
-    approve = form.get("decision") == "approve"
+    svc = services(request)
+    raw_session = request.cookies.get(SESSION_COOKIE, "")
+    keys = (f"ip:{client_address(request)}", f"form:{session[1]}")
+    wait = svc.code_throttle.retry_after(*keys)
+    if wait:
+        return _too_many(request, wait, template="done.html")
     code, user_id = str(form.get("user_code", "")), session[0]["id"]
-    changed = await services(request).db.write(lambda c: device.decide(c, code, user_id, approve))
-    if not changed:
-        return _render(
+    proof = str(form.get("confirmation", ""))
+    if not sessions.confirmed(svc.form_key, raw_session, code, proof):
+        svc.code_throttle.fail(*keys)
+        return _done(
             request,
-            "done.html",
+            403,
+            "Request refused",
+            "This browser has not confirmed that code. Enter the code from your terminal first.",
+        )
+    approve = form.get("decision") == "approve"
+    changed = await svc.db.write(lambda c: device.decide(c, code, user_id, approve))
+    if not changed:
+        return _done(
+            request,
             400,
-            heading="Code expired",
-            approved=False,
-            message="That code is no longer waiting for approval. Start the login again.",
+            "Code expired",
+            "That code is no longer waiting for approval. Start the login again.",
         )
     if approve:
-        return _render(
+        return _done(
             request,
-            "done.html",
-            heading="Device approved",
+            200,
+            "Device approved",
+            "Your terminal is now signed in. Return to it to continue.",
             approved=True,
-            message="Your terminal is now signed in. Return to it to continue.",
         )
-    return _render(
-        request,
-        "done.html",
-        heading="Request denied",
-        approved=False,
-        message="The device was not signed in.",
-    )
+    return _done(request, 200, "Request denied", "The device was not signed in.")
 
 
 routes = [

@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ckrv.errors import InvalidGrant, InvalidRequest, OAuthError, UnsupportedGrantType
+from ckrv.errors import (
+    InvalidGrant,
+    InvalidRequest,
+    OAuthError,
+    RateLimited,
+    UnsupportedGrantType,
+)
 from ckrv.server.identity import device_flow as device
 from ckrv.server.identity.tokens import (
     new_refresh_token,
@@ -18,6 +24,7 @@ from ckrv.server.identity.tokens import (
 from ckrv.server.identity.users import profile
 from ckrv.server.web.http import FastJSONResponse, field, json_body
 from ckrv.server.web.request_auth import client_address, current_user, services
+from ckrv.server.web.throttle import Throttle
 
 
 def _token_response(access: str, refresh: str, ttl: float) -> JSONResponse:
@@ -32,6 +39,19 @@ def _token_response(access: str, refresh: str, ttl: float) -> JSONResponse:
     )
 
 
+def _count_device_start(throttle: Throttle, addr: str) -> None:
+    """Anyone may start a device login, and each start is a row: a few a minute per address."""
+    if not throttle.limit:
+        return
+    key = f"ip:{addr}"
+    if throttle.blocked(key):
+        raise RateLimited(
+            f"too many device logins started from {addr}; try again later",
+            retry_after=throttle.retry_after(key),
+        )
+    throttle.fail(key)
+
+
 async def start_device_flow(request: Request) -> Response:
     body = await json_body(request)
     client_id = field(body, "client_id")
@@ -40,6 +60,7 @@ async def start_device_flow(request: Request) -> Response:
     svc = services(request)
     settings = svc.settings
     addr = client_address(request)
+    _count_device_start(svc.device_start_throttle, addr)
     grant = await svc.db.write(
         lambda c: device.create(
             c, client_id, addr, settings.device_code_ttl, settings.device_poll_interval

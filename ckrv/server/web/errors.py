@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ckrv.errors import CkrvError
+from ckrv.errors import CkrvError, RateLimited
 
 # Error codes of RFC 6749 §5.2 / RFC 8628 §3.5: bodies carrying them also get error_description.
 OAUTH_CODES = (
@@ -29,6 +29,8 @@ def error_response(exc: CkrvError) -> Response:
     if exc.code in OAUTH_CODES:
         body["error_description"] = exc.message  # RFC 6749 §5.2 names it so
     headers = _CHALLENGE if exc.status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
