@@ -101,3 +101,26 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
     assert _wrong_code(behind_proxy.url, "u5@example.com", "198.51.100.7") == 429
     # ...while another client, through the same proxy, still gets its own.
     assert _wrong_code(behind_proxy.url, "u5@example.com", "198.51.100.8") == 400
+
+
+def _sign_in(base_url: str, email: str, password: str, forwarded_for: str) -> int:
+    with httpx.Client(base_url=base_url) as browser:
+        headers = {"X-Forwarded-For": forwarded_for}
+        page = browser.get("/activate", headers=headers)
+        match = _CSRF.search(page.text)
+        assert match, page.text
+        form = {"csrf_token": match.group(1), "email": email, "password": password}
+        form["user_code"] = "ZZZZ-ZZZZ"  # a wrong code: 400 means the password was right
+        return browser.post("/activate", data=form, headers=headers).status_code
+
+
+def test_wrong_passwords_lock_out_the_guessers_address_not_the_owner(
+    behind_proxy: Server,
+) -> None:
+    attacker, owner = "198.51.100.66", "203.0.113.5"
+    tries = [_sign_in(behind_proxy.url, "u0@example.com", "wrong", attacker) for _ in range(6)]
+    assert tries == [401] * 5 + [429]
+    # The owner, from an address without failures, signs in with the right password...
+    assert _sign_in(behind_proxy.url, "u0@example.com", PASSWORD, owner) == 400
+    # ...while the guesser's address stays locked, right password or not.
+    assert _sign_in(behind_proxy.url, "u0@example.com", PASSWORD, attacker) == 429

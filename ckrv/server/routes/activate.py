@@ -95,7 +95,9 @@ def _csrf_refused(request: Request) -> HTMLResponse:
     )
 
 
-def _too_many(request: Request, wait: int, template: str = "activate.html", **ctx: Any) -> Response:
+def _too_many(
+    request: Request, wait: int, template: str, context: dict[str, Any] | None = None
+) -> Response:
     when = f"{wait} seconds" if wait < 120 else f"{-(-wait // 60)} minutes"
     response = _render(
         request,
@@ -105,7 +107,7 @@ def _too_many(request: Request, wait: int, template: str = "activate.html", **ct
         heading="Too many attempts",
         approved=False,
         message=f"Too many failed attempts. Wait {when} and try again.",
-        **ctx,
+        **(context or {}),
     )
     response.headers["Retry-After"] = str(wait)
     return response
@@ -132,7 +134,7 @@ async def submit(request: Request) -> Response:
     if session is None:
         wait = max(wait, svc.login_throttle.retry_after(email, addr))
     if wait:
-        return _too_many(request, wait, **retry)
+        return _too_many(request, wait, "activate.html", retry)
     user = session[0] if session else None
     new_session: str | None = None
     if user is None:
@@ -207,7 +209,7 @@ async def decide(request: Request) -> Response:
     keys = (f"ip:{client_address(request)}", f"form:{session[1]}")
     wait = svc.code_throttle.retry_after(*keys)
     if wait:
-        return _too_many(request, wait, template="done.html")
+        return _too_many(request, wait, "done.html")
     code, user_id = str(form.get("user_code", "")), session[0]["id"]
     proof = str(form.get("confirmation", ""))
     if not sessions.confirmed(svc.form_key, raw_session, code, proof):

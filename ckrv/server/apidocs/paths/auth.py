@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, ok, ref
+from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, json_content, ok, ref
 from ckrv.server.identity.device_flow import DEVICE_GRANT
 
 _TOKEN_ERRORS = {"400": ok(ref("TokenErrorResponse"), "Pending, denied, expired or invalid")}
@@ -21,7 +21,16 @@ openapi_paths = {
                     },
                 }
             ),
-            "responses": {"200": ok(ref("DeviceCodeResponse")), "400": ERROR},
+            "responses": {
+                "200": ok(ref("DeviceCodeResponse")),
+                "400": ERROR,
+                "429": {
+                    "description": "Too many device logins started from this address "
+                    "(`device_starts_per_minute`); `retry_after` says how long to wait",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    **json_content(ref("Error")),
+                },
+            },
         }
     },
     "/auth/token": {
