@@ -53,6 +53,16 @@ def count(value: Any) -> int:
     return value
 
 
+def secrets_total(value: Any) -> int:
+    """The cap on a user's secrets. At most 1 MiB: every agent secret is in the agent's
+    environment, and Linux gives an `execve`'s arguments and environment together a quarter
+    of the stack limit (2 MiB under the usual 8 MiB), the worker's own variables included."""
+    total = parse_size(value)
+    if not 1024 <= total <= 1024 * 1024:
+        raise ValueError("expected a size from 1 KiB to 1 MiB")
+    return total
+
+
 def cpu_seconds(value: Any) -> int:
     seconds = parse_duration(value)
     if seconds < 0:
@@ -119,6 +129,14 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     ),
     (
         "server",
+        "max_secrets_bytes",
+        secrets_total,
+        64 * 1024,
+        "Total size of one user's agent secrets (names and values); adding past it is refused "
+        "(413). At most 1 MiB: the agent gets every secret in its environment.",
+    ),
+    (
+        "server",
         "allow_local_repositories",
         bool,
         False,
@@ -131,7 +149,8 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "refuse_private_hosts",
         bool,
         False,
-        "Refuse repository hosts that resolve to loopback, private or link-local addresses.",
+        "Refuse repository hosts that resolve to loopback, private, link-local or other "
+        "special-purpose addresses.",
     ),
     ("server", "allow_ssh_repositories", bool, True, "Accept ssh:// and git@host:path URLs."),
     (
@@ -317,6 +336,7 @@ class Settings:
     artifact_retention: float = 7 * 86400.0
     max_diff_bytes: int = 50 * 1024 * 1024
     max_log_bytes: int = 100 * 1024 * 1024
+    max_secrets_bytes: int = 64 * 1024
     allow_local_repositories: bool = False
     refuse_private_hosts: bool = False
     allow_ssh_repositories: bool = True

@@ -147,6 +147,29 @@ def test_secret_values_must_be_non_empty_strings(users: TwoUsers) -> None:
     assert users.call("ada", "PUT", "/secrets/NONE", json={}).status_code == 400
 
 
+def test_a_users_secrets_are_capped_in_total_with_the_numbers_said(users: TwoUsers) -> None:
+    cap = 64 * 1024  # max_secrets_bytes' default
+    value = "v" * (30 * 1024)
+    assert users.call("ada", "PUT", "/secrets/FIRST", json={"value": value}).status_code == 201
+    assert users.call("ada", "PUT", "/secrets/SECOND", json={"value": value}).status_code == 201
+    third = users.call("ada", "PUT", "/secrets/THIRD", json={"value": "w" * 8 * 1024})
+    assert third.status_code == 413, third.text
+    message = third.json()["message"]
+    used = 2 * len(value) + len("FIRST") + len("SECOND")
+    assert f"{used + len('THIRD') + 8 * 1024} bytes" in message and str(cap) in message
+    assert "max_secrets_bytes" in message
+    assert [s["name"] for s in users.call("ada", "GET", "/secrets").json()["secrets"]] == [
+        "FIRST",
+        "SECOND",
+    ]
+    # replacing a secret counts its new value instead of the old one; others have their own cap
+    assert (
+        users.call("ada", "PUT", "/secrets/SECOND", json={"value": "x" * 1000}).status_code == 200
+    )
+    assert users.call("ada", "PUT", "/secrets/THIRD", json={"value": value}).status_code == 201
+    assert users.call("bob", "PUT", "/secrets/FIRST", json={"value": value}).status_code == 201
+
+
 def test_another_users_credentials_and_secrets_are_not_found(users: TwoUsers) -> None:
     assert users.call("ada", "POST", "/credentials", json=pat("mine")).status_code == 201
     assert (

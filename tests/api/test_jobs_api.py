@@ -56,6 +56,18 @@ def create(client: Any, **body: Any) -> Any:
         "fd::17",
         "",
         "https://git.example.com/" + "a" * 2100 + ".git",  # longer than any git host takes
+        # what would reach ssh as an option, or hide in a control or format character
+        "ssh://-oProxyCommand=touch%20pwned/repo.git",
+        "ssh://-oProxyCommand=x@git.example.com/repo.git",
+        "ssh://%2doProxyCommand=x/repo.git",
+        "ssh://%2DoProxyCommand=x@git.example.com/repo.git",
+        "ssh://[-oProxyCommand=x]/repo.git",
+        "ssh://git.example.com:-oProxyCommand=x/repo.git",
+        "-oProxyCommand=x:repo.git",
+        "git@-oProxyCommand=x:repo.git",
+        "ssh://git@git.example.com/repo\u200b.git",
+        "https://git.example.com/a\x1b[2J.git",
+        "ssh://git@git.example.com/a\u00a0b.git",
     ],
 )
 def test_refused_repository_urls(inproc: Any, url: str) -> None:
@@ -77,6 +89,40 @@ def test_refused_repository_urls(inproc: Any, url: str) -> None:
 )
 def test_accepted_repository_urls(inproc: Any, url: str) -> None:
     assert create(inproc, git_repo_url=url).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "100.100.100.200",  # shared address space: a cloud's metadata service
+        "169.254.169.254",
+        "198.18.0.1",
+        "224.0.0.1",
+        "[::1]",
+        "[::ffff:127.0.0.1]",  # IPv4-mapped
+        "[::127.0.0.1]",  # IPv4-compatible
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+        "[2002:a00:1::1]",  # 6to4 of 10.0.0.1
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo
+        "[fec0::1]",  # site-local
+        "[fd00::1]",
+        "[fe80::1]",
+        "localhost",
+    ],
+)
+def test_private_and_special_purpose_hosts_are_refused(tmp_path: Path, host: str) -> None:
+    data = tmp_path / "data"
+    with app_client(data, max_concurrent_jobs=0, refuse_private_hosts=True) as client:
+        add_user_direct(data, "ada@example.com", tier="pro")
+        token = device_login(client, data, "ada@example.com")["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        response = create(client, git_repo_url=f"https://{host}/me/app.git")
+        assert response.status_code == 400, host
+        assert "refuse_private_hosts" in response.json()["message"]
+        public = create(client, git_repo_url="https://[2606:4700::1111]/me/app.git")
+        assert public.status_code == 201  # a global address passes
 
 
 @pytest.mark.parametrize(

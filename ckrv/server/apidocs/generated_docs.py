@@ -45,6 +45,7 @@ def _type_name(converter: Any) -> str:
         check_mode: "`open`, `allowlist` or `none`",
         conf.sandbox_mode: "`bwrap` or `none`",
         conf.size: "size",
+        conf.secrets_total: "size",
         conf.count: "integer",
         conf.cpu_seconds: "duration",
     }
@@ -52,7 +53,7 @@ def _type_name(converter: Any) -> str:
 
 
 def _default_text(converter: Any, value: Any) -> str:
-    if converter is conf.size:
+    if converter in (conf.size, conf.secrets_total):
         return f"`{human_size(value)}`" if value else "`0` (no limit)"
     if _type_name(converter) == "duration":
         if not value:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 import socket
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import unquote, urlsplit
 
+from ckrv.contracts.addresses import refusal
 from ckrv.errors import InvalidRequest, PayloadTooLarge
 from ckrv.settings import Settings
 
@@ -55,11 +56,16 @@ def check_repo_url(url: str, settings: Settings) -> str:
     return kind
 
 
+def _has_control_or_space(text: str) -> bool:
+    """Whitespace or a control character (any category C*: format, private use...)."""
+    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
 @functools.lru_cache(maxsize=4096)  # pure; a server sees the same few repositories again and again
 def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | None]:
     """The URL's transport kind and the host to check, from its text alone."""
-    if not url or url != url.strip() or any(ch in url for ch in "\n\r\t\x00 "):
-        raise InvalidRequest("git_repo_url must be a URL without spaces")
+    if not url or _has_control_or_space(url):
+        raise InvalidRequest("git_repo_url must be a URL without spaces or control characters")
     if url.startswith("-"):
         raise InvalidRequest("git_repo_url must not start with '-'")
     if "::" in url.split("/", 1)[0]:
@@ -67,8 +73,13 @@ def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | 
             "git_repo_url uses a git remote helper (like ext::); only https and ssh are allowed"
         )
     if _SCP_LIKE.match(url):
-        return _ssh_host(allow_ssh, url.split("@", 1)[1].split(":", 1)[0])
-    parts = urlsplit(url)
+        user, rest = url.split("@", 1)
+        return _ssh_host(allow_ssh, rest.split(":", 1)[0], user)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # checked here: a port that is not a number raises
+    except ValueError as exc:
+        raise InvalidRequest(f"git_repo_url has an invalid host or port ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme in {"https", "http"}:
         if parts.username is not None or parts.password is not None:
@@ -81,11 +92,14 @@ def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | 
             raise InvalidRequest("git_repo_url has no host")
         if scheme == "http" and not allow_local:
             raise InvalidRequest("git_repo_url must use https:// (plain http is refused)")
+        _check_host_text(host)
         return scheme, host
     if scheme == "ssh":
         if parts.password is not None:
             raise InvalidRequest("git_repo_url must not carry a password")
-        return _ssh_host(allow_ssh, parts.hostname or "")
+        if port == 0:
+            raise InvalidRequest("git_repo_url has an invalid port")
+        return _ssh_host(allow_ssh, parts.hostname or "", parts.username)
     if allow_local and (scheme == "file" or (not scheme and url.startswith("/"))):
         return "local", None
     raise InvalidRequest(
@@ -93,29 +107,47 @@ def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | 
     )
 
 
-def _ssh_host(allow_ssh: bool, host: str) -> tuple[str, str]:
+def _check_host_text(host: str) -> None:
+    """git decodes %-escapes in a URL's host and user before it passes them to ssh: a host or
+    user that starts with '-' (once decoded) would be read as an option of ssh
+    (`ssh://-oProxyCommand=...`), so both are refused, as are control characters."""
+    decoded = unquote(host)
+    if decoded.startswith("-") or _has_control_or_space(decoded):
+        raise InvalidRequest(
+            f"git_repo_url's host {host!r} must not start with '-' or hold spaces or "
+            "control characters (it would reach ssh as an option)"
+        )
+
+
+def _ssh_host(allow_ssh: bool, host: str, user: str | None) -> tuple[str, str]:
     if not allow_ssh:
         raise InvalidRequest("ssh repository URLs are disabled on this server; use https://")
-    if not host or host.startswith("-"):
+    if not host:
         raise InvalidRequest("git_repo_url has no valid host")
+    _check_host_text(host)
+    if user is not None:
+        decoded = unquote(user)
+        if not decoded or decoded.startswith("-") or _has_control_or_space(decoded):
+            raise InvalidRequest(
+                f"git_repo_url's user {user!r} must not be empty, start with '-' or hold "
+                "spaces or control characters (it would reach ssh as an option)"
+            )
     return "ssh", host
 
 
 def _check_host(host: str, settings: Settings) -> None:
+    """With `refuse_private_hosts`: every address the host resolves to must be a global
+    unicast address (ckrv/contracts/addresses.py); the worker checks again when git connects."""
     if not settings.refuse_private_hosts:
         return
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = socket.getaddrinfo(host.strip("[]"), None)
     except OSError as exc:
         raise InvalidRequest(f"cannot resolve repository host {host!r}") from exc
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_unspecified
-        ):
+        why = refusal(str(info[4][0]))
+        if why is not None:
             raise InvalidRequest(
-                f"repository host {host!r} resolves to a private address; this server refuses those"
+                f"repository host {host!r} resolves to a refused address ({why}); this "
+                "server refuses private and special-purpose addresses (refuse_private_hosts)"
             )

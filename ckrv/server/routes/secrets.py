@@ -22,7 +22,8 @@ async def put_secret(request: Request) -> Response:
     svc = services(request)
 
     def put(conn: sqlite3.Connection) -> tuple[bool, dict[str, Any]]:
-        created = store.put_secret(conn, svc.master_keys, user_id, name, value)
+        cap = svc.settings.max_secrets_bytes
+        created = store.put_secret(conn, svc.master_keys, user_id, name, value, cap)
         return created, store.get_secret_summary(conn, user_id, name)
 
     created, summary = await svc.db.write(put)

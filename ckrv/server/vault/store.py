@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
-from ckrv.errors import Conflict, InvalidRequest, NotFound
+from ckrv.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from ckrv.server.vault.crypto import seal, unseal
 from ckrv.server.vault.master_keys import MasterKeys
 from ckrv.timeutil import iso, utcnow
@@ -24,6 +24,7 @@ CREDENTIAL_NAME = re.compile(r"^[a-z0-9-]{1,50}$")
 SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 MAX_CREDENTIAL_BYTES = 16 * 1024
 MAX_SECRET_BYTES = 64 * 1024
+_SEAL_OVERHEAD = 12 + 16  # crypto.seal: the nonce before the ciphertext, the GCM tag after
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 
 
@@ -222,11 +223,45 @@ def check_secret(name: str, value: str) -> None:
         )
 
 
+def secrets_bytes(conn: sqlite3.Connection, user_id: str, leaving_out: str = "") -> int:
+    """The bytes of the user's secrets, names and values (from the sealed values' lengths),
+    without the secret named `leaving_out`."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(CAST(name AS BLOB)) + LENGTH(ciphertext) - ?), 0)"
+        " FROM secrets WHERE user_id = ? AND name != ?",
+        (_SEAL_OVERHEAD, user_id, leaving_out),
+    ).fetchone()
+    return int(row[0])
+
+
+def check_secrets_total(
+    conn: sqlite3.Connection, user_id: str, name: str, value: str, cap: int
+) -> None:
+    """Refuse (413, with the numbers) a secret that takes the user's total past `cap`: every
+    agent secret is in the environment of the agent's `execve`, which the kernel bounds."""
+    others = secrets_bytes(conn, user_id, leaving_out=name)
+    adding = len(name.encode()) + len(value.encode())
+    if others + adding > cap:
+        raise PayloadTooLarge(
+            f"your secrets would total {others + adding} bytes (names and values: "
+            f"{others} in your other secrets, {adding} in {name}); this server allows "
+            f"{cap} bytes in all (max_secrets_bytes): remove or shorten a secret first"
+        )
+
+
 def put_secret(
-    conn: sqlite3.Connection, keys: MasterKeys, user_id: str, name: str, value: str
+    conn: sqlite3.Connection,
+    keys: MasterKeys,
+    user_id: str,
+    name: str,
+    value: str,
+    max_total: int | None = None,
 ) -> bool:
-    """Create or replace the user's secret `name`; True when it was created."""
+    """Create or replace the user's secret `name`; True when it was created. With
+    `max_total`, the user's secrets may not total more bytes than that afterwards."""
     check_secret(name, value)
+    if max_total is not None:
+        check_secrets_total(conn, user_id, name, value, max_total)
     now = iso(utcnow())
     existing = conn.execute(
         "SELECT id FROM secrets WHERE user_id = ? AND name = ?", (user_id, name)
