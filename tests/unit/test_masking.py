@@ -10,7 +10,7 @@ from urllib.parse import quote, quote_plus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckrv.contracts.masking import MASK, Masker
+from ckrv.contracts.masking import MASK, MAX_FORMS_PER_SECRET, AhoCorasick, Masker, secret_forms
 
 # Printable secrets, as tokens and API keys are; '*' is left out so a secret cannot be built
 # from the mask itself (see `test_a_secret_made_of_mask_characters_is_still_masked`).
@@ -107,3 +107,34 @@ def test_a_key_and_a_token_in_one_text(token: str, key_lines: list[str], filler:
     assert token not in output
     for line in key_lines:
         assert line.strip() not in output or len(line.strip()) < 8
+
+
+@given(
+    forms=st.lists(st.text("abc", min_size=1, max_size=6), min_size=1, max_size=10),
+    text=st.text("abc", max_size=80),
+)
+def test_the_automaton_finds_the_longest_form_ending_at_each_position(
+    forms: list[str], text: str
+) -> None:
+    expected = []
+    for end in range(1, len(text) + 1):
+        lengths = [len(form) for form in forms if text[:end].endswith(form)]
+        if lengths:
+            expected.append((end, max(lengths)))
+    assert list(AhoCorasick(forms).ends(text)) == expected
+
+
+def test_a_secret_adds_a_bounded_number_of_forms() -> None:
+    key = "\n".join(f"line {i:04d} of a long multi-line secret value" for i in range(2000))
+    forms = secret_forms(key)
+    assert len(forms) <= MAX_FORMS_PER_SECRET
+    assert "line 0000 of a long multi-line secret value" in forms
+    assert "line 1999 of a long multi-line secret value" not in forms  # past MAX_LINES_PER_SECRET
+    assert Masker([key]).mask(f"x{key}x") == f"x{MASK}x"  # the whole value is still masked
+
+
+def test_text_that_keeps_rejoining_a_secret_is_masked_whole() -> None:
+    secret = "ab***cd***"  # each mask joins its neighbours into a new occurrence
+    text = "ab" * 6 + secret + "cd***" * 6
+    assert Masker([secret]).mask(text) in (MASK, text.replace(secret, MASK))
+    assert secret not in Masker([secret]).mask(text)
