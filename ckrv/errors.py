@@ -21,6 +21,7 @@ paths import this module.
     ├── RateLimited              1  429 rate_limited (Retry-After: retry_after seconds)
     ├── ServerUnreachable        6
     ├── JobUnsuccessful          7
+    ├── Unverified               8  (`ckrv pull --require-verified` of an unverified result)
     ├── OAuthError               1  400 the RFC 6749 §5.2 / RFC 8628 §3.5 codes
     ├── ApiError                 1  an answer the client has no more specific class for
     └── GitError, WorkerError    1
@@ -250,6 +251,12 @@ class JobUnsuccessful(CkrvError):
     """A job that was waited on ended in a status other than succeeded."""
 
     exit_code = 7
+
+
+class Unverified(CkrvError):
+    """`ckrv pull --require-verified` of a job whose result did not pass verify."""
+
+    exit_code = 8
 
 
 # --- the device flow and token endpoints (RFC 6749 §5.2, RFC 8628 §3.5) ---

@@ -122,6 +122,14 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     ("server", "max_diff_bytes", int, 50 * 1024 * 1024, "Largest diff a worker may upload."),
     (
         "server",
+        "max_fix_rounds",
+        int,
+        3,
+        "Most fix rounds a job may ask for (`--fix-rounds`): after a failing verify, the agent "
+        "runs again with the failing output, up to this many times.",
+    ),
+    (
+        "server",
         "max_log_bytes",
         int,
         100 * 1024 * 1024,
@@ -335,6 +343,7 @@ class Settings:
     max_job_timeout: float = 6 * 3600.0
     artifact_retention: float = 7 * 86400.0
     max_diff_bytes: int = 50 * 1024 * 1024
+    max_fix_rounds: int = 3
     max_log_bytes: int = 100 * 1024 * 1024
     max_secrets_bytes: int = 64 * 1024
     allow_local_repositories: bool = False
@@ -373,6 +382,8 @@ class Settings:
     kubernetes_extra_labels: dict[str, str] = field(default_factory=dict)
     agents: dict[str, AgentConfig] = field(default_factory=dict)
     repositories: dict[str, Layer] = field(default_factory=dict)  # URL pattern -> its network
+    # URL pattern -> its verify commands (shell), from the same tables
+    repository_verify: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -445,7 +456,7 @@ def _repositories(tables: Any) -> dict[str, Layer]:
     layers: dict[str, Layer] = {}
     for pattern, table in tables.items():
         where = f'repositories."{pattern}"'
-        unknown = set(table) - {"network", "allowed_hosts"}
+        unknown = set(table) - {"network", "allowed_hosts", "verify"}
         if unknown:
             raise ConfigError(f"config: unknown keys in [{where}]: {', '.join(sorted(unknown))}")
         mode, hosts = _network_keys(where, table)
@@ -453,11 +464,29 @@ def _repositories(tables: Any) -> dict[str, Layer]:
     return layers
 
 
+def _repository_verify(tables: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The `verify` commands of `[repositories."URL-PATTERN"]` tables (each a shell command)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for pattern, table in tables.items():
+        commands = table.get("verify")
+        if commands is None:
+            continue
+        if not isinstance(commands, list) or not all(
+            isinstance(c, str) and c.strip() for c in commands
+        ):
+            raise ConfigError(
+                f'config: [repositories."{pattern}"] verify is a list of shell commands'
+            )
+        found[pattern] = tuple(commands)
+    return found
+
+
 def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
     """Settings from defaults, then the TOML file. Unknown sections and keys are errors."""
     values: dict[str, Any] = {}
     agents: dict[str, AgentConfig] = {}
     repositories: dict[str, Layer] = {}
+    repository_verify: dict[str, tuple[str, ...]] = {}
     if config_file is not None:
         try:
             document = tomllib.loads(config_file.read_text(encoding="utf-8"))
@@ -470,6 +499,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
                 agents = {name: _agent(name, spec) for name, spec in table.items()}
             elif section == "repositories":
                 repositories = _repositories(table)
+                repository_verify = _repository_verify(table)
             elif section in {"server", "kubernetes"} and isinstance(table, dict):
                 for key, value in table.items():
                     values[_attr(section, key)] = _convert(section, key, value)
@@ -478,4 +508,10 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
                     f"config: unknown section [{section}]. Known: [server], [kubernetes], "
                     '[agents.NAME], [repositories."URL-PATTERN"]'
                 )
-    return Settings(data_dir=data_dir, agents=agents, repositories=repositories, **values)
+    return Settings(
+        data_dir=data_dir,
+        agents=agents,
+        repositories=repositories,
+        repository_verify=repository_verify,
+        **values,
+    )

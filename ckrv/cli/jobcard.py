@@ -94,6 +94,7 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         ("elapsed", format_duration(job.get("duration_seconds"))),
         ("eta", _eta(job)),
         ("changes", _diff_stats(job)),
+        ("verify", verify_word(job, io)),
         ("summary", job.get("result_summary")),
         ("error", _red_lines(job.get("error_message"), io)),
     ]
@@ -106,6 +107,25 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         lines.extend(f"  {'':<11} {more}" for more in rest)
     lines.append("")
     lines.extend(next_block(next_commands(job), io))
+    return "\n".join(lines)
+
+
+def verify_word(job: dict[str, Any], io: IOStreams) -> str | None:
+    """verified / unverified / not verified (no verify ran), with the rounds used and where
+    each transcript is; None while the job has not ended."""
+    if job["status"] not in TERMINAL:
+        return None
+    verified = job.get("verified")
+    if verified is None:
+        return "not verified (no verify command ran)"
+    rounds = job.get("rounds") or 0
+    after = f" after {rounds} fix round{'s' if rounds != 1 else ''}" if rounds else ""
+    word = io.paint("verified", "green") if verified else io.paint("unverified", "red")
+    lines = [f"{word}{after} (verify {'passed' if verified else 'failed'})"]
+    sid = short_id(job["id"])
+    lines += [f"transcript: {path}" for path in job.get("verify_transcripts") or ()]
+    if job.get("verify_transcripts"):
+        lines.append(f"(read one with `ckrv status {sid} --transcript N`)")
     return "\n".join(lines)
 
 

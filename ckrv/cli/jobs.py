@@ -25,13 +25,17 @@ class StatusOptions:
     job: str
     watch: bool = False
     as_json: bool = False
+    transcript: int | None = None
 
 
 def run_status(opts: StatusOptions, io: IOStreams) -> None:
-    from ckrv.client.jobs import find_job, require_success
+    from ckrv.client.jobs import fetch_transcript, find_job, require_success
 
     with user_api(opts.api_url) as api:
         found = find_job(api, opts.job)
+        if opts.transcript is not None:
+            io.out_bytes(fetch_transcript(api, found, opts.transcript))
+            return
         if not opts.watch:
             if opts.as_json:
                 io.json(found)
@@ -46,7 +50,13 @@ def run_status(opts: StatusOptions, io: IOStreams) -> None:
 @click.argument("job")
 @click.option("--watch", "-w", is_flag=True, help="Redraw on every change until the job ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Job object as JSON.")
-def status(job: str, watch: bool, as_json: bool) -> None:
+@click.option(
+    "--transcript",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Print the transcript of the job's verify run N (0 first) instead.",
+)
+def status(job: str, watch: bool, as_json: bool, transcript: int | None) -> None:
     """Show a job: status, phase, agent, repository, base commit, branch, times (in your local
     zone), elapsed, ETA, and the summary or error.
 
@@ -58,8 +68,9 @@ def status(job: str, watch: bool, as_json: bool) -> None:
       ckrv status 3f8a9b2c
       ckrv status 3f8a9b2c --watch
       ckrv status 3f8a9b2c --json | jq -r .status
+      ckrv status 3f8a9b2c --transcript 0
     """
-    run_status(StatusOptions(api_url(), job, watch, as_json), streams())
+    run_status(StatusOptions(api_url(), job, watch, as_json, transcript), streams())
 
 
 @dataclass(frozen=True)

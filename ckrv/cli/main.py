@@ -1,6 +1,7 @@
 """The `ckrv` command. Errors from anywhere below are mapped to exit codes here, in one place:
 0 ok, 1 error, 2 usage, 3 not authenticated, 4 not found, 5 quota exceeded, 6 server
-unreachable, 7 a waited-on job ended unsuccessfully, 130 interrupted."""
+unreachable, 7 a waited-on job ended unsuccessfully, 8 `pull --require-verified` of a result
+that is not verified, 130 interrupted."""
 
 from __future__ import annotations
 

@@ -22,14 +22,17 @@ class PullOptions:
     no_apply: bool = False
     branch: str | None = None
     three_way: bool = False
+    require_verified: bool = False
 
 
 def run_pull(opts: PullOptions, io: IOStreams) -> None:
-    from ckrv.client.jobs import fetch_diff, find_job, require_success
+    from ckrv.client.jobs import fetch_diff, find_job, require_success, require_verified
 
     with user_api(opts.api_url) as api:
         found = find_job(api, opts.job)
         require_success(found)
+        if opts.require_verified:
+            require_verified(found)
         patch = fetch_diff(api, found["id"])
     sid = short_id(found["id"])
     if opts.no_apply:
@@ -65,8 +68,18 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
 @click.option(
     "--3way", "three_way", is_flag=True, help="Passed to `git apply` (merge on conflict)."
 )
+@click.option(
+    "--require-verified",
+    is_flag=True,
+    help="Refuse (exit 8) unless the job's result passed its verify commands.",
+)
 def pull(
-    job: str, output: Path | None, no_apply: bool, branch: str | None, three_way: bool
+    job: str,
+    output: Path | None,
+    no_apply: bool,
+    branch: str | None,
+    three_way: bool,
+    require_verified: bool,
 ) -> None:
     """Apply a succeeded job's diff to the repository in the current directory.
 
@@ -79,10 +92,14 @@ def pull(
       ckrv pull 3f8a9b2c
       ckrv pull 3f8a9b2c --branch add-retry
       ckrv pull 3f8a9b2c --output add-retry.patch
+      ckrv pull 3f8a9b2c --require-verified
     """
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
-    run_pull(PullOptions(api_url(), job, output, no_apply, branch, three_way), streams())
+    run_pull(
+        PullOptions(api_url(), job, output, no_apply, branch, three_way, require_verified),
+        streams(),
+    )
 
 
 def _to_worktree(io: IOStreams, job: dict[str, Any], patch: bytes, three_way: bool) -> None:

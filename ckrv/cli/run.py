@@ -39,6 +39,8 @@ class RunOptions:
     cpu_time: str | None = None
     processes: int | None = None
     disk: str | None = None
+    verify: tuple[str, ...] = ()
+    fix_rounds: int | None = None
 
     def limits(self) -> tuple[tuple[str, str | int], ...]:
         given = (
@@ -68,6 +70,8 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
             opts.network,
             opts.allow_hosts,
             opts.limits(),
+            opts.verify,
+            opts.fix_rounds,
         )
         _run_cloud(opts, request, io)
         return
@@ -83,6 +87,8 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
         ("--cpu-time", opts.cpu_time),
         ("--processes", opts.processes is not None),
         ("--disk", opts.disk),
+        ("--verify", opts.verify),
+        ("--fix-rounds", opts.fix_rounds is not None),
     )
     for flag, given in cloud_only:
         if given:
@@ -172,6 +178,21 @@ def _timeout(value: str | None) -> float | None:
     help="[--cloud] Disk the job's workspace may fill, e.g. 5G; only below the server's limit.",
 )
 @click.option(
+    "--verify",
+    "verify",
+    multiple=True,
+    metavar="CMD",
+    help="[--cloud] Shell command run after the agent, in its sandbox; the result is verified "
+    "when each exits 0. Repeatable [default: the repository's or the agent's verify].",
+)
+@click.option(
+    "--fix-rounds",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="[--cloud] After a failing verify, run the agent again with the failing output, up "
+    "to N times (the server's max_fix_rounds bounds it).",
+)
+@click.option(
     "--wait",
     is_flag=True,
     help="[--cloud] Wait for the job to end: exit 0 if it succeeded, else 7.",
@@ -204,6 +225,8 @@ def run(
     cpu_time: str | None,
     processes: int | None,
     disk: str | None,
+    verify: tuple[str, ...],
+    fix_rounds: int | None,
     wait: bool,
     follow: bool,
     as_json: bool,
@@ -224,6 +247,7 @@ def run(
       ckrv run --cloud --spec specs/add-retry.md
       ckrv run --cloud --spec specs/add-retry.md --base-branch main --follow
       ckrv run --cloud --spec specs/add-retry.md --memory 2G --cpu-time 10m
+      ckrv run --cloud --spec specs/add-retry.md --verify 'pytest -q' --fix-rounds 2
       ckrv run --spec specs/add-retry.md --agent aider
     """
     run_run(
@@ -247,6 +271,8 @@ def run(
             cpu_time,
             processes,
             disk,
+            verify,
+            fix_rounds,
         ),
         streams(),
     )

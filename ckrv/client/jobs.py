@@ -21,6 +21,7 @@ from ckrv.errors import (
     NotFound,
     QuotaExceeded,
     ServerUnreachable,
+    Unverified,
     UsageError,
 )
 from ckrv.timeutil import parse_iso, relative
@@ -98,6 +99,8 @@ class JobRequest:
     allowed_hosts: tuple[str, ...] = ()
     # memory, cpu_time, processes, disk as the user wrote them (the server parses and checks)
     limits: tuple[tuple[str, str | int], ...] = ()
+    verify: tuple[str, ...] = ()  # shell commands run after the agent
+    fix_rounds: int | None = None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -113,6 +116,8 @@ class JobRequest:
             "network": self.network,
             "allowed_hosts": list(self.allowed_hosts) or None,
             "limits": dict(self.limits) or None,
+            "verify": list(self.verify) or None,
+            "fix_rounds": self.fix_rounds,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         if self.push:
@@ -183,6 +188,37 @@ def cancel_job(api: Api, job_id: str) -> dict[str, Any]:
 
 def fetch_diff(api: Api, job_id: str) -> bytes:
     return api.send("GET", f"/jobs/{job_id}/artifacts/diff").content
+
+
+def fetch_transcript(api: Api, job: dict[str, Any], run: int) -> bytes:
+    runs = len(job.get("verify_transcripts") or ())
+    if run >= runs:
+        sid = short_id(job["id"])
+        raise NotFound(
+            f"job {sid} has {runs} verify transcript{'s' if runs != 1 else ''}"
+            + (f" (0 to {runs - 1})" if runs else "")
+        )
+    return api.send("GET", f"/jobs/{job['id']}/artifacts/verify/{run}").content
+
+
+def require_verified(job: dict[str, Any]) -> None:
+    """Raise Unverified (exit 8) unless the job's result passed verify."""
+    verified, sid = job.get("verified"), short_id(job["id"])
+    if verified is True:
+        return
+    if verified is None:
+        raise Unverified(
+            f"job {sid} is not verified: no verify command ran",
+            hint="run it with `--verify CMD` (or configure one), or pull without "
+            "--require-verified",
+        )
+    rounds = job.get("rounds") or 0
+    after = f" after {rounds} fix round{'s' if rounds != 1 else ''}" if rounds else ""
+    raise Unverified(
+        f"job {sid} is unverified: its verify failed{after}; nothing was pulled",
+        hint=f"read why with `ckrv status {sid} --transcript "
+        f"{max(len(job.get('verify_transcripts') or ()) - 1, 0)}`",
+    )
 
 
 def require_success(job: dict[str, Any], *, hint: str | None = None) -> None:

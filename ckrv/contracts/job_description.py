@@ -76,6 +76,10 @@ class JobDescription:
     # memory, cpu_time, processes, disk (bytes, seconds, count, bytes; 0 = no limit); none
     # sent (an older server, a local run): no limits
     limits: dict[str, int] = field(default_factory=dict)
+    # shell commands run after the agent (none: the agent's `verify`, if any), and how many
+    # times the agent may run again with a failing verify's output
+    verify: tuple[str, ...] = ()
+    fix_rounds: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)  # tuples stay tuples: JSON writes them as arrays
@@ -101,4 +105,6 @@ class JobDescription:
             ssh_known_hosts=str(data.get("ssh_known_hosts") or DEFAULT_KNOWN_HOSTS_POLICY),
             network=NetworkPolicy.from_dict(data.get("network")),  # none sent: open
             limits={str(k): int(v) for k, v in (data.get("limits") or {}).items()},
+            verify=tuple(str(c) for c in data.get("verify") or ()),
+            fix_rounds=int(data.get("fix_rounds") or 0),
         )

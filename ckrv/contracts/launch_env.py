@@ -24,6 +24,11 @@ WORKSPACE = "CKRV_WORKSPACE"  # the job's directory (local executor; else the cu
 PRIVATE_DIR = "CKRV_PRIVATE_DIR"
 # Set by the worker for setup, the agent and verify: the file holding the job's spec.
 SPEC_FILE = "CKRV_SPEC_FILE"
+# Set by the worker for the agent: the file with what it is told beyond the spec (a follow-up's
+# earlier steps, failing verify output of earlier fix rounds, then the current instruction), and
+# in a fix round the file holding the failing verify run's transcript.
+HISTORY_FILE = "CKRV_HISTORY_FILE"
+VERIFY_OUTPUT_FILE = "CKRV_VERIFY_OUTPUT_FILE"
 # How the worker confines the job's commands (local executor): `bwrap`, else unconfined; and
 # a JSON list of paths the sandbox never shows (the data dir first, then the server's home).
 SANDBOX = "CKRV_SANDBOX"

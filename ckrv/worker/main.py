@@ -79,6 +79,7 @@ def run_worker() -> int:
             outcome = Outcome(
                 "failed", summary=exc.message[:300], error_message=masker.mask(exc.message)
             )
+        reporter.upload_transcripts(outcome.transcripts)
         reporter.finish(outcome.result(), outcome.diff if outcome.status == "succeeded" else None)
         return 0 if outcome.status == "succeeded" else 1
     except JobGone:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.contracts import launch_env
+from ckrv.contracts.agents import PRESETS
 from ckrv.contracts.credentials import GitCredential
 from ckrv.contracts.job_description import JobDescription
 from ckrv.contracts.jobmodel import WorkerResult
@@ -30,8 +31,9 @@ from ckrv.worker.gitauth import (
     forget_credential_files,
 )
 from ckrv.worker.gitops import Git
+from ckrv.worker.history import History, Transcript
 from ckrv.worker.ownedrepo import OwnedRepo
-from ckrv.worker.process import Completed, run_streaming
+from ckrv.worker.process import Completed, LineSink, run_streaming
 from ckrv.worker.reporter import Reporter
 
 _PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linux
@@ -47,10 +49,16 @@ class Outcome:
     agent_exit_code: int | None = None
     base_commit: str | None = None
     pushed_branch: str | None = None
+    verified: bool | None = None  # None: no verify ran
+    rounds: int | None = None  # fix rounds used (when verify ran)
+    transcripts: list[str] = field(default_factory=list)  # one per verify run, masked
 
     def result(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "summary": self.summary}
-        for key in ("error_message", "diff_stats", "agent_exit_code", "pushed_branch"):
+        if self.transcripts:
+            body["verify_runs"] = len(self.transcripts)
+        keys = ("error_message", "diff_stats", "agent_exit_code", "pushed_branch", "verified")
+        for key in (*keys, "rounds"):
             if getattr(self, key) is not None:
                 body[key] = getattr(self, key)
         return body
@@ -70,6 +78,8 @@ class JobContext:
     private_dir: Path | None = None
     egress: Egress | None = None  # set once the commands are about to run
     sandbox: Sandbox | None = None  # None: commands run unconfined (sandbox = "none")
+    history: History | None = None  # what the agent is told (set when the agent first runs)
+    transcripts: list[str] = field(default_factory=list)  # each verify run's, masked
 
     @property
     def limits(self) -> Limits:
@@ -109,7 +119,13 @@ def substitute(command: list[str], spec_file: Path, prompt: str) -> list[str]:
 def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
     message = ctx.masker.mask(message)
     ctx.say(message, "error")
-    return Outcome("failed", summary=message.splitlines()[0][:300], error_message=message, **extra)
+    return Outcome(
+        "failed",
+        summary=message.splitlines()[0][:300],
+        error_message=message,
+        transcripts=ctx.transcripts,
+        **extra,
+    )
 
 
 def _clone(ctx: JobContext, git: Git) -> str:
@@ -149,7 +165,13 @@ def _confined(ctx: JobContext, argv: list[str]) -> tuple[list[str], dict[str, st
     return sandbox.command(argv, ctx.checkout), sandbox.environment(env)
 
 
-def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | None) -> Completed:
+def _run_step(
+    ctx: JobContext,
+    argv: list[str],
+    source: str,
+    timeout: float | None,
+    sink: LineSink | None = None,
+) -> Completed:
     """Run one command; one that a resource limit ended raises LimitReached naming it."""
     wrapped, env = _confined(ctx, argv)
     limits = ctx.limits
@@ -159,7 +181,7 @@ def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | No
         cwd=ctx.checkout,
         env=env,
         source=source,
-        sink=ctx.sink,
+        sink=sink or ctx.sink,
         timeout=timeout,
         should_stop=lambda: ctx.reporter.gone or disk.over(),
     )
@@ -169,13 +191,28 @@ def _run_step(ctx: JobContext, argv: list[str], source: str, timeout: float | No
     return done
 
 
+def _write_shared(ctx: JobContext, name: str, text: str) -> Path:
+    path = ctx.workspace / name
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)  # for the agent, which a sandbox may run as another user
+    return path
+
+
 def _run_agent(ctx: JobContext) -> Completed | Outcome:
     agent = ctx.job.agent
-    spec_file = ctx.workspace / "spec.md"
-    spec_file.write_text(ctx.job.spec_content, encoding="utf-8")
-    spec_file.chmod(0o644)  # for the agent, which a sandbox may run as another user
-    argv = substitute(list(agent.command), spec_file, ctx.job.spec_content)
+    history = ctx.history or History(ctx.job.spec_content)
+    ctx.history = history
+    # A preset is given the history as its spec; another agent the instruction alone (it
+    # reads CKRV_HISTORY_FILE, and CKRV_VERIFY_OUTPUT_FILE in a fix round).
+    spec = history.text() if agent.name in PRESETS else ctx.job.spec_content
+    spec_file = _write_shared(ctx, "spec.md", spec)
+    history_file = _write_shared(ctx, "history.md", history.text())
+    argv = substitute(list(agent.command), spec_file, spec)
     ctx.extra_env[launch_env.SPEC_FILE] = str(spec_file)
+    ctx.extra_env[launch_env.HISTORY_FILE] = str(history_file)
+    if history.failures:
+        failing = _write_shared(ctx, "verify-output.txt", history.failures[-1][1])
+        ctx.extra_env[launch_env.VERIFY_OUTPUT_FILE] = str(failing)
     path = ctx.command_env().get("PATH")
     if shutil.which(argv[0], path=path) is None:
         hint = agent.install_hint or f"install {argv[0]} on the worker or fix [agents.{agent.name}]"
@@ -189,22 +226,105 @@ def _run_agent(ctx: JobContext) -> Completed | Outcome:
     return _run_step(ctx, argv, agent.name, agent.timeout)
 
 
-def _verify(ctx: JobContext) -> str | None:
-    verify = ctx.job.agent.verify
-    if not verify:
+def verify_commands(job: JobDescription) -> list[list[str]]:
+    """The job's verify commands (shell), else the agent's verify argv, else none."""
+    if job.verify:
+        return [["sh", "-c", command] for command in job.verify]
+    return [list(job.agent.verify)] if job.agent.verify else []
+
+
+def _verify(ctx: JobContext) -> bool | None:
+    """Run the verify commands in order, up to the first that fails; None when there are
+    none. The run's transcript is kept for upload."""
+    commands = verify_commands(ctx.job)
+    if not commands:
         return None
     ctx.reporter.event(phase="verifying")
-    ctx.say(f"verifying: {' '.join(verify)}")
-    done = _run_step(ctx, list(verify), "verify", None)
-    return "passed" if done.exit_code == 0 else f"failed (exit code {done.exit_code})"
+    transcript = Transcript()
+    passed = True
+    for argv in commands:
+        transcript.command(argv)
+        ctx.say(f"verifying: {transcript.text().splitlines()[-1][2:]}")
+        done = _run_step(ctx, argv, "verify", None, transcript.sink(ctx.sink, ctx.masker.mask))
+        transcript.exited(done.exit_code)
+        if done.exit_code != 0:
+            passed = False
+            break
+    ctx.transcripts.append(ctx.masker.mask(transcript.text()))
+    ctx.say(f"verify {'passed' if passed else 'failed'}", "info" if passed else "warn")
+    return passed
+
+
+def _agent_failed(ctx: JobContext, ran: Completed | Outcome, base: str) -> Outcome | None:
+    """The failed Outcome when the agent could not run, ran past its timeout or failed."""
+    if isinstance(ran, Outcome):
+        return ran
+    if ran.timed_out:
+        return _failure(
+            ctx,
+            f"the agent ran past its timeout of {ctx.job.agent.timeout or 0:g} s",
+            agent_exit_code=ran.exit_code,
+            base_commit=base,
+        )
+    if ran.exit_code != 0:
+        tail = "\n".join(ctx.masker.mask(line) for line in list(ran.last_lines)[-10:])
+        return _failure(
+            ctx,
+            f"the agent exited with code {ran.exit_code}; its last lines:\n{tail}",
+            agent_exit_code=ran.exit_code,
+            base_commit=base,
+        )
+    return None
+
+
+@dataclass
+class AgentRun:
+    exit_code: int
+    verified: bool | None
+    rounds: int
+
+
+def _agent_until_verified(ctx: JobContext, base: str) -> AgentRun | Outcome:
+    """The agent, then verify; while verify fails and fix rounds are left, the agent again
+    (told the failing output), then verify again."""
+    ran = _run_agent(ctx)
+    failed = _agent_failed(ctx, ran, base)
+    if failed is not None:
+        return failed
+    assert isinstance(ran, Completed)
+    verified = _verify(ctx)
+    rounds = 0
+    while verified is False and rounds < ctx.job.fix_rounds:
+        rounds += 1
+        ctx.say(f"fix round {rounds} of {ctx.job.fix_rounds}: the agent gets the failing output")
+        assert ctx.history is not None
+        ctx.history.failures.append((rounds, ctx.transcripts[-1]))
+        ran = _run_agent(ctx)
+        failed = _agent_failed(ctx, ran, base)
+        if failed is not None:
+            failed.verified, failed.rounds = False, rounds
+            return failed
+        assert isinstance(ran, Completed)
+        verified = _verify(ctx)
+    return AgentRun(ran.exit_code, verified, rounds)
+
+
+def _rounds(run: AgentRun) -> int | None:
+    return run.rounds if run.verified is not None else None
+
+
+def _verify_note(run: AgentRun) -> str:
+    if run.verified is None:
+        return ""
+    after = f" after {run.rounds} fix round{'s' if run.rounds != 1 else ''}" if run.rounds else ""
+    return f"; verify {'passed' if run.verified else 'failed'}{after}"
 
 
 def _upload(
     ctx: JobContext,
     repo: OwnedRepo,
     base: str,
-    agent_code: int,
-    verify: str | None,
+    run: AgentRun,
     credential_env: Callable[[], dict[str, str]],
 ) -> Outcome:
     """Commit, diff and push from the worker's own repository (ownedrepo.py): nothing the
@@ -214,7 +334,8 @@ def _upload(
     repo.reclaim()
     message = f"{title}\n\nckrv job {ctx.job.id}"
     commit = repo.commit_worktree(ctx.checkout, base, message)
-    verify_note = f"; verify {verify}" if verify else ""
+    agent_code = run.exit_code
+    verify_note = _verify_note(run)
     if commit is None:
         ctx.say("the agent made no changes")
         return Outcome(
@@ -224,6 +345,9 @@ def _upload(
             diff_stats={"files_changed": 0, "insertions": 0, "deletions": 0},
             agent_exit_code=agent_code,
             base_commit=base,
+            transcripts=ctx.transcripts,
+            verified=run.verified,
+            rounds=_rounds(run),
         )
     diff = repo.diff(base, commit)
     limit = ctx.job.max_diff_bytes
@@ -233,6 +357,8 @@ def _upload(
             f"the diff is {len(diff)} bytes, over the server's limit of {limit} bytes",
             agent_exit_code=agent_code,
             base_commit=base,
+            verified=run.verified,
+            rounds=_rounds(run),
         )
     stats = repo.diff_stats(base, commit)
     pushed, push_note = _push(ctx, repo, commit, credential_env)
@@ -248,6 +374,9 @@ def _upload(
         agent_exit_code=agent_code,
         base_commit=base,
         pushed_branch=pushed,
+        transcripts=ctx.transcripts,
+        verified=run.verified,
+        rounds=_rounds(run),
     )
 
 
@@ -301,29 +430,13 @@ def run_job(ctx: JobContext) -> Outcome:
                 return _failure(
                     ctx, f"the setup command exited with code {done.exit_code}", base_commit=base
                 )
-        ran = _run_agent(ctx)
-        if isinstance(ran, Outcome):
-            return ran
-        if ran.timed_out:
-            return _failure(
-                ctx,
-                f"the agent ran past its timeout of {ctx.job.agent.timeout or 0:g} s",
-                agent_exit_code=ran.exit_code,
-                base_commit=base,
-            )
-        if ran.exit_code != 0:
-            tail = "\n".join(ctx.masker.mask(line) for line in list(ran.last_lines)[-10:])
-            return _failure(
-                ctx,
-                f"the agent exited with code {ran.exit_code}; its last lines:\n{tail}",
-                agent_exit_code=ran.exit_code,
-                base_commit=base,
-            )
-        verified = _verify(ctx)
+        run = _agent_until_verified(ctx, base)
+        if isinstance(run, Outcome):
+            return run
         end_leftovers()  # nothing the commands started may watch the push or outlive the job
         if ctx.sandbox is not None:
             ctx.sandbox.leave([ctx.checkout])
-        return _upload(ctx, repo, base, ran.exit_code, verified, restore_credentials)
+        return _upload(ctx, repo, base, run, restore_credentials)
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)
     finally:

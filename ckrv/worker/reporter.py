@@ -216,6 +216,11 @@ class HttpReporter:
     def describe(self) -> dict[str, Any]:
         return self.request("GET", "").json()  # type: ignore[no-any-return]
 
+    def upload_transcripts(self, transcripts: list[str]) -> None:
+        """Each verify run's transcript, in order (run 0 first)."""
+        for run, text in enumerate(transcripts):
+            self.request("PUT", f"/verify/{run}", json={"text": text})
+
     def finish(self, result: dict[str, Any], diff: bytes | None) -> None:
         if not self.drain():
             if self._gone:

@@ -14,6 +14,7 @@ from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.limits import job_limits
 from ckrv.server.jobs.network import job_layer, job_network
 from ckrv.server.jobs.validation import check_branch, check_repo_url, check_spec
+from ckrv.server.jobs.verify import job_verify
 from ckrv.server.services import Services
 from ckrv.server.vault.credential_rules import check_credential_fits
 from ckrv.server.vault.store import find_credential, list_credentials
@@ -78,6 +79,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
     if job_layer(body) is not None:
         network = json.dumps(job_network(settings, known[agent], repo, body).as_dict())
     limits = job_limits(settings, known[agent], body)
+    verify, fix_rounds = job_verify(settings, body)
     credential_id, credential_name = _credential(
         svc, user_id, field(body, "git_credential_name", required=False), repo
     )
@@ -94,6 +96,8 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
         push,
         network,
         limits,
+        verify,
+        fix_rounds,
     )
 
 

@@ -57,4 +57,19 @@ def public_job(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "group": row["group_id"],
         "attempt": row["group_attempt"],
+        **_verify_fields(row),
+    }
+
+
+def _verify_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The verify gate: the job's own commands, the fix rounds it may use and used, whether
+    its result passed (null: no verify ran) and where each verify run's transcript is."""
+    verified = row["verified"]
+    runs = row["verify_runs"] or 0
+    return {
+        "verify": json.loads(row["verify"]) if row["verify"] else None,
+        "fix_rounds": row["fix_rounds"],
+        "verified": bool(verified) if verified is not None else None,
+        "rounds": row["rounds"],
+        "verify_transcripts": [f"/v1/jobs/{row['id']}/artifacts/verify/{n}" for n in range(runs)],
     }

@@ -31,7 +31,9 @@ COLUMNS = (
     " base_commit, pushed_branch, created_at, started_at, completed_at, result_summary,"
     " error_message, diff_stats, diff_artifact, log_artifact, artifacts_expired, executor,"
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
-    " log_dropped, last_log_seq, network, limits, group_id, group_attempt"
+    " log_dropped, last_log_seq, network, limits, group_id, group_attempt,"
+    " verify, fix_rounds, verified, rounds,"
+    " verify_runs"
 )
 
 
@@ -48,6 +50,8 @@ class NewJob(NamedTuple):  # built on every POST: cheaper than a frozen dataclas
     push: bool = False
     network: str | None = None  # the settled NetworkPolicy as JSON
     limits: str | None = None  # the job's own limits option as JSON (ckrv/server/jobs/limits.py)
+    verify: str | None = None  # the job's own verify commands as JSON
+    fix_rounds: int = 0
 
 
 # What `public` reads: the columns the job routes select (fewer columns, cheaper rows).
@@ -55,7 +59,9 @@ PUBLIC_COLUMNS = (
     "seq, id, status, phase, agent, spec_title, git_repo_url, git_base_branch,"
     " credential_name, base_commit, feature_branch_name, pushed_branch, setup, push,"
     " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
-    " diff_stats, group_id, group_attempt"
+    " diff_stats, group_id, group_attempt,"
+    " verify, fix_rounds, verified, rounds,"
+    " verify_runs"
 )
 
 # What a new job's columns hold before anything happens to it (the schema's defaults).
@@ -65,6 +71,7 @@ _UNSET = dict.fromkeys(COLUMNS.replace(" ", "").split(","), None) | {
     "log_bytes": 0,
     "log_dropped": 0,
     "last_log_seq": 0,
+    "fix_rounds": 0,
 }
 _INSERTED = [
     "seq",
@@ -90,13 +97,15 @@ def _insert_statement(columns: list[str]) -> str:
     return f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)})"
 
 
-# By the optional columns a job sets (left out: NULL, the column's default).
-_INSERTS = {
-    (): _insert_statement(_INSERTED),
-    ("network",): _insert_statement([*_INSERTED, "network"]),
-    ("limits",): _insert_statement([*_INSERTED, "limits"]),
-    ("network", "limits"): _insert_statement([*_INSERTED, "network", "limits"]),
-}
+# By the optional columns a job sets (left out: NULL, the column's default), made once each.
+_INSERTS: dict[tuple[str, ...], str] = {}
+
+
+def _insert_for(given: tuple[str, ...]) -> str:
+    statement = _INSERTS.get(given)
+    if statement is None:
+        statement = _INSERTS[given] = _insert_statement([*_INSERTED, *given])
+    return statement
 
 
 def insert_jobs(
@@ -183,10 +192,15 @@ def _insert(
         "feature_branch_name": feature_branch(title, job_id),
         "created_at": created_at,
     }
-    optional = {"network": job.network, "limits": job.limits}
+    optional = {
+        "network": job.network,
+        "limits": job.limits,
+        "verify": job.verify,
+        "fix_rounds": job.fix_rounds or None,
+    }
     given = tuple(name for name, value in optional.items() if value is not None)
     values.update({name: optional[name] for name in given})
-    conn.execute(_INSERTS[given], {**values, "spec_content": job.spec_content})
+    conn.execute(_insert_for(given), {**values, "spec_content": job.spec_content})
     return _UNSET | values
 
 
@@ -336,6 +350,9 @@ def finish(
     diff_stats: dict[str, int] | None = None,
     diff_artifact: str | None = None,
     agent_exit_code: int | None = None,
+    verified: bool | None = None,
+    rounds: int | None = None,
+    verify_runs: int | None = None,
 ) -> bool:
     """Move a job to a terminal status; False when it already was terminal."""
     assert status in TERMINAL
@@ -343,7 +360,8 @@ def finish(
     cur = conn.execute(
         f"UPDATE jobs SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?),"
         f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
-        f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code)"
+        f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code),"
+        f" verified = ?, rounds = ?, verify_runs = ?"
         f" WHERE {BY_ID} AND {_NOT_TERMINAL}",
         (
             status,
@@ -354,6 +372,9 @@ def finish(
             json.dumps(diff_stats) if diff_stats is not None else None,
             diff_artifact,
             agent_exit_code,
+            int(verified) if verified is not None else None,
+            rounds,
+            verify_runs,
             *key(conn, job_id),
         ),
     )

@@ -119,6 +119,22 @@ async def get_diff(request: Request) -> Response:
     )
 
 
+async def get_verify_transcript(request: Request) -> Response:
+    """Verify run N's transcript (from 0), as the worker ran it: commands, output, exit codes."""
+    row = owned_job(request, current_user_id(request))
+    raw = request.path_params["run"]
+    if not raw.isdigit() or int(raw) >= (row["verify_runs"] or 0):
+        raise NotFound(f"job {row['id']} has no verify transcript {raw}")
+    if row["artifacts_expired"]:
+        raise ArtifactExpired("the verify transcripts have expired (artifact retention)")
+    path = services(request).engine.artifacts.path(row["id"], f"verify-{int(raw)}.log")
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        raise NotFound("the verify transcript is missing on the server") from None
+    return Response(data, media_type="text/plain; charset=utf-8")
+
+
 async def _chunks(handle: BinaryIO, size: int = 256 * 1024) -> AsyncIterator[bytes]:
     try:
         while chunk := await asyncio.to_thread(handle.read, size):
@@ -133,4 +149,5 @@ routes = [
     Route("/jobs/{job_id}", get_job, methods=["GET"]),
     Route("/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
     Route("/jobs/{job_id}/artifacts/diff", get_diff, methods=["GET"]),
+    Route("/jobs/{job_id}/artifacts/verify/{run}", get_verify_transcript, methods=["GET"]),
 ]

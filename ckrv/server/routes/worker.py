@@ -4,7 +4,9 @@ a superseded attempt, or for a job that already ended, gets 409 and the worker s
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,11 +19,14 @@ from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.limits import settled_limits
 from ckrv.server.jobs.network import settled_policy
+from ckrv.server.jobs.verify import settled_verify
+from ckrv.server.storage.artifacts import atomic_file
 from ckrv.server.vault.store import credential_kind
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import services, worker_claims
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
+MAX_TRANSCRIPT_BYTES = 1024 * 1024
 
 
 def worker_job(request: Request) -> sqlite3.Row:
@@ -71,6 +76,8 @@ async def describe(request: Request) -> Response:
         ssh_known_hosts=settings.ssh_known_hosts,
         network=settled_policy(row, settings, agent),
         limits=settled_limits(row, settings, agent),
+        verify=settled_verify(row, settings),
+        fix_rounds=row["fix_rounds"],
     )
     return JSONResponse(description.to_wire())
 
@@ -113,6 +120,32 @@ async def upload_diff(request: Request) -> Response:
     return JSONResponse({"bytes": size})
 
 
+async def upload_verify_transcript(request: Request) -> Response:
+    """One verify run's transcript (run N of the job, from 0; JSON {"text": ...}), masked as
+    its log is."""
+    row = worker_job(request)
+    run = _run_number(request, row)
+    svc = services(request)
+    text = field(await json_body(request, max_bytes=MAX_TRANSCRIPT_BYTES), "text")
+    masker = svc.maskers.for_job(row)
+    data = (masker.mask(text) if masker else text).encode()
+    path = svc.engine.artifacts.path(row["id"], f"verify-{run}.log")
+    await asyncio.to_thread(_write_artifact, path, data)
+    return JSONResponse({"bytes": len(data)})
+
+
+def _run_number(request: Request, row: sqlite3.Row) -> int:
+    raw = request.path_params["run"]
+    if not raw.isdigit() or int(raw) > row["fix_rounds"]:
+        raise InvalidRequest("the verify run is a number from 0 to the job's fix_rounds")
+    return int(raw)
+
+
+def _write_artifact(path: Path, data: bytes) -> None:
+    with atomic_file(path) as handle:
+        handle.write(data)
+
+
 async def report_result(request: Request) -> Response:
     row = worker_job(request)
     body = await json_body(request)
@@ -133,6 +166,11 @@ async def report_result(request: Request) -> Response:
     summary = field(body, "summary", required=False)
     error = field(body, "error_message", required=False)
     exit_code = field(body, "agent_exit_code", required=False, kind=int)
+    verified = field(body, "verified", required=False, kind=bool)
+    rounds = field(body, "rounds", required=False, kind=int)
+    runs = field(body, "verify_runs", required=False, kind=int)
+    if rounds is not None and not 0 <= rounds <= row["fix_rounds"]:
+        raise InvalidRequest("rounds must be between 0 and the job's fix_rounds")
     if pushed:
         await eng.progress(row["id"], {"pushed_branch": pushed})
     await eng.finish(
@@ -143,6 +181,9 @@ async def report_result(request: Request) -> Response:
         diff_stats=stats,
         diff_artifact="diff.patch" if status == "succeeded" else None,
         agent_exit_code=exit_code,
+        verified=verified,
+        rounds=rounds,
+        verify_runs=runs,
     )
     return JSONResponse({"ok": True})
 
@@ -152,5 +193,6 @@ routes = [
     Route("/worker/jobs/{job_id}/events", report_event, methods=["POST"]),
     Route("/worker/jobs/{job_id}/logs", ingest_logs, methods=["POST"]),
     Route("/worker/jobs/{job_id}/diff", upload_diff, methods=["PUT"]),
+    Route("/worker/jobs/{job_id}/verify/{run}", upload_verify_transcript, methods=["PUT"]),
     Route("/worker/jobs/{job_id}/result", report_result, methods=["POST"]),
 ]

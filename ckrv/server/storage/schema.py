@@ -211,4 +211,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN group_attempt INTEGER;
     CREATE INDEX jobs_group ON jobs(group_id, group_attempt) WHERE group_id IS NOT NULL;
     """,
+    # 7: the verify gate: the job's own verify commands (JSON; NULL: the repository's or the
+    # agent's), the fix rounds it may use, and what happened: verified (1, 0, NULL: no verify
+    # ran), the fix rounds used and how many times verify ran (one transcript each)
+    """
+    ALTER TABLE jobs ADD COLUMN verify TEXT;
+    ALTER TABLE jobs ADD COLUMN fix_rounds INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN verified INTEGER;
+    ALTER TABLE jobs ADD COLUMN rounds INTEGER;
+    ALTER TABLE jobs ADD COLUMN verify_runs INTEGER
+    """,
 ]

@@ -10,6 +10,8 @@ instructions, one per line, so every test can say exactly what the agent should 
     sleep SECONDS          sleep
     env NAME               print NAME=<value of the environment variable>
     exit CODE              exit with CODE
+    show NAME              print the file the environment variable NAME names
+    onfix INSTRUCTION      do INSTRUCTION only in a fix round (CKRV_VERIFY_OUTPUT_FILE is set)
 Lines that match none of these are ignored (a spec's prose)."""
 
 import os
@@ -20,8 +22,14 @@ from pathlib import Path
 
 def main() -> int:
     spec = Path(sys.argv[1]).read_text()
+    fixing = bool(os.environ.get("CKRV_VERIFY_OUTPUT_FILE"))
     for raw in spec.splitlines():
-        words = raw.strip().split(" ", 2)
+        line = raw.strip()
+        if line.startswith("onfix "):
+            if not fixing:
+                continue
+            line = line[len("onfix ") :]
+        words = line.split(" ", 2)
         op, args = words[0], words[1:]
         if op == "write" and len(args) == 2:
             Path(args[0]).parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +58,8 @@ def main() -> int:
             time.sleep(float(args[0]))
         elif op == "env" and args:
             print(f"{args[0]}={os.environ.get(args[0], '')}", flush=True)
+        elif op == "show" and args:
+            print(Path(os.environ[args[0]]).read_text(), flush=True)
         elif op == "exit" and args:
             return int(args[0])
     return 0

@@ -58,6 +58,23 @@ openapi_schemas = {
                 "type": ["integer", "null"],
                 "description": "Its attempt number in the group, from 1; null outside one.",
             },
+            "verify": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "The job's own verify commands (null: the repository's or "
+                "the agent's, if any)",
+            },
+            "fix_rounds": {"type": "integer", "description": "Fix rounds the job may use"},
+            "verified": {
+                "type": ["boolean", "null"],
+                "description": "Whether the result passed verify; null: no verify ran",
+            },
+            "rounds": {"type": ["integer", "null"], "description": "Fix rounds used"},
+            "verify_transcripts": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "API paths of each verify run's transcript, in order",
+            },
         },
     },
     "JobCreate": {
@@ -116,6 +133,21 @@ openapi_schemas = {
                 "limit below what the operator's settings give it (`[server]`, then the "
                 "agent's table), never raise it: a higher value is a 400 naming the setting "
                 "an operator would change. Left out: the operator's limit.",
+            },
+            "verify": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "maxItems": 20,
+                "description": "Shell commands run in the job's sandbox after the agent, in "
+                "order; the result is verified when each exits 0. Left out: the first "
+                "matching `[repositories.\"URL-PATTERN\"]` table's `verify`, else the agent's.",
+            },
+            "fix_rounds": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "description": "After a failing verify, run the agent again with the failing "
+                "output (in `CKRV_VERIFY_OUTPUT_FILE` and the history file), then verify "
+                "again, up to this many times (at most the server's `max_fix_rounds`).",
             },
         },
     },
@@ -215,6 +247,22 @@ openapi_paths = {
             "responses": {
                 "200": {
                     "description": "git diff --binary",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                **_NOT_FOUND,
+                "410": ok(ref("Error"), "Expired"),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/jobs/{job_id}/artifacts/verify/{run}": {
+        "get": {
+            "tags": ["Jobs"],
+            "summary": "The transcript of the job's verify run RUN (from 0)",
+            "parameters": [_JOB_ID, path_param("run", "Verify run, from 0")],
+            "responses": {
+                "200": {
+                    "description": "Each command, its output (masked) and exit code",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
                 **_NOT_FOUND,

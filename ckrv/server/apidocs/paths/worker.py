@@ -88,6 +88,17 @@ openapi_paths = {
             "responses": {"200": _OK, "413": ERROR, **_ERRORS},
         }
     },
+    "/worker/jobs/{job_id}/verify/{run}": {
+        "put": {
+            **_WORKER,
+            "parameters": [_JOB_ID, path_param("run", "Verify run, from 0")],
+            "summary": "Upload one verify run's transcript (masked again by the server)",
+            "requestBody": body(
+                {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+            ),
+            "responses": {"200": _OK, "413": ERROR, **_ERRORS},
+        }
+    },
     "/worker/jobs/{job_id}/result": {
         "post": {
             **_WORKER,
@@ -102,6 +113,9 @@ openapi_paths = {
                         "error_message": _NSTR,
                         "agent_exit_code": {"type": ["integer", "null"]},
                         "pushed_branch": _NSTR,
+                        "verified": {"type": ["boolean", "null"]},
+                        "rounds": {"type": ["integer", "null"], "minimum": 0},
+                        "verify_runs": {"type": ["integer", "null"], "minimum": 0},
                         "diff_stats": {
                             "type": ["object", "null"],
                             "additionalProperties": {"type": "integer"},
