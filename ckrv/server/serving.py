@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import signal
 import socket
 import sqlite3
@@ -20,6 +21,7 @@ import uvicorn
 
 from ckrv.errors import ConfigError
 from ckrv.server.app import create_app
+from ckrv.server.connections import connection_cap, guarded_protocol, raise_open_file_limit
 from ckrv.server.identity.users import count_users
 from ckrv.server.services import Services
 from ckrv.settings import Settings, load_settings
@@ -47,6 +49,12 @@ def resolve_settings(options: ServeOptions) -> Settings:
     )
     if settings.executor not in {"local", "kubernetes"}:
         raise ConfigError(f"unknown executor {settings.executor!r}: use local or kubernetes")
+    if settings.keep_alive_timeout <= settings.device_poll_interval:
+        raise ConfigError(
+            f"keep_alive_timeout ({settings.keep_alive_timeout:g}s) must be longer than "
+            f"device_poll_interval ({settings.device_poll_interval}s): a CLI polling on one "
+            "connection would meet it closed"
+        )
     return settings
 
 
@@ -135,6 +143,7 @@ def serve(options: ServeOptions) -> None:
     # from any loopback client, so a local guesser could forge a fresh address for every try
     # past the throttles, and the approval page would show what the header claimed.
     trusted = list(settings.trusted_proxies)
+    cap = connection_cap(settings.max_connections, raise_open_file_limit())
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -143,6 +152,13 @@ def serve(options: ServeOptions) -> None:
         timeout_graceful_shutdown=5,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
+        http=guarded_protocol(settings.header_timeout, cap),
+        # Idle keep-alive connections outlive the device-flow poll interval, so a polling CLI
+        # keeps its connection instead of racing the server's close.
+        timeout_keep_alive=math.ceil(settings.keep_alive_timeout),
+        # Beyond the cap, idle connections are shed first (connections.py): a 503 only when
+        # every connection is busy with a request.
+        limit_concurrency=cap + 1,
     )
     server = StreamClosingServer(config, app.services.logs.close_streams)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous handlers, then

@@ -1,0 +1,132 @@
+"""Connections against a real `ckrv serve` on loopback, over raw sockets: a request head must
+arrive in time, idle connections cannot crowd out new clients, and a CLI polling the device
+flow on one keep-alive connection keeps it (docs/security.md item 33)."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.helpers import Server, wait_for
+
+
+def _server(tmp_path: Path, settings: str) -> Server:
+    (tmp_path / "cfg").mkdir()
+    config = tmp_path / "ckrv.toml"
+    config.write_text(f"[server]\n{settings}\n")
+    return Server(data_dir=tmp_path / "data", config_dir=tmp_path / "cfg", config=config).start()
+
+
+@pytest.fixture
+def quick_heads(tmp_path: Path) -> Iterator[Server]:
+    """A server giving request heads 1 s and holding at most 20 connections."""
+    server = _server(tmp_path, 'header_timeout = "1s"\nmax_connections = 20')
+    yield server
+    assert server.stop() == 0
+
+
+def _connect(server: Server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server has closed `sock` (without waiting)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def _request(sock: socket.socket, method: str, path: str, body: dict[str, str]) -> bytes:
+    raw = json.dumps(body).encode()
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + raw)
+    return _response(sock)
+
+
+def _response(sock: socket.socket) -> bytes:
+    """One whole response read from `sock`; b"" when the server closed it instead."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_connections_that_do_not_finish_a_request_head_are_closed(quick_heads: Server) -> None:
+    with _connect(quick_heads) as silent, _connect(quick_heads) as slowloris:
+        slowloris.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        opened = time.monotonic()
+        while not (_closed_by_server(silent) and _closed_by_server(slowloris)):
+            assert time.monotonic() - opened < 8, "a connection without a request head stays open"
+            if not _closed_by_server(slowloris):
+                slowloris.sendall(b"X-A: b\r\n")  # a header now and then keeps nothing alive
+            time.sleep(0.2)
+    with _connect(quick_heads) as prompt:  # a client that sends its request at once is served
+        assert _request(prompt, "GET", "/healthz", {}).startswith(b"HTTP/1.1 200")
+
+
+def test_more_idle_connections_than_the_cap_do_not_shut_out_a_new_client(
+    quick_heads: Server,
+) -> None:
+    idle = [_connect(quick_heads) for _ in range(60)]
+    try:
+        # The server holds at most 20: the longest-waiting ones are closed as new ones come.
+        wait_for(
+            lambda: sum(_closed_by_server(s) for s in idle) >= 40,
+            timeout=5,
+            what="the server to shed idle connections beyond its cap of 20",
+        )
+        with _connect(quick_heads) as newcomer:
+            assert _request(newcomer, "GET", "/healthz", {}).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+@pytest.fixture
+def default_server(tmp_path: Path) -> Iterator[Server]:
+    server = _server(tmp_path, "")
+    yield server
+    assert server.stop() == 0
+
+
+def test_a_cli_polling_at_the_interval_keeps_its_connection(default_server: Server) -> None:
+    """The original client polls on one keep-alive connection: when the server closed idle
+    connections after exactly the poll interval, its next poll met a closed connection."""
+    with _connect(default_server) as conn:
+        conn.settimeout(30)
+        started = _request(conn, "POST", "/v1/auth/device", {"client_id": "poller"})
+        grant = json.loads(started.partition(b"\r\n\r\n")[2])
+        poll = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "device_code": grant["device_code"],
+            "client_id": "poller",
+        }
+        for _ in range(2):
+            time.sleep(grant["interval"])  # what the client does between polls
+            answer = _request(conn, "POST", "/v1/auth/token", poll)
+            assert answer, "the server closed the connection between polls"
+            assert b"authorization_pending" in answer
