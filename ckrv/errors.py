@@ -15,6 +15,7 @@ paths import this module.
     │                                   unconfined (jobs of one user only)
     ├── ConfigError              2  500 config_error
     ├── NotAuthenticated         3  401 unauthorized, and invalid_token
+    │   └── AccountDisabled      3  403 account_disabled
     ├── NotFound                 4  404 not_found, credential_not_found, not_finished, no_diff,
     │                               410 expired, artifact_expired
     ├── QuotaExceeded            5  402 quota_exceeded
@@ -123,6 +124,20 @@ class InvalidToken(NotAuthenticated):
     """A bearer token that must not be honoured; the message says why."""
 
     code = "invalid_token"
+
+
+class AccountDisabled(NotAuthenticated):
+    """The account was disabled by an administrator: it cannot sign in, and its tokens and
+    browser sessions are refused until it is enabled again."""
+
+    status = 403
+    code = "account_disabled"
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(
+            message or "this account is disabled",
+            hint=hint or "ask an administrator of this server to enable it",
+        )
 
 
 class NotFound(CkrvError):
@@ -321,6 +336,7 @@ WIRE_ERRORS: dict[str, type[CkrvError]] = {
         JobEnded,
         NotAuthenticated,
         InvalidToken,
+        AccountDisabled,
         NotFound,
         CredentialNotFound,
         NotFinished,

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
+from ckrv.cli import admin_users as user_commands
 from ckrv.cli.admin_tokens import token
+from ckrv.cli.admin_users import read_password
 from ckrv.cli.context import AdminTarget, data_dir, streams
 from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.output import table
@@ -41,15 +43,46 @@ def admin(ctx: click.Context, data_dir_option: Path | None) -> None:
 admin.add_command(token)
 
 
+@dataclass(frozen=True)
+class InitOptions:
+    data_dir: Path
+
+
+def run_init(opts: InitOptions, io: IOStreams) -> None:
+    from ckrv.server.admin import init_data_dir
+
+    if init_data_dir(opts.data_dir):
+        io.out(f"created the data dir {opts.data_dir} (database and keys)")
+    else:
+        io.out(f"{opts.data_dir} already holds a data dir; nothing changed")
+
+
+@admin.command("init")
+def init() -> None:
+    """Create a new data dir (database, token-signing key, encryption keys).
+
+    The other admin commands refuse a path that holds no data dir, so that a typo in
+    --data-dir is an error, not a new empty server. `ckrv serve` creates one too.
+
+    \b
+    Example:
+      ckrv admin --data-dir /srv/ckrv init
+    """
+    run_init(InitOptions(data_dir()), streams())
+
+
 @admin.group()
 def user() -> None:
-    """Add and list users; change a user's tier.
+    """Add, list, change, disable and remove users.
 
     \b
     Example:
       ckrv admin user add ada@example.com --name Ada --tier pro
       ckrv admin user list
     """
+
+
+user_commands.attach(user)
 
 
 @dataclass(frozen=True)
@@ -59,24 +92,17 @@ class UserAddOptions:
     name: str = ""
     tier: str = "free"
     password_stdin: bool = False
+    admin: bool = False
 
 
 def run_user_add(opts: UserAddOptions, io: IOStreams) -> None:
-    from ckrv.server.admin import add_user
+    from ckrv.server.admin import add_user, require_data_dir
 
-    password = _read_password(io, opts.password_stdin)
-    user_id = add_user(opts.data_dir, opts.email, opts.name, opts.tier, password)
-    io.out(f"created user {opts.email} ({opts.tier}), id {user_id}")
-
-
-def _read_password(io: IOStreams, from_stdin: bool) -> str:
-    if from_stdin:
-        password = io.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise click.UsageError("the password must be at least 8 characters")
-    return password
+    require_data_dir(opts.data_dir)  # before asking for a password
+    password = read_password(io, opts.password_stdin)
+    user_id = add_user(opts.data_dir, opts.email, opts.name, opts.tier, password, opts.admin)
+    role = ", administrator" if opts.admin else ""
+    io.out(f"created user {opts.email} ({opts.tier}{role}), id {user_id}")
 
 
 @user.command("add")
@@ -90,14 +116,16 @@ def _read_password(io: IOStreams, from_stdin: bool) -> str:
     help="Jobs per month: free 10, pro 100, enterprise 1000.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_add(email: str, name: str, tier: str, password_stdin: bool) -> None:
-    """Create a user who can sign in on the activation page.
+@click.option("--admin", "is_admin", is_flag=True, help="Make the user an administrator (/admin).")
+def user_add(email: str, name: str, tier: str, password_stdin: bool, is_admin: bool) -> None:
+    """Create a user who can sign in on the activation page and the dashboard.
 
     \b
     Example:
       echo 's3cret-pass' | ckrv admin user add ada@example.com --password-stdin
+      ckrv admin user add root@example.com --admin
     """
-    run_user_add(UserAddOptions(data_dir(), email, name, tier, password_stdin), streams())
+    run_user_add(UserAddOptions(data_dir(), email, name, tier, password_stdin, is_admin), streams())
 
 
 @dataclass(frozen=True)
@@ -120,16 +148,18 @@ def run_user_list(opts: UserListOptions, io: IOStreams) -> None:
             u["subscription_tier"],
             str(u["job_quota_remaining"]),
             u["billing_cycle_end"][:10],
+            "admin" if u["admin"] else "",
+            "disabled" if u["disabled_at"] else "active",
         ]
         for u in users
     ]
-    io.out(table(rows, ["email", "name", "tier", "jobs left", "cycle ends"]))
+    io.out(table(rows, ["email", "name", "tier", "jobs left", "cycle ends", "role", "state"]))
 
 
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def user_list(as_json: bool) -> None:
-    """List users with their tier and quota.
+    """List users with their tier, quota, role and state.
 
     \b
     Example:

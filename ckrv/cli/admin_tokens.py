@@ -75,11 +75,12 @@ def run_list(opts: ListOptions, io: IOStreams) -> None:
             t["email"],
             t["created_at"][:19],
             (t["expires_at"] or "never")[:19],
+            (t["last_used_at"] or "never")[:16],
             "revoked" if t["revoked_at"] else "active",
         ]
         for t in tokens
     ]
-    io.out(table(rows, ["id", "email", "created", "expires", "state"]))
+    io.out(table(rows, ["id", "email", "created", "expires", "last used", "state"]))
 
 
 @token.command("list")
@@ -87,6 +88,8 @@ def run_list(opts: ListOptions, io: IOStreams) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def token_list(email: str | None, as_json: bool) -> None:
     """List API tokens (ids and dates; never the tokens themselves).
+
+    `last used` is kept to the minute.
 
     \b
     Example:

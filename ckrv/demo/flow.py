@@ -62,6 +62,7 @@ def _create_user(data_dir: Path) -> tuple[str, str]:
     from ckrv.server import admin
 
     password = secrets.token_urlsafe(12)
+    admin.init_data_dir(data_dir)  # the server is not started yet
     admin.add_user(data_dir, EMAIL, "Demo User", "pro", password)
     _token_id, token = admin.create_token(data_dir, EMAIL, None)
     return token, password

@@ -17,6 +17,10 @@ from tests.support.inprocess import InProcessCli, Ran
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
+    """A data dir made by `ckrv admin init` (the other admin commands need one)."""
+    from ckrv.server.admin import init_data_dir
+
+    init_data_dir(tmp_path / "data")
     return tmp_path / "data"
 
 
@@ -71,7 +75,17 @@ def test_user_add_list_and_set_tier(ckrv: InProcessCli, data_dir: Path) -> None:
     listing = admin(ckrv, data_dir, "user", "list")
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
-    assert lines[0].split() == ["EMAIL", "NAME", "TIER", "JOBS", "LEFT", "CYCLE", "ENDS"]
+    assert lines[0].split() == [
+        "EMAIL",
+        "NAME",
+        "TIER",
+        "JOBS",
+        "LEFT",
+        "CYCLE",
+        "ENDS",
+        "ROLE",
+        "STATE",
+    ]
     assert lines[1].split()[:4] == ["ada@example.com", "Ada", "free", "10"]
     assert lines[2].split()[:3] == ["bob@example.com", "enterprise", "1000"]
 

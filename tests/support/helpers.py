@@ -280,8 +280,9 @@ def app_client(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> 
 def add_user_direct(
     data_dir: Path, email: str, tier: str = "free", password: str = PASSWORD
 ) -> str:
-    from ckrv.server.admin import add_user
+    from ckrv.server.admin import add_user, init_data_dir
 
+    init_data_dir(data_dir)  # as `ckrv admin init` (tests add users before the app starts)
     return add_user(data_dir, email, email.split("@")[0], tier, password)
 
 

@@ -24,12 +24,19 @@ def create_session(
 
 
 def find_session(conn: sqlite3.Connection, session: str) -> sqlite3.Row | None:
-    """The unexpired session (user_id, csrf_token...) of the cookie `session`, or None."""
+    """The unexpired session (user_id, csrf_token...) of the cookie `session`, or None; None
+    too while its user is disabled."""
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM web_sessions WHERE session_hash = ? AND expires_at > ?",
+        "SELECT s.* FROM web_sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.session_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
         (token_hash(session), iso(utcnow())),
     ).fetchone()
     return row
+
+
+def end_user_sessions(conn: sqlite3.Connection, user_id: str) -> None:
+    """Sign the user out of every browser."""
+    conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))
 
 
 def delete_expired(conn: sqlite3.Connection, now: str | None) -> None:

@@ -131,12 +131,16 @@ def rotate_refresh_token(
 
 def _rotate(conn: sqlite3.Connection, token: str, ttl: float) -> tuple[str, str]:
     row = conn.execute(
-        "SELECT * FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
+        "SELECT r.*, u.disabled_at FROM refresh_tokens r JOIN users u ON u.id = r.user_id"
+        " WHERE r.token_hash = ?",
+        (token_hash(token),),
     ).fetchone()
     if row is None:
         raise InvalidGrant("unknown refresh token")
     if row["revoked_at"] is not None:
         raise InvalidGrant("refresh token was revoked; log in again")
+    if row["disabled_at"] is not None:  # left unspent: the login works again once enabled
+        raise InvalidGrant("this account is disabled; ask an administrator of this server")
     if row["used_at"] is not None:
         revoke_family(conn, row["family_id"])
         raise InvalidGrant(
@@ -162,6 +166,14 @@ def revoke_family(conn: sqlite3.Connection, family_id: str) -> None:
     conn.execute(
         "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
         (iso(utcnow()), family_id),
+    )
+
+
+def revoke_user_logins(conn: sqlite3.Connection, user_id: str) -> None:
+    """Revoke every CLI login (refresh token family) of the user."""
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        (iso(utcnow()), user_id),
     )
 
 
@@ -191,20 +203,23 @@ def create_api_token(conn: sqlite3.Connection, user_id: str, ttl: float | None) 
 
 
 def find_api_token(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
-    """The token's user_id, revoked_at and expires_at (api_token_user judges them), or None."""
+    """The token's user_id, revoked_at, expires_at (api_token_user judges them), token_id and
+    last_used_at, with its user's disabled_at, or None."""
     row: sqlite3.Row | None = conn.execute(
-        "SELECT user_id, revoked_at, expires_at FROM api_tokens WHERE token_hash = ?",
+        "SELECT t.user_id, t.revoked_at, t.expires_at, t.id AS token_id, t.last_used_at,"
+        " u.disabled_at FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE t.token_hash = ?",
         (token_hash(token),),
     ).fetchone()
     return row
 
 
 def user_by_api_token(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
-    """The token's user row with the token's user_id, revoked_at and expires_at, in one read
-    (the token's columns do not clash with the user's)."""
+    """The token's user row with the token's user_id, revoked_at, expires_at, token_id and
+    last_used_at, in one read (the token's columns do not clash with the user's)."""
     row: sqlite3.Row | None = conn.execute(
-        "SELECT u.*, t.user_id, t.revoked_at, t.expires_at FROM api_tokens t"
-        " JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        "SELECT u.*, t.user_id, t.revoked_at, t.expires_at, t.id AS token_id, t.last_used_at"
+        " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
         (token_hash(token),),
     ).fetchone()
     return row
@@ -223,13 +238,25 @@ def list_api_tokens(conn: sqlite3.Connection, email: str | None) -> list[sqlite3
     ).fetchall()
 
 
-def revoke_api_token(conn: sqlite3.Connection, token_id: str) -> bool:
-    """Revoke the token; False when no active token has this id."""
+def revoke_api_token(conn: sqlite3.Connection, token_id: str, user_id: str | None = None) -> bool:
+    """Revoke the token (only when `user_id` owns it, when given); False when no such active
+    token exists."""
     cur = conn.execute(
-        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        (iso(utcnow()), token_id),
+        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+        " AND (? IS NULL OR user_id = ?)",
+        (iso(utcnow()), token_id, user_id, user_id),
     )
     return cur.rowcount > 0
+
+
+def touch_api_token(conn: sqlite3.Connection, token_id: str, now: str, before: str) -> None:
+    """Record that the token was used at `now`, unless that was already recorded after
+    `before` (a busy CI token costs one write a minute, not one per request)."""
+    conn.execute(
+        "UPDATE api_tokens SET last_used_at = ? WHERE id = ?"
+        " AND (last_used_at IS NULL OR last_used_at < ?)",
+        (now, token_id, before),
+    )
 
 
 def api_token_user(row: sqlite3.Row | None) -> str:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ckrv.errors import CkrvError, InvalidToken, NotFound, QuotaExceeded, UsageError
+from ckrv.errors import (
+    AccountDisabled,
+    CkrvError,
+    InvalidToken,
+    NotFound,
+    QuotaExceeded,
+    UsageError,
+)
 from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, parse_iso, utcnow
 
@@ -102,11 +109,14 @@ def verify_password(row: sqlite3.Row | None, password: str) -> tuple[bool, str |
 
 
 async def authenticate(db: Database, email: str, password: str) -> sqlite3.Row | None:
-    """The user row when email and password match (argon2 runs in a thread, not in a write)."""
+    """The user row when email and password match (argon2 runs in a thread, not in a write);
+    AccountDisabled when they match a disabled account (said only to whoever knows the
+    password, so it tells a guesser nothing)."""
     row = db.read_one("SELECT * FROM users WHERE email = ?", (email.strip(),))
     matches, new_hash = await asyncio.to_thread(verify_password, row, password)
     if not matches or row is None:
         return None
+    require_enabled(row)
     if new_hash is not None:
         user_id = row["id"]
         await db.write(
@@ -118,7 +128,12 @@ async def authenticate(db: Database, email: str, password: str) -> sqlite3.Row |
 
 
 def add_user(
-    conn: sqlite3.Connection, email: str, name: str, tier: str, password_hash: str | None
+    conn: sqlite3.Connection,
+    email: str,
+    name: str,
+    tier: str,
+    password_hash: str | None,
+    admin: bool = False,
 ) -> str:
     if tier not in TIERS:
         raise UsageError(f"unknown tier {tier!r}: use one of {', '.join(TIERS)}")
@@ -133,6 +148,8 @@ def add_user(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (user_id, email, name, password_hash, tier, now, now),
     )
+    if admin:
+        conn.execute("UPDATE users SET admin = 1 WHERE id = ?", (user_id,))
     return user_id
 
 
@@ -164,6 +181,50 @@ def set_tier(conn: sqlite3.Connection, email: str, tier: str) -> None:
         raise UsageError(f"unknown tier {tier!r}: use one of {', '.join(TIERS)}")
     get_user(conn, email)
     conn.execute("UPDATE users SET tier = ? WHERE email = ?", (tier, email))
+
+
+def set_admin(conn: sqlite3.Connection, email: str, admin: bool) -> None:
+    get_user(conn, email)
+    conn.execute("UPDATE users SET admin = ? WHERE email = ?", (int(admin), email))
+
+
+def set_disabled(conn: sqlite3.Connection, email: str, disabled: bool) -> None:
+    """Disable (or enable) an account: a disabled one cannot sign in, and every token and
+    browser session it holds is refused while it stays disabled (`require_enabled`)."""
+    get_user(conn, email)
+    conn.execute(
+        "UPDATE users SET disabled_at = ? WHERE email = ?",
+        (iso(utcnow()) if disabled else None, email),
+    )
+
+
+def set_password(conn: sqlite3.Connection, email: str, password_hash: str) -> str:
+    """Replace the password; the user's id."""
+    user_id = str(get_user(conn, email)["id"])
+    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+    return user_id
+
+
+def delete_user(conn: sqlite3.Connection, user_id: str) -> None:
+    """Delete the row; the schema's foreign keys delete the user's jobs, credentials, secrets,
+    tokens, sessions and device codes with it (admin.remove_user does the rest)."""
+    conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+
+def account_state(conn: sqlite3.Connection, user_id: str) -> sqlite3.Row | None:
+    """The user's `disabled_at` and `admin`, or None when the user no longer exists."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT disabled_at, admin FROM users WHERE id = ?", (user_id,)
+    ).fetchone()
+    return row
+
+
+def require_enabled(row: sqlite3.Row | None) -> None:
+    """Refuse a request on behalf of a removed (401) or disabled (403) account."""
+    if row is None:
+        raise InvalidToken("the user of this token no longer exists")
+    if row["disabled_at"] is not None:
+        raise AccountDisabled(f"this account is disabled (since {row['disabled_at'][:16]})")
 
 
 def _current_usage(row: sqlite3.Row, now: datetime) -> tuple[int, datetime, datetime, str]:

@@ -109,12 +109,12 @@ class Engine:
         else:
             await self.fail_with_line(job_id, "failed", reason)
 
-    async def cancel(self, job_id: str) -> bool:
+    async def cancel(self, job_id: str, by: str = "its owner") -> bool:
         row = self.row(job_id)
         if row is None or row["status"] in TERMINAL:
             return False
         await self.db.write(lambda c: jobs.request_cancel(c, row["seq"]))
-        ended = await self.fail_with_line(job_id, "cancelled", "job cancelled by its owner")
+        ended = await self.fail_with_line(job_id, "cancelled", f"job cancelled by {by}")
         if row["attempt"] is not None:
             await self.executor.terminate(job_id, row["executor_ref"])
         return ended

@@ -500,3 +500,24 @@ def archived_with_rows(conn: sqlite3.Connection, archived: str) -> list[str]:
         (archived,),
     )
     return [row["id"] for row in rows]
+
+
+# --- across users: the admin page and `ckrv admin user remove` ---
+
+
+def queued(conn: sqlite3.Connection, columns: str = COLUMNS, limit: int = 200) -> list[sqlite3.Row]:
+    """The queue of every user, oldest first (at most `limit` jobs)."""
+    return conn.execute(
+        f"SELECT {columns} FROM {_QUEUED} ORDER BY seq LIMIT ?", (limit,)
+    ).fetchall()
+
+
+def unfinished_count(conn: sqlite3.Connection, user_id: str) -> int:
+    """How many of the user's jobs are pending or running."""
+    sql = f"SELECT COUNT(*) FROM jobs INDEXED BY jobs_user WHERE user_id = ? AND {_NOT_TERMINAL}"
+    return int(conn.execute(sql, (user_id,)).fetchone()[0])
+
+
+def ids_of_user(conn: sqlite3.Connection, user_id: str) -> list[str]:
+    rows = conn.execute("SELECT id FROM jobs INDEXED BY jobs_user WHERE user_id = ?", (user_id,))
+    return [row["id"] for row in rows]

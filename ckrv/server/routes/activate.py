@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ckrv.errors import AccountDisabled
 from ckrv.server.identity import device_flow as device
 from ckrv.server.identity import sessions
 from ckrv.server.identity.users import authenticate, find_user
@@ -24,6 +25,7 @@ from ckrv.timeutil import iso, utcnow
 SESSION_COOKIE = "ckrv_session"
 CSRF_COOKIE = "ckrv_csrf"
 _SESSION_TTL = timedelta(hours=1)
+DISABLED_MESSAGE = "This account is disabled. Ask an administrator of this server to enable it."
 
 
 @cache  # the templates only change with the code: loaded once per process
@@ -139,7 +141,10 @@ async def submit(request: Request) -> Response:
     new_session: str | None = None
     if user is None:
         password = str(form.get("password", ""))
-        user = await authenticate(svc.db, email, password)
+        try:
+            user = await authenticate(svc.db, email, password)
+        except AccountDisabled:
+            return _render(request, "activate.html", 403, error=DISABLED_MESSAGE, **retry)
         if user is None:
             svc.login_throttle.failed(email, addr)
             return _render(

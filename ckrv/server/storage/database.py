@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -155,6 +157,11 @@ class Database:
             self._enqueue(group.run).add_done_callback(group.settle)
         return await future
 
+    def write_soon(self, fn: WriteFn[Any]) -> None:
+        """Queue a write nobody waits for (bookkeeping, such as when a token was last used),
+        from code on the loop that cannot await; a failure is printed, not raised."""
+        self._enqueue(fn).add_done_callback(_print_failure)
+
     def _enqueue(self, fn: WriteFn[T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -232,6 +239,12 @@ class Database:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
+
+
+def _print_failure(future: asyncio.Future[Any]) -> None:
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        traceback.print_exception(error, file=sys.stderr)
 
 
 def _commit_batch(

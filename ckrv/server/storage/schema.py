@@ -221,4 +221,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN rounds INTEGER;
     ALTER TABLE jobs ADD COLUMN verify_runs INTEGER
     """,
+    # 8: administrators (who see /admin) and disabled accounts (refused at sign-in and on
+    # every request; NULL: enabled)
+    """
+    ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN disabled_at TEXT
+    """,
 ]

@@ -2,7 +2,7 @@
 -- Regenerate with scripts/gen-docs (tests/unit/test_schema_snapshot.py fails when stale).
 -- The schema of a database after every migration: tables by name, each followed by its
 -- indexes by name (SQLite's own tables and automatic indexes left out).
--- PRAGMA user_version = 7
+-- PRAGMA user_version = 8
 
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
@@ -132,15 +132,15 @@ CREATE TABLE secrets (
 );
 
 CREATE TABLE users (
-    id TEXT PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    name TEXT NOT NULL DEFAULT '',
-    password_hash TEXT,
-    tier TEXT NOT NULL DEFAULT 'free',
-    created_at TEXT NOT NULL,
-    cycle_start TEXT NOT NULL,
-    jobs_used INTEGER NOT NULL DEFAULT 0
-);
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        password_hash TEXT,
+        tier TEXT NOT NULL DEFAULT 'free',
+        created_at TEXT NOT NULL,
+        cycle_start TEXT NOT NULL,
+        jobs_used INTEGER NOT NULL DEFAULT 0
+    , admin INTEGER NOT NULL DEFAULT 0, disabled_at TEXT);
 
 CREATE TABLE web_sessions (
     session_hash TEXT PRIMARY KEY,
