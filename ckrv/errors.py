@@ -9,7 +9,10 @@ paths import this module.
     CkrvError                    1  500 internal_error (a bug or a failure, never rendered)
     ├── InvalidRequest           1  400 invalid_request
     │   ├── UsageError           2      (the command line or a local file is wrong)
-    │   └── CredentialMismatch   1  400 credential_mismatch
+    │   ├── CredentialMismatch   1  400 credential_mismatch
+    │   └── Unprocessable        1  422 unprocessable (well-formed, but this server cannot
+    │       │                               do it: a timeout over its maximum)
+    │       └── AgentUnavailable 1  422 agent_unavailable
     ├── PayloadTooLarge          1  413 payload_too_large
     ├── Conflict                 1  409 conflict, and superseded / job_ended for a worker,
     │                                   unconfined (jobs of one user only)
@@ -74,6 +77,19 @@ class CredentialMismatch(InvalidRequest):
     """A git credential that cannot work with the repository URL (a token needs https)."""
 
     code = "credential_mismatch"
+
+
+class Unprocessable(InvalidRequest):
+    """A well-formed request this server cannot carry out as asked (a limit of its own)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class AgentUnavailable(Unprocessable):
+    """A job names an agent whose program the server's workers cannot start (not installed)."""
+
+    code = "agent_unavailable"
 
 
 class PayloadTooLarge(CkrvError):
@@ -330,6 +346,8 @@ WIRE_ERRORS: dict[str, type[CkrvError]] = {
     for cls in (
         InvalidRequest,
         CredentialMismatch,
+        Unprocessable,
+        AgentUnavailable,
         PayloadTooLarge,
         Conflict,
         Superseded,

@@ -148,9 +148,9 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "allow_local_repositories",
         bool,
         False,
-        "Allow file:// URLs and local paths as "
-        "job repositories. For development and tests only: it lets any user read this machine's "
-        "repositories.",
+        "Allow file:// URLs, local paths and plain http:// URLs as job repositories. For "
+        "development, tests and trying ckrv on one machine only: it lets any user read this "
+        "machine's repositories, and http:// fetches code unauthenticated and unencrypted.",
     ),
     (
         "server",
@@ -415,11 +415,24 @@ def _convert(section: str, key: str, value: Any) -> Any:
 def _agent(name: str, table: Any) -> AgentConfig:
     if not isinstance(table, dict) or not isinstance(table.get("command"), list):
         raise ConfigError(f'config: [agents.{name}] needs `command = ["prog", "arg", ...]`')
-    known = {"command", "env", "timeout", "verify", "network", "allowed_hosts", *LIMIT_KEYS}
+    known = {
+        "command",
+        "env",
+        "timeout",
+        "verify",
+        "stdin",
+        "network",
+        "allowed_hosts",
+        *LIMIT_KEYS,
+    }
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"config: unknown keys in [agents.{name}]: {', '.join(sorted(unknown))}")
     timeout = table.get("timeout")
+    if not isinstance(table.get("stdin", False), bool):
+        raise ConfigError(
+            f"config: [agents.{name}] stdin = {table['stdin']!r}: expected true or false"
+        )
     mode, hosts = _network_keys(f"agents.{name}", table)
     limits = []
     for key in LIMIT_KEYS:
@@ -437,6 +450,7 @@ def _agent(name: str, table: Any) -> AgentConfig:
         network=mode,
         allowed_hosts=hosts,
         limits=tuple(limits),
+        stdin=bool(table.get("stdin", False)),
     )
 
 

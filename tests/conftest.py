@@ -65,6 +65,21 @@ def one_at_a_time_when_alone(
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+STAND_INS = Path(__file__).parent / "support" / "bin"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def preset_programs_on_path() -> Iterator[None]:
+    """The presets' programs (claude, codex, gemini, aider) as stand-ins that exit 1 at once,
+    first on PATH for this process and the servers it starts: the server refuses a job whose
+    agent's program is not installed, and tests create jobs for the default preset without
+    running a model. A test of that refusal sets its own PATH."""
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{STAND_INS}{os.pathsep}{before}"
+    yield
+    os.environ["PATH"] = before
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """Async tests (marked `anyio`) run on asyncio, the loop the server runs on."""

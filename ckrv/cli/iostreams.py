@@ -73,9 +73,16 @@ class IOStreams:
         self.out(json.dumps(value, indent=2, ensure_ascii=False))
 
     def error(self, message: str, hint: str | None = None) -> None:
-        self.err(f"{self.paint('error:', 'red', bold=True, stream=self.stderr)} {message}")
+        """`error: MESSAGE` and `hint: HINT`, control characters shown (a job's error message
+        holds what its agent printed)."""
+        from ckrv.cli.output import visible
+
+        self.err(f"{self.paint('error:', 'red', bold=True, stream=self.stderr)} {visible(message)}")
         if hint:
-            self.err(f"{self.paint('hint:', 'yellow', stream=self.stderr)} {hint}")
+            self.err(f"{self.paint('hint:', 'yellow', stream=self.stderr)} {visible(hint)}")
 
     def warning(self, message: str) -> None:
-        self.err(f"{self.paint('warning:', 'yellow', bold=True, stream=self.stderr)} {message}")
+        from ckrv.cli.output import visible
+
+        label = self.paint("warning:", "yellow", bold=True, stream=self.stderr)
+        self.err(f"{label} {visible(message)}")

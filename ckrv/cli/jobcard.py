@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.output import visible
 from ckrv.contracts.jobmodel import TERMINAL, short_id
 from ckrv.diffstat import diffstat_text
 
@@ -71,7 +72,8 @@ def _diff_stats(job: dict[str, Any]) -> str | None:
 
 
 def card(job: dict[str, Any], io: IOStreams) -> str:
-    """The job as `ckrv status` shows it: what, where, when, outcome, and what to do next."""
+    """The job as `ckrv status` shows it: what, where, when, outcome, and what to do next.
+    Text the job's agent or author could have written has its control characters shown."""
     from ckrv.client.jobs import local_time
     from ckrv.timeutil import format_duration
 
@@ -83,11 +85,11 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         branch += f" (pushed as {job['pushed_branch']})"
     fields: list[tuple[str, str | None]] = [
         ("status", status_word(job, io)),
-        ("spec", job.get("spec_title")),
-        ("agent", job.get("agent")),
-        ("repository", job["git_repo_url"]),
-        ("base", base),
-        ("branch", branch),
+        ("spec", _shown(job.get("spec_title"))),
+        ("agent", _shown(job.get("agent"))),
+        ("repository", visible(job["git_repo_url"])),
+        ("base", visible(base)),
+        ("branch", visible(branch)),
         ("created", local_time(job.get("created_at"))),
         ("started", local_time(job.get("started_at"))),
         ("completed", local_time(job.get("completed_at"))),
@@ -95,8 +97,8 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         ("eta", _eta(job)),
         ("changes", _diff_stats(job)),
         ("verify", verify_word(job, io)),
-        ("summary", job.get("result_summary")),
-        ("error", _red_lines(job.get("error_message"), io)),
+        ("summary", _shown(job.get("result_summary"))),
+        ("error", _red_lines(_shown(job.get("error_message")), io)),
     ]
     lines = [f"Job {io.paint(job['id'], 'cyan', bold=True)}"]
     for name, value in fields:
@@ -127,6 +129,10 @@ def verify_word(job: dict[str, Any], io: IOStreams) -> str | None:
     if job.get("verify_transcripts"):
         lines.append(f"(read one with `ckrv status {sid} --transcript N`)")
     return "\n".join(lines)
+
+
+def _shown(text: str | None) -> str | None:
+    return visible(text) if text else text
 
 
 def _red_lines(text: str | None, io: IOStreams) -> str | None:

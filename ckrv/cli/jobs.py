@@ -15,7 +15,7 @@ import click
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.jobcard import STATUS_COLORS, card, status_word, watch_job
-from ckrv.cli.output import table
+from ckrv.cli.output import table, visible
 from ckrv.contracts.jobmodel import SHORT_ID, STATUSES, short_id
 
 
@@ -100,17 +100,28 @@ def run_jobs(opts: JobsOptions, io: IOStreams) -> None:
             j["status"],
             j.get("phase") or "-",
             j.get("agent") or "-",
-            short_repo(j["git_repo_url"]),
+            short_title(j.get("spec_title")),
+            visible(short_repo(j["git_repo_url"]), lines=False),
             age(j),
             format_duration(j.get("duration_seconds")),
         ]
         for j in found
     ]
-    text = table(rows, ["id", "status", "phase", "agent", "repository", "age", "duration"])
+    text = table(rows, ["id", "status", "phase", "agent", "title", "repository", "age", "duration"])
     if io.color():
         head, *body = text.splitlines()
         text = "\n".join([io.paint(head, "white", bold=True), *(_color_row(r, io) for r in body)])
     io.out(text)
+
+
+def short_title(title: str | None, width: int = 32) -> str:
+    """The spec's title on one line, cut at `width` (at a word when one ends near it)."""
+    text = " ".join(visible(title or "", lines=False).split()) or "-"
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    word_end = cut.rfind(" ")
+    return (cut[:word_end] if word_end >= width // 2 else cut).rstrip() + "…"
 
 
 def short_repo(url: str, width: int = 40) -> str:

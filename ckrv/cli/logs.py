@@ -12,13 +12,15 @@ import click
 
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.output import visible
 
 _LEVEL_COLORS = {"error": "red", "warn": "yellow", "debug": "bright_black"}
 
 
 class LinePrinter:
     """Prints log entries as `HH:MM:SS source: message` (local time), level-coloured on a
-    terminal, or as one JSON object per line; to io's stdout unless given another stream."""
+    terminal, control characters shown as text, or as one JSON object per line; to io's stdout
+    unless given another stream."""
 
     def __init__(
         self, io: IOStreams, *, as_json: bool, flush: bool, stream: TextIO | None = None
@@ -44,8 +46,8 @@ class LinePrinter:
         if self.as_json:
             text = json.dumps(entry, ensure_ascii=False)
         else:
-            clock, source = self._local_time(str(entry["timestamp"])), entry["source"]
-            message, color = str(entry["message"]), _LEVEL_COLORS.get(str(entry["level"]))
+            clock, source = self._local_time(str(entry["timestamp"])), visible(str(entry["source"]))
+            message, color = visible(str(entry["message"])), _LEVEL_COLORS.get(str(entry["level"]))
             if self.color:
                 clock = click.style(clock, dim=True)
                 message = click.style(message, fg=color) if color else message

@@ -3,6 +3,7 @@ into a file, or to stdout."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import click
 
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
+from ckrv.cli.output import visible
 from ckrv.contracts.jobmodel import short_id
 
 
@@ -118,15 +120,36 @@ def _to_worktree(io: IOStreams, job: dict[str, Any], patch: bytes, three_way: bo
             + ("" if three_way else ", or merge it in: `--3way`")
         )
         raise
+    except apply.MergeConflicts as exc:
+        files = " ".join(shlex.quote(f) for f in exc.files)
+        exc.hint = (
+            f"edit each to keep what you want, then `git add {files}` and commit; or drop the "
+            f"job's changes to them: `git checkout HEAD -- {files}`"
+        )
+        raise
     io.out(f"applied the diff of job {sid} to {root}")
     io.out(apply.diffstat(root, patch).rstrip())
-    _next(
-        io,
-        [
-            ("git diff", "review the changes"),
-            (f'git commit -am "{_title(job)}"', "commit them"),
-        ],
-    )
+    _next(io, _commit_steps(apply.created_files(root, patch), _title(job), staged=three_way))
+
+
+def _commit_steps(created: list[str], title: str, *, staged: bool) -> list[tuple[str, str]]:
+    """Review and commit, the files the job created included: a plain apply leaves them
+    untracked, so `git commit -a` alone would miss them (--3way adds them to the index)."""
+    message = shlex.quote(title)
+    if not created:
+        return [("git diff", "review the changes"), (f"git commit -am {message}", "commit them")]
+    count = f"{len(created)} new file{'s' if len(created) > 1 else ''}"
+    if staged:
+        add = ""
+    elif len(created) <= 4:
+        add = f"git add {' '.join(shlex.quote(f) for f in created)} && "
+    else:
+        add = "git add -A && "  # also any untracked file of yours: `git status` shows which
+    return [
+        ("git status", f"what changed: {count} included"),
+        ("git diff", "review the changes to files you had"),
+        (f"{add}git commit -am {message}", "commit them, the new files too"),
+    ]
 
 
 def _to_branch(
@@ -161,7 +184,7 @@ def _warn_other_repository(io: IOStreams, root: Path, job: dict[str, Any]) -> No
 
 
 def _title(job: dict[str, Any]) -> str:
-    return str(job.get("spec_title") or "ckrv job").replace('"', "'")
+    return visible(str(job.get("spec_title") or "ckrv job"), lines=False)
 
 
 def _next(io: IOStreams, commands: list[tuple[str, str]]) -> None:

@@ -11,6 +11,7 @@ import click
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.jobcard import card, next_block, next_commands, status_word
+from ckrv.cli.output import visible
 from ckrv.contracts.jobmodel import short_id
 
 if TYPE_CHECKING:
@@ -321,7 +322,7 @@ def queued_card(job: dict[str, Any], io: IOStreams, *, waiting: bool = False) ->
     sid = short_id(job["id"])
     lines = [
         f"Queued job {io.paint(sid, 'cyan', bold=True)} ({status_word(job, io)}): "
-        f"{job.get('spec_title') or 'job'}",
+        f"{visible(job.get('spec_title') or 'job')}",
         f"  id          {job['id']}",
         f"  repository  {job['git_repo_url']} @ {job['git_base_branch']}",
         f"  agent       {job.get('agent')}",
@@ -373,7 +374,7 @@ def _run_local(opts: RunOptions, spec: str, io: IOStreams) -> None:
 
 def _local_card(result: LocalResult, io: IOStreams) -> str:
     job = result.job
-    outcome = job.get("result_summary") or job.get("error_message") or ""
+    outcome = visible(job.get("result_summary") or job.get("error_message") or "")
     lines = [f"{status_word(job, io)}: {outcome}"]
     if result.branch_created:
         branch, base = job["feature_branch_name"], job["base_commit"][:12]

@@ -19,6 +19,7 @@ from ckrv.errors import (
     NotFound,
     QuotaExceeded,
     ServerUnreachable,
+    UsageError,
 )
 
 TokenSource = Callable[[bool], str | None]
@@ -44,14 +45,21 @@ def _body(response: httpx.Response) -> tuple[str, dict[str, Any]]:
     return str(body.get("message") or body.get("error_description") or body.get("error")), body
 
 
-def translate(response: httpx.Response) -> CkrvError:
+def translate(response: httpx.Response, *, env_token: bool = False) -> CkrvError:
     """The typed error of an error response, built from its body's `error` code and fields; by
-    its status when the code is not one this client knows at that status."""
+    its status when the code is not one this client knows at that status. `env_token`: the
+    request carried the token from CKRV_TOKEN (a 401 then says that token was refused)."""
     message, body = _body(response)
     status = response.status_code
     code = body.get("error")
     hint = None
-    if status == 401:
+    if status == 401 and env_token:
+        message = f"the token in CKRV_TOKEN was refused by the server: {message}"
+        hint = (
+            "create a new one (`ckrv admin token create EMAIL`), or unset CKRV_TOKEN to use "
+            "your `ckrv cloud login`"
+        )
+    elif status == 401:
         message = f"not logged in to {response.request.url.host}: {message}"
         hint = "run `ckrv cloud login` (or set CKRV_TOKEN)"
     cls = WIRE_ERRORS.get(code) if isinstance(code, str) else None
@@ -68,6 +76,7 @@ class Api:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
+        self.env_token = False  # the token comes from CKRV_TOKEN (set by Session)
         self._http = httpx.Client(
             base_url=self.api_url, timeout=timeout, headers={"User-Agent": f"ckrv/{__version__}"}
         )
@@ -104,8 +113,15 @@ class Api:
             if retry_headers.get("Authorization"):
                 response = self.raw(method, path, retry_headers, **kwargs)
         if response.status_code >= 400:
-            raise translate(response)
+            raise self.error(response)
         return response
+
+    def error(self, response: httpx.Response) -> CkrvError:
+        """The error of an error response; a 404 from a server answering only under `/v1`
+        (the URL lacks it) says so."""
+        if response.status_code == 404 and not self.api_url.endswith("/v1"):
+            check_api_url(self.api_url)
+        return translate(response, env_token=self.env_token)
 
     def raw(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
         try:
@@ -127,7 +143,36 @@ class Api:
             with self._http.stream(method, path, headers=headers, **kwargs) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise translate(response)
+                    raise self.error(response)
                 yield response
         except httpx.TransportError as exc:
             raise self.unreachable(exc) from exc
+
+
+def check_api_url(api_url: str) -> None:
+    """Raise what is wrong with `api_url` when that is clear: nothing answers there
+    (ServerUnreachable), or a ckrv server does but the URL lacks its `/v1` (UsageError). A
+    server that answers, or one that is not ckrv, passes: the caller's own error stands."""
+    base = api_url.rstrip("/")
+    try:
+        with httpx.Client(timeout=10.0) as http:
+            if _is_ckrv_api(http, base) or base.endswith("/v1"):
+                return
+            if _is_ckrv_api(http, base + "/v1"):
+                raise UsageError(
+                    f"{base} is a ckrv server, but its API is under /v1",
+                    hint=f"use --api-url {base}/v1 (or set CHAKRAVARTI_API_URL={base}/v1)",
+                )
+    except httpx.TransportError as exc:
+        raise Api(base).unreachable(exc) from exc
+
+
+def _is_ckrv_api(http: httpx.Client, api_url: str) -> bool:
+    """Whether `api_url` serves ckrv's API (its OpenAPI document is there)."""
+    response = http.get(f"{api_url}/openapi.json")
+    if response.status_code != 200:
+        return False
+    try:
+        return "openapi" in response.json()
+    except ValueError:
+        return False

@@ -55,12 +55,51 @@ def check(root: Path, patch: bytes, *, three_way: bool = False) -> None:
     raise PatchConflict(f"the diff does not apply to your working tree: {listing}", files)
 
 
+class MergeConflicts(CkrvError):
+    """A three-way apply that left conflict markers in `files` (the rest of the diff applied)."""
+
+    def __init__(self, message: str, files: list[str], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+
+
 def apply_to_worktree(root: Path, patch: bytes, *, three_way: bool = False) -> None:
-    """Apply `patch` to the working tree at `root` (and the index with --3way), all or nothing."""
+    """Apply `patch` to the working tree at `root` (and the index with --3way), all or nothing;
+    with --3way, hunks that conflict are merged with markers and MergeConflicts names them."""
     if not patch.strip():
         return
     check(root, patch, three_way=three_way)
-    repo.git(root, *_apply_args(three_way), "-", input=patch)
+    done = repo.git(root, *_apply_args(three_way), "-", input=patch, check=not three_way)
+    if done.returncode == 0:
+        return
+    conflicted = unmerged_files(root)
+    if not conflicted:
+        detail = done.stderr.decode("utf-8", "replace").strip()
+        raise CkrvError(f"git apply --3way failed: {detail}")
+    raise MergeConflicts(
+        f"the diff was applied, with conflicts in {', '.join(conflicted)}: git left conflict "
+        "markers (<<<<<<< ======= >>>>>>>) in them",
+        conflicted,
+    )
+
+
+def unmerged_files(root: Path) -> list[str]:
+    """The paths with unresolved merge conflicts in the index."""
+    return repo.text(root, "diff", "--name-only", "--diff-filter=U").splitlines()
+
+
+def created_files(root: Path, patch: bytes) -> list[str]:
+    """The paths `patch` creates (`git apply --summary`'s `create mode` lines)."""
+    if not patch.strip():
+        return []
+    summary = repo.git(root, "apply", "--summary", "-", input=patch).stdout.decode(
+        "utf-8", "replace"
+    )
+    return [
+        line.split(maxsplit=3)[3]
+        for line in summary.splitlines()
+        if line.strip().startswith("create mode ") and len(line.split(maxsplit=3)) == 4
+    ]
 
 
 def diffstat(root: Path, patch: bytes) -> str:

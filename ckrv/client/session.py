@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from ckrv.client.api import Api, translate
+from ckrv.client.api import Api, check_api_url, translate
 from ckrv.client.tokenstore import StoredTokens, TokenStore
 from ckrv.errors import NotAuthenticated
 from ckrv.fileutil import private_dir
@@ -32,13 +32,16 @@ class Session:
         self._tokens: StoredTokens | None = None  # loaded once; _refresh re-reads under its lock
 
     def api(self, *, timeout: float = 30.0) -> Api:
-        return Api(self.api_url, self.token, timeout=timeout)
+        api = Api(self.api_url, self.token, timeout=timeout)
+        api.env_token = self.env_token is not None
+        return api
 
     def token(self, force_refresh: bool = False) -> str | None:
         if self.env_token:
             return None if force_refresh else self.env_token
         tokens = self._tokens or self.store.load(self.api_url)
         if tokens is None:
+            check_api_url(self.api_url)  # a wrong URL is why there is no login for it
             raise login_hint(self.api_url)
         if force_refresh or tokens.expires_at - time.time() < REFRESH_MARGIN:
             tokens = self._refresh(tokens)

@@ -18,8 +18,9 @@ DEFAULT_KNOWN_HOSTS_POLICY = "accept-new"
 
 @dataclass(frozen=True)
 class AgentDescription:
-    """The agent to run: argv (with `{spec_file}` / `{prompt}`), the pass-through variable
-    names, its timeout, the verify step, and what to install when its command is missing."""
+    """The agent to run: argv (with the placeholders of contracts/agents.py), the pass-through
+    variable names, its timeout, the verify step, what to install when its command is missing,
+    and whether the spec goes to its standard input."""
 
     name: str
     command: tuple[str, ...]
@@ -27,11 +28,18 @@ class AgentDescription:
     timeout: float | None
     verify: tuple[str, ...]
     install_hint: str
+    stdin: bool = False
 
     @classmethod
     def of(cls, agent: AgentConfig) -> AgentDescription:
         return cls(
-            agent.name, agent.command, agent.env, agent.timeout, agent.verify, install_hint(agent)
+            agent.name,
+            agent.command,
+            agent.env,
+            agent.timeout,
+            agent.verify,
+            install_hint(agent),
+            agent.stdin,
         )
 
     @classmethod
@@ -44,6 +52,7 @@ class AgentDescription:
             timeout=float(timeout) if timeout is not None else None,
             verify=tuple(str(arg) for arg in data.get("verify") or ()),
             install_hint=str(data.get("install_hint") or ""),
+            stdin=bool(data.get("stdin")),
         )
 
 

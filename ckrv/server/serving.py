@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import math
 import signal
@@ -69,11 +70,22 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port, or stop what is using it",
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint=bind_hint(exc, host)
         ) from exc
     sock.listen(2048)
     return sock
+
+
+def bind_hint(exc: OSError, host: str) -> str:
+    """What to change when the address cannot be bound: the port only when it is the port."""
+    if exc.errno == errno.EADDRINUSE:
+        return "pick another --port, or stop what is using it"
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need privileges: pick a --port above 1023"
+    return (
+        f"--host {host} is not an address of this machine: use 127.0.0.1 (this machine only), "
+        "0.0.0.0 (every address), or one `ip address` lists"
+    )
 
 
 def tune_gc() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ckrv.contracts import launch_env
-from ckrv.contracts.agents import PRESETS
+from ckrv.contracts.agents import PRESETS, PYTHON
 from ckrv.contracts.credentials import GitCredential
 from ckrv.contracts.job_description import JobDescription
 from ckrv.contracts.jobmodel import WorkerResult
@@ -105,15 +106,17 @@ class JobContext:
 
 
 def substitute(command: list[str], spec_file: Path, prompt: str) -> list[str]:
+    """The argv with `{spec_file}`, `{prompt}` and `{python}` replaced (contracts/agents.py)."""
     uses_prompt = any("{prompt}" in arg for arg in command)
     if uses_prompt and len(prompt.encode()) > _PROMPT_ARG_LIMIT:
         raise WorkerError(
             "the spec is too large to pass as {prompt} on the command line; configure the "
-            "agent to read {spec_file} instead"
+            "agent to read {spec_file} or its standard input (stdin = true) instead"
         )
-    return [
+    argv = [
         arg.replace("{spec_file}", str(spec_file)).replace("{prompt}", prompt) for arg in command
     ]
+    return [sys.executable if arg == PYTHON else arg for arg in argv]
 
 
 def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
@@ -171,8 +174,10 @@ def _run_step(
     source: str,
     timeout: float | None,
     sink: LineSink | None = None,
+    stdin: bytes | None = None,
 ) -> Completed:
-    """Run one command; one that a resource limit ended raises LimitReached naming it."""
+    """Run one command (`stdin`: what its standard input holds, else nothing); one that a
+    resource limit ended raises LimitReached naming it."""
     wrapped, env = _confined(ctx, argv)
     limits = ctx.limits
     disk = DiskWatch(ctx.workspace, limits)
@@ -184,6 +189,7 @@ def _run_step(
         sink=sink or ctx.sink,
         timeout=timeout,
         should_stop=lambda: ctx.reporter.gone or disk.over(),
+        stdin=stdin,
     )
     reason = disk.message() or explain_end(done.exit_code, done.last_lines, limits)
     if reason is not None:
@@ -223,7 +229,8 @@ def _run_agent(ctx: JobContext) -> Completed | Outcome:
         )
     ctx.reporter.event(phase="executing")
     ctx.say(f"running agent {agent.name}")
-    return _run_step(ctx, argv, agent.name, agent.timeout)
+    stdin = spec.encode() if agent.stdin else None
+    return _run_step(ctx, argv, agent.name, agent.timeout, stdin=stdin)
 
 
 def verify_commands(job: JobDescription) -> list[list[str]]:

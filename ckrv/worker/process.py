@@ -79,6 +79,18 @@ def _emit(raw: bytes, source: str, level: str, sink: LineSink, done: Completed) 
     sink(source, line, level)
 
 
+def _feed(stream: IO[bytes], data: bytes) -> None:
+    """Write `data` and close, in a thread: a command that reads none of it, or ends early,
+    blocks or breaks only this."""
+    try:
+        stream.write(data)
+    except (BrokenPipeError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
 def run_streaming(
     argv: list[str],
     *,
@@ -88,12 +100,15 @@ def run_streaming(
     sink: LineSink,
     timeout: float | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    stdin: bytes | None = None,
 ) -> Completed:
+    """Run `argv`, its lines to `sink`; `stdin` is written to its standard input (else it
+    reads nothing there)."""
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -103,6 +118,8 @@ def run_streaming(
         threading.Thread(target=_pump, args=(proc.stdout, source, "info", sink, done), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, source, "warn", sink, done), daemon=True),
     ]
+    if stdin is not None and proc.stdin is not None:
+        pumps.append(threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True))
     for pump in pumps:
         pump.start()
     deadline = time.monotonic() + timeout if timeout else None

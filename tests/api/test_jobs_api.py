@@ -79,6 +79,29 @@ def test_refused_repository_urls(inproc: Any, url: str) -> None:
     )
 
 
+@pytest.mark.parametrize("url", ["file:///tmp/repo.git", "/srv/repo.git", "http://h.example/a"])
+def test_a_refused_local_or_http_url_names_the_setting_that_allows_it(
+    inproc: Any, url: str
+) -> None:
+    message = create(inproc, git_repo_url=url).json()["message"]
+    assert "unless the server sets allow_local_repositories" in message
+
+
+def test_with_local_repositories_allowed_the_refusal_does_not_say_they_are_refused(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    with app_client(data, max_concurrent_jobs=0, allow_local_repositories=True) as client:
+        add_user_direct(data, "ada@example.com")
+        token = device_login(client, data, "ada@example.com")["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        assert create(client, git_repo_url="http://h.example/a.git").status_code == 201
+        refused = create(client, git_repo_url="relative/repo")
+        assert refused.status_code == 400
+        message = refused.json()["message"]
+        assert "or an absolute local path" in message and "refused" not in message
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -159,11 +182,15 @@ def test_agent_timeout_and_setup_fields(inproc: Any) -> None:
     assert unknown.status_code == 400 and "claude-code" in unknown.json()["message"]
     default = create(inproc).json()
     assert default["agent"] == "claude-code" and default["timeout_seconds"] == 3600
-    capped = create(inproc, agent="aider", timeout_seconds=10**9, setup="pip install -e .").json()
+    too_long = create(inproc, agent="aider", timeout_seconds=7 * 86400)
+    assert too_long.status_code == 422 and too_long.json()["error"] == "unprocessable"
+    assert "over this server's maximum of 6h00m" in too_long.json()["message"]
+    longest = create(inproc, agent="aider", timeout_seconds=6 * 3600, setup="pip install -e .")
+    assert longest.status_code == 201, longest.text
     assert (
-        capped["timeout_seconds"] == 6 * 3600
-        and capped["setup"] == "pip install -e ."
-        and capped["agent"] == "aider"
+        longest.json()["timeout_seconds"] == 6 * 3600
+        and longest.json()["setup"] == "pip install -e ."
+        and longest.json()["agent"] == "aider"
     )
     assert create(inproc, timeout_seconds=-1).status_code == 400
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import DEVICE_GRANT, PASSWORD, app_client
+from tests.support.helpers import DEVICE_GRANT, PASSWORD, Server, app_client
 from tests.support.inprocess import InProcessCli, Ran
 
 
@@ -163,8 +163,8 @@ def test_device_approve_from_the_shell(ckrv: InProcessCli, data_dir: Path) -> No
         assert again.returncode == 4  # a code is approved once
 
 
-def test_not_logged_in_exits_3_naming_login(ckrv: InProcessCli) -> None:
-    url = f"http://127.0.0.1:{free_port()}/v1"
+def test_not_logged_in_exits_3_naming_login(ckrv: InProcessCli, live: Server) -> None:
+    url = live.api_url  # a server that answers, with no login for it here
     for args in (["cloud", "whoami"], ["cloud", "whoami", "--json"]):
         result = ckrv("--api-url", url, *args)
         assert result.returncode == 3

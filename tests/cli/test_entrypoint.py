@@ -38,7 +38,10 @@ def test_the_process_exits_with_the_documented_codes(tmp_path: Path) -> None:
     usage = ckrv("no-such-command", config_dir=tmp_path)
     assert usage.returncode == 2 and "No such command" in usage.stderr
     anonymous = ckrv("--api-url", url, "cloud", "whoami", config_dir=tmp_path)
-    assert anonymous.returncode == 3 and f"not logged in to {url}" in anonymous.stderr
+    # no login for that URL, and nothing answers there: the server is what is wrong
+    assert anonymous.returncode == 6 and f"cannot reach the ckrv server at {url}" in (
+        anonymous.stderr
+    )
     unreachable = ckrv("jobs", config_dir=tmp_path, CHAKRAVARTI_API_URL=url, CKRV_TOKEN="x")
     assert (
         unreachable.returncode == 6

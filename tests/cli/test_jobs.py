@@ -81,12 +81,18 @@ def test_jobs_pages_through_the_cursor_past_100(paused: Server, repo: Path, tmp_
             "STATUS",
             "PHASE",
             "AGENT",
+            "TITLE",
             "REPOSITORY",
             "AGE",
             "DURATION",
         ]
         assert [line.split()[0] for line in lines[1:]] == [i[:8] for i in created[::-1][:3]]
         assert all(line.split()[1:4] == ["pending", "-", "scripted"] for line in lines[1:])
+        assert [line.split()[4:6] for line in lines[1:]] == [
+            ["job", "104"],
+            ["job", "103"],
+            ["job", "102"],
+        ]
         assert cli.json("jobs", "--status", "failed") == []
 
 

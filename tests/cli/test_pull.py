@@ -3,6 +3,7 @@ workers on a real server."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,37 @@ def test_3way_is_passed_to_git_apply(
     assert (checkout / "app.py").read_text() == APP.replace("line 3\n", "line three\n").replace(
         "line 5\n", "line FIVE\n"
     )
+
+
+def test_the_suggested_commit_includes_the_files_the_job_created(
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path
+) -> None:
+    job, _diff = finished(api, SPEC, origin)
+    result = ckrv.run("pull", job["id"][:8])
+    assert result.returncode == 0, result.stderr
+    assert "1 new file included" in result.stdout
+    suggested = next(
+        line.split("   #")[0].removeprefix("next:").strip()
+        for line in result.stdout.splitlines()
+        if "git commit" in line
+    )
+    assert suggested == "git add notes/new.txt && git commit -am 'Tune line five'"
+    subprocess.run(["sh", "-c", suggested], cwd=checkout, check=True, capture_output=True)
+    assert git(checkout, "status", "--porcelain") == ""  # nothing the job made was left out
+
+
+def test_3way_conflicts_name_the_files_and_what_to_do(
+    api: httpx.Client, ckrv: InProcessCli, origin: Path, checkout: Path
+) -> None:
+    job, _diff = finished(api, SPEC, origin)
+    (checkout / "app.py").write_text(APP.replace("line 5\n", "line five, mine\n"))
+    git(checkout, "commit", "-qam", "my line 5")
+    result = ckrv.run("pull", job["id"][:8], "--3way")
+    assert result.returncode == 1
+    assert "the diff was applied, with conflicts in app.py" in result.stderr
+    assert "git add app.py" in result.stderr and "git checkout HEAD -- app.py" in result.stderr
+    assert "<<<<<<<" in (checkout / "app.py").read_text()
+    assert (checkout / "notes/new.txt").read_text() == "brand new\n"  # the rest applied
 
 
 def test_output_writes_the_patch_and_no_apply_prints_it(

@@ -89,7 +89,7 @@ def test_agent_failure_reports_exit_code_and_last_lines(api: httpx.Client, repo:
     assert response.status_code == 404 and "failed" in response.json()["message"]
 
 
-def test_missing_agent_binary_names_the_command(
+def test_missing_agent_binary_is_refused_at_creation_naming_the_command(
     tmp_path: Path, config_dir: Path, repo: Path
 ) -> None:
     config = write_config(
@@ -98,12 +98,15 @@ def test_missing_agent_binary_names_the_command(
     srv = Server(data_dir=tmp_path / "data", config_dir=config_dir, config=config).start()
     try:
         with srv.client(srv.add_user("bob@example.com")) as api:
-            done = wait_status(api, submit(api, "print hi\n", repo, agent="ghost")["id"])
-        assert done["status"] == "failed"
-        assert (
-            "ckrv-no-such-agent" in done["error_message"]
-            and "not installed" in done["error_message"]
-        )
+            url = repo.as_uri()
+            body = {"spec_content": "print hi\n", "git_repo_url": url, "agent": "ghost"}
+            refused = api.post("/jobs", json=body)
+            assert refused.status_code == 422, refused.text
+            assert (
+                "needs the command 'ckrv-no-such-agent', which is not installed"
+                in (refused.json()["message"])
+            )
+            assert api.get("/jobs").json()["jobs"] == []
     finally:
         srv.shutdown()
 

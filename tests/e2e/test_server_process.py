@@ -165,6 +165,14 @@ def test_port_in_use_is_reported(fresh: Server) -> None:
     assert "--port" in result.stderr
 
 
+def test_a_host_not_of_this_machine_is_reported_as_the_host(fresh: Server) -> None:
+    # 192.0.2.1 is TEST-NET-1: documentation only, never an address of this machine.
+    result = serve_once(fresh.data_dir, fresh.config_dir, "--host", "192.0.2.1", "--port", "0")
+    assert result.returncode == 2
+    assert "--host 192.0.2.1 is not an address of this machine" in result.stderr
+    assert "pick another --port" not in result.stderr
+
+
 def test_without_public_url_links_use_the_address_the_client_reached(fresh: Server) -> None:
     fresh.extra_args = ["--host", "0.0.0.0"]
     fresh.start()

@@ -91,6 +91,10 @@ class TokenIssuer:
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token has expired") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise InvalidToken(f"token rejected: {exc}") from exc
+        except jwt.DecodeError as exc:  # not a JWT at all: say so, not the parser's words
+            raise InvalidToken("the token is malformed (not a ckrv access or API token)") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"token rejected: {exc}") from exc
         return claims

@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 from ckrv.contracts.agents import available_agents
-from ckrv.errors import CredentialNotFound, InvalidRequest, Unconfined
+from ckrv.errors import CredentialNotFound, InvalidRequest, Unconfined, Unprocessable
 from ckrv.server.identity.users import count_users
 from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.agents import choose_agent
 from ckrv.server.jobs.limits import job_limits
 from ckrv.server.jobs.network import job_layer, job_network
 from ckrv.server.jobs.validation import check_branch, check_repo_url, check_spec
@@ -20,6 +21,7 @@ from ckrv.server.vault.credential_rules import check_credential_fits
 from ckrv.server.vault.store import find_credential, list_credentials
 from ckrv.server.web.http import field
 from ckrv.settings import Settings
+from ckrv.timeutil import format_duration
 
 _MAX_SETUP = 16 * 1024
 
@@ -49,7 +51,13 @@ def _timeout(settings: Settings, body: dict[str, Any]) -> float:
         return settings.job_timeout
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
         raise InvalidRequest("timeout_seconds must be a positive number")
-    return float(min(raw, settings.max_job_timeout))
+    if raw > settings.max_job_timeout:
+        longest = format_duration(settings.max_job_timeout)
+        raise Unprocessable(
+            f"timeout_seconds = {raw:g} ({format_duration(raw)}) is over this server's maximum "
+            f"of {longest} (its max_job_timeout setting); ask for {longest} or less"
+        )
+    return float(raw)
 
 
 def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.NewJob:
@@ -62,10 +70,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
     check_branch(branch)
     agent = field(body, "agent", required=False) or settings.default_agent
     known = available_agents(settings.agents)
-    if agent not in known:
-        raise InvalidRequest(
-            f"unknown agent {agent!r}; this server knows: {', '.join(sorted(known))}",
-        )
+    choose_agent(settings, known, agent)
     setup = field(body, "setup", required=False)
     if setup is not None and (len(setup) > _MAX_SETUP or not setup.strip()):
         raise InvalidRequest(

@@ -91,7 +91,10 @@ def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | 
         if not host:
             raise InvalidRequest("git_repo_url has no host")
         if scheme == "http" and not allow_local:
-            raise InvalidRequest("git_repo_url must use https:// (plain http is refused)")
+            raise InvalidRequest(
+                "git_repo_url must use https:// (plain http is refused unless the server sets "
+                "allow_local_repositories)"
+            )
         _check_host_text(host)
         return scheme, host
     if scheme == "ssh":
@@ -102,8 +105,15 @@ def _url_kind(url: str, allow_local: bool, allow_ssh: bool) -> tuple[str, str | 
         return _ssh_host(allow_ssh, parts.hostname or "", parts.username)
     if allow_local and (scheme == "file" or (not scheme and url.startswith("/"))):
         return "local", None
+    if allow_local:
+        raise InvalidRequest(
+            f"git_repo_url {url!r} is not an https://, http://, ssh:// or file:// URL or an "
+            "absolute local path"
+        )
     raise InvalidRequest(
-        f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// and local paths are refused)"
+        f"git_repo_url {url!r} is not an https:// or ssh:// URL (file:// URLs and local paths "
+        "are refused unless the server sets allow_local_repositories = true, for development "
+        "and trying ckrv on one machine only)"
     )
 
 

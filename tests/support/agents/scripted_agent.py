@@ -9,10 +9,12 @@ instructions, one per line, so every test can say exactly what the agent should 
     lines N [RATE]         print N numbered lines (RATE per second when given)
     sleep SECONDS          sleep
     env NAME               print NAME=<value of the environment variable>
+    await PATH             wait (up to a minute) until PATH exists (a test creates it)
     exit CODE              exit with CODE
     show NAME              print the file the environment variable NAME names
     onfix INSTRUCTION      do INSTRUCTION only in a fix round (CKRV_VERIFY_OUTPUT_FILE is set)
-Lines that match none of these are ignored (a spec's prose)."""
+Lines that match none of these are ignored (a spec's prose). The spec is the file its first
+argument names, or its standard input when that is `-`."""
 
 import os
 import sys
@@ -21,7 +23,7 @@ from pathlib import Path
 
 
 def main() -> int:
-    spec = Path(sys.argv[1]).read_text()
+    spec = sys.stdin.read() if sys.argv[1] == "-" else Path(sys.argv[1]).read_text()
     fixing = bool(os.environ.get("CKRV_VERIFY_OUTPUT_FILE"))
     for raw in spec.splitlines():
         line = raw.strip()
@@ -60,6 +62,10 @@ def main() -> int:
             print(f"{args[0]}={os.environ.get(args[0], '')}", flush=True)
         elif op == "show" and args:
             print(Path(os.environ[args[0]]).read_text(), flush=True)
+        elif op == "await" and args:
+            deadline = time.monotonic() + 60
+            while not Path(args[0]).exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
         elif op == "exit" and args:
             return int(args[0])
     return 0

@@ -214,6 +214,11 @@ openapi_paths = {
                 "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
                 "404": ok(ref("Error"), "Unknown credential"),
                 "413": ok(ref("Error"), "Spec too large"),
+                "422": ok(
+                    ref("Error"),
+                    "The agent's program is not installed where jobs run, or the timeout is "
+                    "over the server's maximum",
+                ),
                 **AUTH_ERRORS,
             },
         },
