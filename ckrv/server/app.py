@@ -23,6 +23,7 @@ from ckrv.server.jobs.lifecycle import Engine
 from ckrv.server.jobs.retention import Sweeper
 from ckrv.server.logs.masking import JobMaskers
 from ckrv.server.logs.service import LogService
+from ckrv.server.pages import routes as pages
 from ckrv.server.routes import (
     activate,
     auth,
@@ -69,7 +70,7 @@ def api_routes() -> list[BaseRoute]:
 
 
 def page_routes() -> list[BaseRoute]:
-    return [*activate.routes, *docs.routes]
+    return [*activate.routes, *docs.routes, *pages.routes]
 
 
 def make_executor(settings: Settings, logs: LogService, confinement: Confinement) -> Executor:

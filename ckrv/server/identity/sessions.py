@@ -51,3 +51,8 @@ def confirmation(key: bytes, session: str, user_code: str) -> str:
 
 def confirmed(key: bytes, session: str, user_code: str, proof: str) -> bool:
     return hmac.compare_digest(confirmation(key, session, user_code).encode(), proof.encode())
+
+
+def delete_session(conn: sqlite3.Connection, session: str) -> None:
+    """Sign the browser holding the cookie `session` out."""
+    conn.execute("DELETE FROM web_sessions WHERE session_hash = ?", (token_hash(session),))

@@ -33,7 +33,7 @@ COLUMNS = (
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
     " log_dropped, last_log_seq, network, limits, group_id, group_attempt,"
     " verify, fix_rounds, verified, rounds,"
-    " verify_runs"
+    " verify_runs, phase_times"
 )
 
 
@@ -334,9 +334,13 @@ def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any
     sets = {k: v for k, v in fields.items() if k in allowed and v is not None}
     if sets:
         assignments = ", ".join(f"{k} = ?" for k in sets)
+        params: list[object] = list(sets.values())
+        if "phase" in sets:  # when each phase began, for the job page's timeline
+            assignments += ", phase_times = json_set(COALESCE(phase_times, '{}'), ?, ?)"
+            params += [f"$.{sets['phase']}", iso(utcnow())]
         conn.execute(
             f"UPDATE jobs SET {assignments} WHERE {BY_ID} AND status = 'running'",
-            (*sets.values(), *key(conn, job_id)),
+            (*params, *key(conn, job_id)),
         )
 
 
@@ -521,3 +525,67 @@ def unfinished_count(conn: sqlite3.Connection, user_id: str) -> int:
 def ids_of_user(conn: sqlite3.Connection, user_id: str) -> list[str]:
     rows = conn.execute("SELECT id FROM jobs INDEXED BY jobs_user WHERE user_id = ?", (user_id,))
     return [row["id"] for row in rows]
+
+
+# --- the dashboard's reads ---
+
+
+def dashboard_page(
+    conn: sqlite3.Connection,
+    user_id: str,
+    limit: int,
+    *,
+    status: JobStatus | None = None,
+    repo: str | None = None,
+    title: str | None = None,
+    id_prefix: str | None = None,
+    before: int | None = None,
+) -> list[sqlite3.Row]:
+    """Up to `limit` of the user's jobs (PUBLIC_COLUMNS), newest first, below row number
+    `before`: with `status`, of repository `repo`, whose title contains `title` or whose id
+    begins with `id_prefix`. A status or a repository is sought through its own index, so a
+    filter that matches few of 100,000 jobs reads those few, not all of them."""
+    if id_prefix is not None:
+        return list_page(conn, user_id, limit, status=status, id_prefix=id_prefix, before=before)
+    index = "jobs_user_status" if status else "jobs_user_repo" if repo else "jobs_user"
+    where: list[str] = ["user_id = ?"]
+    params: list[object] = [user_id]
+    for column, value in (("status", status), ("git_repo_url", repo)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if title:
+        escaped = title.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("spec_title LIKE ? ESCAPE '\\'")
+        params.append(f"%{escaped}%")
+    if before is not None:
+        where.append("seq < ?")
+        params.append(before)
+    return conn.execute(
+        f"SELECT {PUBLIC_COLUMNS} FROM jobs INDEXED BY {index} WHERE {' AND '.join(where)}"
+        " ORDER BY seq DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+
+
+def repositories(conn: sqlite3.Connection, user_id: str, limit: int = 200) -> list[str]:
+    """The repositories of the user's jobs, one index seek each (a skip-scan)."""
+    rows = conn.execute(
+        """WITH RECURSIVE repo(url) AS (
+            SELECT MIN(git_repo_url) FROM jobs INDEXED BY jobs_user_repo WHERE user_id = ?
+            UNION ALL
+            SELECT (SELECT MIN(git_repo_url) FROM jobs INDEXED BY jobs_user_repo
+                    WHERE user_id = ? AND git_repo_url > repo.url)
+            FROM repo WHERE repo.url IS NOT NULL
+        )
+        SELECT url FROM repo WHERE url IS NOT NULL LIMIT ?""",
+        (user_id, user_id, limit),
+    )
+    return [row[0] for row in rows]
+
+
+def queue_place(conn: sqlite3.Connection, seq: int) -> int:
+    """A queued job's place in the queue: 1 + the queued jobs of every user created before
+    it (the dispatcher takes users in turn, so it may start sooner, never later)."""
+    row = conn.execute(f"SELECT COUNT(*) FROM {_QUEUED} AND seq < ?", (seq,)).fetchone()
+    return int(row[0]) + 1

@@ -7,10 +7,8 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +17,7 @@ from ckrv.errors import AccountDisabled
 from ckrv.server.identity import device_flow as device
 from ckrv.server.identity import sessions
 from ckrv.server.identity.users import authenticate, find_user
+from ckrv.server.pages.render import page
 from ckrv.server.web.request_auth import client_address, services
 from ckrv.timeutil import iso, utcnow
 
@@ -28,23 +27,9 @@ _SESSION_TTL = timedelta(hours=1)
 DISABLED_MESSAGE = "This account is disabled. Ask an administrator of this server to enable it."
 
 
-@cache  # the templates only change with the code: loaded once per process
-def _templates() -> Environment:
-    return Environment(
-        loader=PackageLoader("ckrv.server", "templates"),
-        autoescape=select_autoescape(default=True),
-    )
-
-
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates().get_template(name).render(action="/activate", **context)
-    headers = {
-        "Cache-Control": "no-store",
-        "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-        "form-action 'self'; frame-ancestors 'none'",
-    }
-    return HTMLResponse(html, status_code=status, headers=headers)
+    # The dashboard's templates and headers (its look, and its Content-Security-Policy).
+    return page(name, status, action="/activate", **context)
 
 
 def _cookie_args(request: Request) -> dict[str, Any]:

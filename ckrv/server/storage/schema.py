@@ -227,4 +227,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN disabled_at TEXT
     """,
+    # 9: the dashboard's filters: a user's jobs by status and by repository, newest first, each
+    # read through its own index; and when each phase of a job began (JSON {phase: time})
+    """
+    CREATE INDEX jobs_user_status ON jobs(user_id, status, seq);
+    CREATE INDEX jobs_user_repo ON jobs(user_id, git_repo_url, seq);
+    ALTER TABLE jobs ADD COLUMN phase_times TEXT;
+    """,
 ]

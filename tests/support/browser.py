@@ -1,0 +1,110 @@
+"""Driving the dashboard in Debian's Chromium with Playwright (never a downloaded browser):
+launching it, signing in, checking a page with axe-core (installed from the npm registry by
+`scripts/setup --dev`, outside the repository), screenshots for a person to look at, and the
+log of every request a page made (the pages may ask nothing of another host)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.support.helpers import PASSWORD, ROOT
+from tests.support.prerequisites import require
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 740}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def axe_script() -> Path:
+    cache = os.environ.get("CKRV_TEST_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ckrv-tests"
+    )
+    return Path(cache) / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def screenshot_dir() -> Path:
+    """Where the run leaves its screenshots: CKRV_SCREENSHOT_DIR, or test-artifacts/ (ignored
+    by git) in the checkout."""
+    path = Path(os.environ.get("CKRV_SCREENSHOT_DIR") or ROOT / "test-artifacts" / "screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def launch(playwright: Any) -> Any:
+    executable = shutil.which("chromium")
+    require(executable is not None, "Debian's chromium is not installed (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+
+
+@dataclass
+class RequestLog:
+    """Every URL a browser context asked for, and every CSP violation its pages reported."""
+
+    origin: str
+    urls: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    def watch(self, context: Any) -> None:
+        context.on("request", lambda request: self.urls.append(request.url))
+        context.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(message.text)
+
+    def foreign(self) -> list[str]:
+        """The URLs on any host but the server's own (data: URLs are the page's own bytes)."""
+        own = urlsplit(self.origin).netloc
+        return [u for u in self.urls if not u.startswith("data:") and urlsplit(u).netloc != own]
+
+
+def sign_in(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base_url}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Jobs").wait_for()
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    script = axe_script()
+    require(script.is_file(), f"axe-core is not installed at {script} (scripts/setup --dev)")
+    page.add_script_tag(path=str(script))
+    results = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def audit(browser: Any, storage_state: Any, url: str, name: str, ready: str = "main") -> list[str]:
+    """Open `url` as the signed-in browser whose cookies are `storage_state`, in a context that
+    lets axe's script in (bypass_csp: the real pages allow no injected script), at desktop and
+    phone width, once `ready` is on it: the screenshots are saved; what is wrong (axe's
+    serious findings, a page wider than the phone) is returned."""
+    found: list[str] = []
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(
+            viewport=viewport, bypass_csp=True, storage_state=storage_state
+        )
+        try:
+            page = context.new_page()
+            page.goto(url)
+            page.locator(ready).first.wait_for()  # (a live page's stream never goes idle)
+            page.screenshot(path=str(screenshot_dir() / f"{name}-{label}.png"), full_page=True)
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            if overflow > 0:
+                found.append(f"{name} scrolls sideways at {label} width ({overflow}px)")
+            found.extend(f"{name} ({label}): {v}" for v in serious_violations(page))
+        finally:
+            context.close()
+    return found
