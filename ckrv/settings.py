@@ -117,7 +117,8 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "artifact_retention",
         _duration,
         7 * 86400.0,
-        "How long diffs and archived logs are kept.",
+        "How long diffs, archived logs and specs of ended jobs are kept (the job's record, "
+        "title and status stay).",
     ),
     ("server", "max_diff_bytes", int, 50 * 1024 * 1024, "Largest diff a worker may upload."),
     (
@@ -133,7 +134,8 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "max_log_bytes",
         int,
         100 * 1024 * 1024,
-        "Log volume kept per job; past it lines are dropped and counted.",
+        "Disk a job's log may take: each line counts its text, timestamp, level, source and "
+        "64 bytes of storage; past it lines are dropped and counted.",
     ),
     (
         "server",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -316,7 +317,7 @@ def test_users_take_turns(tmp_path: Path, config_dir: Path) -> None:
         srv.shutdown()
 
 
-def test_expired_diff_answers_410(tmp_path: Path, config_dir: Path) -> None:
+def test_expired_diff_answers_410_and_the_spec_is_removed(tmp_path: Path, config_dir: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     config = write_config(tmp_path, "")
     config.write_text(
@@ -335,6 +336,10 @@ def test_expired_diff_answers_410(tmp_path: Path, config_dir: Path) -> None:
             assert "expired" in response.json()["message"]
             assert not (srv.data_dir / "artifacts" / job_id).exists()
             assert api.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
+        # Retention removes the spec too (the title stays, for job lists).
+        with sqlite3.connect(srv.data_dir / "ckrv.db") as conn:
+            (spec,) = conn.execute("SELECT spec_content FROM jobs").fetchone()
+        assert spec == ""
     finally:
         srv.shutdown()
 

@@ -284,7 +284,8 @@ def test_the_log_budget_drops_lines_past_it_and_says_how_many_once(
     finally:
         server.shutdown()
     agent = [e["message"] for e in log if e["source"] == "scripted"]
-    assert agent == [f"line {i}" for i in range(len(agent))] and 1000 < len(agent) < 5000
+    # A short line costs about 110 bytes stored (its text, timestamp, level, source, ROW_COST).
+    assert agent == [f"line {i}" for i in range(len(agent))] and 100 < len(agent) < 200
     assert sum(len(e["message"].encode()) for e in log if e["source"] != "server") <= 20000
     markers = [e for e in log if "dropped" in e["message"]]
     assert len(markers) == 1 and markers[0] is log[-1]

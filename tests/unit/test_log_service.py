@@ -163,11 +163,12 @@ async def test_a_long_line_is_truncated_and_past_the_budget_one_marker_counts_th
         stored = (await service.read(job_id))[0]["message"]
         assert stored.startswith("é" * 1000) and "[line truncated: 80000 bytes" in stored
         assert len(stored.encode()) < MAX_LINE_BYTES + 100
-        # 50-byte lines: about 680 fit in what is left of the budget, the rest are dropped
+        # 50-byte lines cost about 150 bytes each stored (timestamp, level, source and a row's
+        # ROW_COST count too): about 230 fit in what is left of the budget, the rest are dropped
         accepted = 0
         for first in range(2, 2002, 100):
             accepted += await service.ingest(job_id, lines(first, first + 99, size=50))
-        assert 600 < accepted < 700
+        assert 200 < accepted < 260
         await service.ingest(job_id, lines(2002, 2002))  # small, but after the cut: dropped too
         await end_job(service, job_id)
         log = await service.read(job_id)
@@ -182,6 +183,24 @@ async def test_a_long_line_is_truncated_and_past_the_budget_one_marker_counts_th
         assert sum("dropped" in e["message"] for e in log) == 1
         row = service.db.read_one("SELECT log_dropped, log_bytes FROM jobs WHERE id = ?", (job_id,))
         assert row is not None and row["log_dropped"] == dropped and row["log_bytes"] <= budget
+
+
+async def test_a_capped_log_of_short_lines_takes_about_its_budget_on_disk(tmp_path: Path) -> None:
+    """The budget bounds the disk a log takes, not only its messages: short lines used to take
+    seven times `max_log_bytes` in the database, and again in the archive."""
+    budget = 1024 * 1024
+    async with started(tmp_path, max_log_bytes=budget) as (service, job_id):
+        db_file = tmp_path / "ckrv.db"
+        service.db.read_one("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = db_file.stat().st_size
+        for first in range(1, 200_000, 2000):
+            await service.ingest(job_id, lines(first, first + 1999, size=16))
+        service.db.read_one("PRAGMA wal_checkpoint(TRUNCATE)")
+        in_rows = db_file.stat().st_size - before
+        await end_job(service, job_id)
+        archive = tmp_path / "artifacts" / job_id / "log.jsonl"
+        assert in_rows <= 1.2 * budget, f"{in_rows} bytes of database for a {budget}-byte log"
+        assert archive.stat().st_size <= 1.1 * budget
 
 
 async def test_the_ended_log_moves_to_the_archive_and_later_lines_are_refused(

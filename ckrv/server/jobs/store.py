@@ -446,9 +446,10 @@ def ended_before(conn: sqlite3.Connection, cutoff: str | None) -> list[sqlite3.R
 
 
 def mark_artifacts_expired(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    """Retention: the artifacts are gone, and the spec goes with them (the title stays)."""
     conn.executemany(
         "UPDATE jobs SET artifacts_expired = 1, diff_artifact = NULL,"
-        " log_artifact = NULL WHERE seq = ?",
+        " log_artifact = NULL, spec_content = '' WHERE seq = ?",
         [(seq,) for seq in seqs],
     )
 

@@ -32,6 +32,11 @@ MAX_SOURCE_CHARS = 100
 ARCHIVE_NAME = "log.jsonl"
 SEALED = ""
 DELETE_CHUNK = 20_000
+# What a stored line costs besides its text, counted against `max_log_bytes` so that the budget
+# bounds the disk a log takes, not only its messages: a row's key (job id, position), record
+# header and cell pointer in SQLite, and about as much of JSON punctuation and position in the
+# archive. Without it a log of short lines took 7 times its budget in the database.
+ROW_COST = 64
 
 Entry = tuple[int, str, str, str, str]
 """A stored line: (position, timestamp, level, source, message)."""
@@ -154,6 +159,11 @@ def _insert(conn: sqlite3.Connection, job_id: str, entries: list[Entry]) -> None
         at += rows
 
 
+def stored_cost(line: Incoming) -> int:
+    """The bytes a line counts against the job's budget: all it stores, not only its text."""
+    return line.size + len(line.ts) + len(line.level) + len(line.source.encode()) + ROW_COST
+
+
 def append_worker_lines(
     conn: sqlite3.Connection, job_id: str, lines: list[Incoming], max_bytes: int
 ) -> list[Entry]:
@@ -168,10 +178,11 @@ def append_worker_lines(
         if line.worker_seq <= seen:
             continue  # a retried batch: stored already
         seen = line.worker_seq
-        if dropped or used + line.size > max_bytes:
+        cost = stored_cost(line)
+        if dropped or used + cost > max_bytes:
             dropped += 1  # past the budget everything is dropped, so the log has one hole
             continue
-        used += line.size
+        used += cost
         stored.append((position, line.ts, line.level, line.source, line.message))
         position += 1
     _insert(conn, job_id, stored)
@@ -201,7 +212,8 @@ def append_server_line(
 def dropped_marker(dropped: int, used: int, max_bytes: int) -> str:
     return (
         f"{dropped} log line{'s' if dropped != 1 else ''} dropped: this job's log reached "
-        f"the server's limit of {max_bytes} bytes (max_log_bytes) after {used} bytes"
+        f"the server's limit of {max_bytes} bytes (max_log_bytes) after {used} bytes "
+        f"(each line counts its text, timestamp, level, source and {ROW_COST} bytes of storage)"
     )
 
 
