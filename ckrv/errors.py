@@ -19,7 +19,7 @@ paths import this module.
     ├── ConfigError              2  500 config_error
     ├── NotAuthenticated         3  401 unauthorized, and invalid_token
     │   └── AccountDisabled      3  403 account_disabled
-    ├── NotFound                 4  404 not_found, credential_not_found, not_finished, no_diff,
+    ├── NotFound                 4  404 not_found, not_finished, no_diff, 422 credential_not_found,
     │                               410 expired, artifact_expired
     ├── QuotaExceeded            5  402 quota_exceeded
     ├── RateLimited              1  429 rate_limited (Retry-After: retry_after seconds)
@@ -163,8 +163,11 @@ class NotFound(CkrvError):
 
 
 class CredentialNotFound(NotFound):
-    """A job names a git credential the user does not have; `credentials` are the ones they do."""
+    """A job names a git credential the user does not have; `credentials` are the ones they do.
+    422, not 404: the request is understood but names something missing, and a client that
+    reads any 404 of a job route as "job not found" would hide the reason."""
 
+    status = 422
     code = "credential_not_found"
 
     def __init__(

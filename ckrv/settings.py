@@ -106,6 +106,14 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     ("server", "default_agent", str, "claude-code", "Agent used when a job names none."),
     (
         "server",
+        "log_format",
+        str,
+        "text",
+        "The server's log on stdout (requests, jobs, logins, throttles): `text`, or `json` "
+        "(one object per line, for a log collector).",
+    ),
+    (
+        "server",
         "job_timeout",
         _duration,
         3600.0,
@@ -171,7 +179,13 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "known_hosts policy for deploy keys: "
         "`accept-new`, `yes` (strict, uses the server's known_hosts) or `no`.",
     ),
-    ("server", "upgrade_url", str, "", "Link shown when a user's quota is spent."),
+    (
+        "server",
+        "upgrade_url",
+        str,
+        "",
+        "Link shown when a user's quota is spent; empty: this server's `/account` page.",
+    ),
     (
         "server",
         "sandbox",
@@ -341,6 +355,7 @@ class Settings:
     executor: str = "local"
     max_concurrent_jobs: int = os.cpu_count() or 2
     default_agent: str = "claude-code"
+    log_format: str = "text"
     job_timeout: float = 3600.0
     max_job_timeout: float = 6 * 3600.0
     artifact_retention: float = 7 * 86400.0
@@ -394,6 +409,12 @@ class Settings:
     @property
     def api_url(self) -> str:
         return f"{self.base_url}/v1"
+
+    @property
+    def quota_upgrade_url(self) -> str:
+        """Where a user whose quota is spent is sent: always a URL (the API contract's
+        clients show a made-up one when there is none)."""
+        return self.upgrade_url or f"{self.base_url}/account"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -33,6 +33,12 @@ from ckrv.paths import default_data_dir
     help="[--executor kubernetes] kubeconfig of the cluster jobs run in [config: [kubernetes] "
     "kubeconfig; default the in-cluster service account].",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="The server's log on stdout: text, or json (one object per line) [config: "
+    "log_format; default text].",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -41,6 +47,7 @@ def serve(
     config_file: Path | None,
     executor: str | None,
     kubeconfig: str | None,
+    log_format: str | None,
 ) -> None:
     """Run the ckrv server: API, activation page, dispatcher and workers, in one process.
 
@@ -61,5 +68,6 @@ def serve(
             public_url=public_url,
             executor=executor,
             kubeconfig=kubeconfig,
+            log_format=log_format,
         )
     )

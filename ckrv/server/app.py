@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -41,6 +42,7 @@ from ckrv.server.storage.artifacts import ArtifactStore
 from ckrv.server.storage.data_dir import prepare_data_dir
 from ckrv.server.storage.database import Database, migrate
 from ckrv.server.vault.master_keys import load_master_keys
+from ckrv.server.web.access_log import AccessLog
 from ckrv.server.web.errors import EXCEPTION_HANDLERS
 from ckrv.server.web.routing import PrefixRoutes
 from ckrv.server.web.throttle import Throttle
@@ -103,7 +105,7 @@ def build_services(settings: Settings) -> Services:
     confinement = decide(settings)  # can this machine sandbox the jobs' commands?
     executor = make_executor(settings, logs, confinement)
     engine = Engine(
-        db, logs, artifacts, executor, upgrade_url=settings.upgrade_url, wake=wakeup.set
+        db, logs, artifacts, executor, upgrade_url=settings.quota_upgrade_url, wake=wakeup.set
     )
     dispatcher = Dispatcher(engine, wakeup, settings, master_keys, issuer)
     sweeper = Sweeper(db, artifacts, settings.artifact_retention)
@@ -143,6 +145,7 @@ def create_app(settings: Settings) -> CkrvApp:
         # The API first: the Router tries routes in order, and it serves nearly every request.
         routes=[PrefixRoutes("/v1", api_routes()), Route("/healthz", healthz), *page_routes()],
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     app.services = svc

@@ -21,7 +21,9 @@ from types import FrameType
 import uvicorn
 
 from ckrv.errors import ConfigError
+from ckrv.server import serverlog
 from ckrv.server.app import create_app
+from ckrv.server.banner import say_banner
 from ckrv.server.connections import connection_cap, guarded_protocol, raise_open_file_limit
 from ckrv.server.identity.users import count_users
 from ckrv.server.services import Services
@@ -37,6 +39,7 @@ class ServeOptions:
     public_url: str | None = None
     executor: str | None = None
     kubeconfig: str | None = None
+    log_format: str | None = None
 
 
 def resolve_settings(options: ServeOptions) -> Settings:
@@ -47,6 +50,7 @@ def resolve_settings(options: ServeOptions) -> Settings:
         public_url=options.public_url,
         executor=options.executor,
         kubernetes_kubeconfig=options.kubeconfig,
+        log_format=options.log_format,
     )
     if settings.executor not in {"local", "kubernetes"}:
         raise ConfigError(f"unknown executor {settings.executor!r}: use local or kubernetes")
@@ -56,6 +60,8 @@ def resolve_settings(options: ServeOptions) -> Settings:
             f"device_poll_interval ({settings.device_poll_interval}s): a CLI polling on one "
             "connection would meet it closed"
         )
+    if settings.log_format not in serverlog.LOG_FORMATS:
+        raise ConfigError(f"unknown log_format {settings.log_format!r}: use text or json")
     return settings
 
 
@@ -129,16 +135,6 @@ def refuse_unconfined_users(services: Services) -> None:
         raise ConfigError(f"ckrv serve refuses to start: {refusal}")
 
 
-def say_confinement(services: Services) -> None:
-    """How jobs are confined; loudly, on stderr, when they are not."""
-    confinement = services.confinement
-    if confinement is None:
-        return
-    print(f"  sandbox:  {confinement.details()['sandbox']}", flush=True)
-    for line in confinement.banner():
-        print(line, file=sys.stderr, flush=True)
-
-
 def serve(options: ServeOptions) -> None:
     settings = resolve_settings(options)
     sock = bind(settings.host, settings.port)
@@ -146,11 +142,8 @@ def serve(options: ServeOptions) -> None:
     settings = settings.with_overrides(port=port)
     app = create_app(settings)
     refuse_unconfined_users(app.services)
-    print(f"ckrv server listening on http://{settings.host}:{port}", flush=True)
-    print(f"  API:     {settings.api_url}", flush=True)
-    print(f"  data:    {settings.data_dir}", flush=True)
-    print(f"  executor: {settings.executor}", flush=True)
-    say_confinement(app.services)
+    listener = serverlog.configure(settings.log_format)
+    say_banner(app.services, f"http://{settings.host}:{port}")
     # X-Forwarded-For only from the proxies named in trusted_proxies: uvicorn's default takes it
     # from any loopback client, so a local guesser could forge a fresh address for every try
     # past the throttles, and the approval page would show what the header claimed.
@@ -159,6 +152,7 @@ def serve(options: ServeOptions) -> None:
     config = uvicorn.Config(
         app,
         log_level="warning",
+        log_config=None,  # its loggers write through serverlog, in the chosen format
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
@@ -178,6 +172,9 @@ def serve(options: ServeOptions) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     tune_gc()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        listener.stop()  # writes out what is queued
     if not server.started:
         sys.exit(1)

@@ -196,10 +196,12 @@ def test_agent_timeout_and_setup_fields(inproc: Any) -> None:
     assert create(inproc, timeout_seconds=-1).status_code == 400
 
 
-def test_unknown_credential_is_404_and_spends_no_quota(inproc: Any) -> None:
+def test_unknown_credential_is_422_with_the_reason_and_spends_no_quota(inproc: Any) -> None:
+    """Not a 404: the Chakravarti CLI shows any 404 of a job route as "Job not found"."""
     before = inproc.get("/v1/users/me").json()["job_quota_remaining"]
     response = create(inproc, git_credential_name="work-pat")
-    assert response.status_code == 404
+    assert response.status_code == 422
+    assert response.json()["error"] == "credential_not_found"
     assert "work-pat" in response.json()["message"] and response.json()["credentials"] == []
     assert inproc.get("/v1/users/me").json()["job_quota_remaining"] == before
 
@@ -366,3 +368,27 @@ def test_a_user_gone_since_their_login_gets_401_not_a_server_error(
         headers={"Authorization": f"Bearer {other}"},
     )
     assert ok.status_code == 201, ok.text
+
+
+def test_a_job_cancelled_while_queued_gives_its_quota_back(inproc: Any) -> None:
+    created = create(inproc).json()
+    assert inproc.get("/v1/users/me").json()["jobs_used"] == 1
+    cancelled = inproc.post(f"/v1/jobs/{created['id']}/cancel").json()
+    assert cancelled["status"] == "cancelled" and cancelled["quota_refunded"] is True
+    assert inproc.get("/v1/users/me").json()["jobs_used"] == 0
+
+
+def test_a_spent_quota_names_this_servers_account_page_when_no_upgrade_url_is_set(
+    tmp_path: Path,
+) -> None:
+    """The contract makes upgrade_url a string: its clients show a made-up URL for null."""
+    data = tmp_path / "data"
+    with app_client(data, max_concurrent_jobs=0) as client:
+        add_user_direct(data, "free@example.com", tier="free")
+        token = device_login(client, data, "free@example.com")["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        for _ in range(10):
+            assert create(client).status_code == 201
+        refused = create(client)
+        assert refused.status_code == 402
+        assert refused.json()["upgrade_url"] == "http://127.0.0.1:8420/account"

@@ -95,6 +95,10 @@ class Server:
                 self.proc.stdout.close()
                 raise RuntimeError("ckrv serve exited early:\n" + "".join(self.output))
             self.output.append(line)
+            if line.startswith("{") and '"server.started"' in line:  # --log-format json
+                self.url = json.loads(line)["url"]
+                self.port = int(self.url.rsplit(":", 1)[1])
+                break
             if "listening on http://" in line:
                 self.url = line.split("listening on ", 1)[1].strip()
                 self.port = int(self.url.rsplit(":", 1)[1])

@@ -40,7 +40,7 @@ RENDERED: list[tuple[CkrvError, int, dict[str, Any]]] = [
     (errors.NotFound("m"), 404, {"error": "not_found"}),
     (
         errors.CredentialNotFound("m", credentials=["work", "home"]),
-        404,
+        422,
         {"error": "credential_not_found", "credentials": ["work", "home"]},
     ),
     (errors.NotFinished("m"), 404, {"error": "not_finished"}),
@@ -100,7 +100,7 @@ def test_the_registered_handler_answers_for_a_route_that_raises() -> None:
     error = errors.CredentialNotFound("no git credential named 'x'", credentials=["work"])
     with _app(error) as client:
         response = client.get("/fail")
-    assert response.status_code == 404
+    assert response.status_code == 422
     assert response.json() == {
         "error": "credential_not_found",
         "message": "no git credential named 'x'",
@@ -148,7 +148,7 @@ def test_the_client_builds_back_the_class_the_server_rendered(
     rendered = error_response(error)
     back = translate(_response(status, json.loads(bytes(rendered.body))))
     assert type(back) is errors.WIRE_ERRORS[error.code]
-    assert back.exit_code == {401: 3, 402: 5, 404: 4, 410: 4}.get(status, 1)
+    assert back.exit_code == {401: 3, 402: 5, 404: 4, 410: 4, 422: 4}.get(status, 1)
     assert back.status == status and back.code == error.code
     assert back.fields() == error.fields()
 
@@ -173,7 +173,7 @@ def test_a_quota_body_gives_its_reset_time_and_upgrade_url_and_exit_5() -> None:
 def test_a_missing_credential_body_gives_the_users_credentials_and_exit_4() -> None:
     error = translate(
         _response(
-            404,
+            422,
             {"error": "credential_not_found", "message": "no", "credentials": ["a", "b"]},
         )
     )

@@ -9,11 +9,13 @@ import random
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ckrv.server.identity import users
 from ckrv.server.jobs import ids as job_ids
+from ckrv.server.jobs import store as jobs
 from ckrv.server.storage import database as db_module
 from ckrv.server.storage import schema
 from tests.support.helpers import Server
@@ -143,3 +145,81 @@ def test_every_job_is_found_by_its_short_id_and_only_by_prefixes_of_its_own(live
         expected = [i for i in reversed(ids) if i.startswith(one_digit)]
         listed = api.get("/jobs", params={"id_prefix": one_digit, "limit": 100}).json()["jobs"]
         assert [j["id"] for j in listed] == expected
+
+
+def _database(path: Path, migrations: int | None = None) -> sqlite3.Connection:
+    """A database with `migrations` applied (all when None) and a user."""
+    conn = db_module.connect(path)
+    for number, migration in enumerate(schema.MIGRATIONS[:migrations]):
+        for statement in migration.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number + 1}")
+    users.add_user(conn, "ada@example.com", "ada", "pro", None)
+    return conn
+
+
+def _insert(conn: sqlite3.Connection) -> dict[str, Any]:
+    user_id = conn.execute("SELECT id FROM users").fetchone()[0]
+    new = jobs.NewJob(user_id, "# Fix the login\n", "https://git.example/a.git", "main", "x", 60)
+    row = jobs.insert_jobs(conn, [new], "")[0]
+    assert not isinstance(row, Exception)
+    return row
+
+
+def _found(path: Path, job_id: str) -> bool:
+    """Found by id and by short id, on a fresh connection (as after a restart)."""
+    conn = db_module.connect(path)
+    try:
+        by_id = jobs.find(conn, job_id, "id")
+        user_id = conn.execute("SELECT id FROM users").fetchone()[0]
+        listed = jobs.list_page(conn, user_id, 10, id_prefix=job_id[:8])
+        return by_id is not None and [r["id"] for r in listed] == [job_id]
+    finally:
+        conn.close()
+
+
+def test_two_servers_give_their_first_jobs_different_ids_and_branch_names(
+    tmp_path: Path,
+) -> None:
+    firsts = []
+    for name in ("one", "two"):
+        conn = _database(tmp_path / f"{name}.db")
+        firsts.append(_insert(conn))
+        conn.close()
+    one, two = firsts
+    assert job_ids.seq_of(one["id"], 0) is not None  # still version-8 ids with a row number
+    assert one["id"][:8] != two["id"][:8]
+    assert one["feature_branch_name"] != two["feature_branch_name"]
+    for name, row in zip(("one", "two"), firsts, strict=True):
+        assert _found(tmp_path / f"{name}.db", row["id"])  # the key outlives the connection
+    assert not _found(tmp_path / "two.db", one["id"])
+
+
+def test_a_server_keeps_its_key_so_ids_stay_valid_and_distinct(tmp_path: Path) -> None:
+    path = tmp_path / "ckrv.db"
+    conn = _database(path)
+    ids = [_insert(conn)["id"] for _ in range(3)]
+    conn.close()
+    db_module.migrate(path)  # a restart: nothing changes the key
+    conn = db_module.connect(path)
+    ids += [_insert(conn)["id"] for _ in range(3)]
+    conn.close()
+    assert len({i[:8] for i in ids}) == 6
+    assert all(_found(path, job_id) for job_id in ids)
+
+
+def test_a_database_that_had_jobs_before_keys_keeps_their_ids(tmp_path: Path) -> None:
+    path = tmp_path / "ckrv.db"
+    before_keys = next(n for n, m in enumerate(schema.MIGRATIONS) if "server_keys" in m)
+    conn = _database(path, migrations=before_keys)
+    old = _insert(conn)
+    conn.close()
+    assert old["id"][:8] == job_ids.new_id(1)[:8]  # made as every server made job 1
+    db_module.migrate(path)
+    assert _found(path, old["id"])
+    conn = db_module.connect(path)
+    new = _insert(conn)
+    conn.close()
+    assert job_ids.seq_of(new["id"]) == 2  # the key stayed 0 here: ids as before
+    assert _found(path, new["id"])

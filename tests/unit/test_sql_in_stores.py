@@ -19,6 +19,7 @@ STORES = {
     "device_codes": "identity/device_flow.py",
     "web_sessions": "identity/sessions.py",
     "jobs": "jobs/store.py",
+    "server_keys": "jobs/store.py",
     "job_logs": "logs/store.py",
     "credentials": "vault/store.py",
     "secrets": "vault/store.py",

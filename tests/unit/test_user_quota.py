@@ -122,3 +122,12 @@ def test_usage_resets_when_a_new_cycle_starts(tmp_path: Path) -> None:
     assert users.profile(_user(db, user_id))["job_quota_remaining"] == 10
     _spend(db, user_id, 1)
     assert users.profile(_user(db, user_id))["jobs_used"] == 1
+
+
+def test_a_user_without_a_name_has_null_for_it_as_the_contract_says(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with app_client(data_dir) as client:
+        admin.add_user(data_dir, "nameless@example.com", "", "free", None)
+        _token_id, token = admin.create_token(data_dir, "nameless@example.com", None)
+        me = client.get("/v1/users/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["email"] == "nameless@example.com" and me["name"] is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import functools
+import logging
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from ckrv.errors import (
     QuotaExceeded,
     UsageError,
 )
+from ckrv.server import serverlog
 from ckrv.server.storage.database import Database
 from ckrv.timeutil import iso, parse_iso, utcnow
 
@@ -115,8 +117,23 @@ async def authenticate(db: Database, email: str, password: str) -> sqlite3.Row |
     row = db.read_one("SELECT * FROM users WHERE email = ?", (email.strip(),))
     matches, new_hash = await asyncio.to_thread(verify_password, row, password)
     if not matches or row is None:
+        serverlog.event(
+            serverlog.auth,
+            "login.failed",
+            f"login failed for {email.strip()}",
+            logging.WARNING,
+            user=email.strip(),
+            known_user=row is not None,
+        )
         return None
     require_enabled(row)
+    serverlog.event(
+        serverlog.auth,
+        "login.succeeded",
+        f"login of {row['email']}",
+        user=row["email"],
+        user_id=row["id"],
+    )
     if new_hash is not None:
         user_id = row["id"]
         await db.write(
@@ -240,7 +257,7 @@ def profile(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "email": row["email"],
-        "name": row["name"],
+        "name": row["name"] or None,  # the contract's client shows "" as an empty name
         "subscription_tier": row["tier"],
         "job_quota_remaining": max(TIERS[row["tier"]].jobs_per_cycle - used, 0),
         "jobs_used": used,
@@ -291,6 +308,20 @@ def spend_quota(
         f"job quota of the {tier.name} tier ({tier.jobs_per_cycle} jobs per month) is used up;"
         f" it resets at {iso(end)}",
         resets_at=iso(end),
-        upgrade_url=upgrade_url or None,
+        upgrade_url=upgrade_url,
     )
     return granted, refusal
+
+
+def refund_quota(conn: sqlite3.Connection, user_id: str, job_created_at: str) -> None:
+    """Give back one job of the user's current cycle (a job created in an earlier cycle was
+    counted there, and that count is already gone). Called in the write that ends the job."""
+    row = conn.execute(
+        "SELECT created_at, cycle_start, jobs_used FROM users WHERE id = ?", (user_id,)
+    ).fetchone()
+    if row is None:
+        return
+    used, start, _end, _end_text = _current_usage(row, utcnow())
+    created = parse_iso(job_created_at)
+    if used > 0 and created is not None and created >= start:
+        conn.execute("UPDATE users SET jobs_used = ? WHERE id = ?", (used - 1, user_id))

@@ -6,14 +6,16 @@ composition root, server/app.py, connects the two). The dispatcher drives the en
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from ckrv.contracts.jobmodel import TERMINAL, TerminalStatus
+from ckrv.server import serverlog
 from ckrv.server.executors.base import Executor
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.public import JobRow, public_job
+from ckrv.server.jobs.public import JobRow, duration, public_job
 from ckrv.server.logs.service import LogService
 from ckrv.server.storage.artifacts import ArtifactStore
 from ckrv.server.storage.database import Database
@@ -45,6 +47,14 @@ class Engine:
         Creations asked for together are inserted together (Database.write_grouped)."""
         row = await self.db.write_grouped(self._insert_jobs, new_job)
         self.wake()
+        serverlog.event(
+            serverlog.jobs,
+            "job.queued",
+            f"job {row['id']} queued",
+            job=row["id"],
+            user_id=new_job.user_id,
+            agent=new_job.agent,
+        )
         return row
 
     def _insert_jobs(
@@ -74,8 +84,18 @@ class Engine:
         return row
 
     async def mark_running(self, job_id: str) -> None:
-        await self.db.write(lambda c: jobs.mark_running(c, job_id))
-        self._announce(job_id)
+        started = await self.db.write(lambda c: jobs.mark_running(c, job_id))
+        row = self._announce(job_id)
+        if started and row is not None:
+            serverlog.event(
+                serverlog.jobs,
+                "job.started",
+                f"job {job_id} started",
+                job=job_id,
+                user_id=row["user_id"],
+                agent=row["agent"],
+                executor=row["executor"],
+            )
 
     async def progress(self, job_id: str, fields: dict[str, Any]) -> None:
         await self.db.write(lambda c: jobs.update_progress(c, job_id, fields))
@@ -89,6 +109,8 @@ class Engine:
         if status != "succeeded":
             self.artifacts.delete(job_id, "diff.patch")  # no partial diff is kept
         row = self._announce(job_id)
+        if row is not None:
+            _log_end(row)
         if status == "succeeded" and row is not None:
             self._eta.pop(row["agent"], None)
         await self.logs.job_ended(job_id)
@@ -125,3 +147,18 @@ class Engine:
             row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped"
         )
         await self.executor.terminate(row["id"], row["executor_ref"])
+
+
+def _log_end(row: sqlite3.Row) -> None:
+    status, took = row["status"], duration(row)
+    serverlog.event(
+        serverlog.jobs,
+        "job.ended",
+        f"job {row['id']} {status}" + (f" after {took:.1f} s" if took is not None else ""),
+        logging.INFO if status in ("succeeded", "cancelled") else logging.WARNING,
+        job=row["id"],
+        user_id=row["user_id"],
+        status=status,
+        duration_s=round(took, 3) if took is not None else None,
+        quota_refunded=bool(row["quota_refunded"]),
+    )

@@ -57,6 +57,7 @@ def public_job(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "group": row["group_id"],
         "attempt": row["group_attempt"],
+        "quota_refunded": bool(row["quota_refunded"]),
         **_verify_fields(row),
     }
 

@@ -12,9 +12,10 @@ import statistics
 from typing import Any, NamedTuple
 
 from ckrv.contracts.jobmodel import TERMINAL, JobStatus, TerminalStatus, feature_branch, spec_title
-from ckrv.server.identity.users import spend_quota
+from ckrv.server.identity.users import refund_quota, spend_quota
 from ckrv.server.jobs.ids import new_id, seq_of, seqs_for_short_id
 from ckrv.server.jobs.public import duration
+from ckrv.server.storage.database import Connection
 from ckrv.timeutil import iso, utcnow
 
 _NOT_TERMINAL = "status IN ('pending', 'running')"
@@ -33,7 +34,7 @@ COLUMNS = (
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
     " log_dropped, last_log_seq, network, limits, group_id, group_attempt,"
     " verify, fix_rounds, verified, rounds,"
-    " verify_runs, phase_times"
+    " verify_runs, phase_times, quota_refunded"
 )
 
 
@@ -61,7 +62,7 @@ PUBLIC_COLUMNS = (
     " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
     " diff_stats, group_id, group_attempt,"
     " verify, fix_rounds, verified, rounds,"
-    " verify_runs"
+    " verify_runs, quota_refunded"
 )
 
 # What a new job's columns hold before anything happens to it (the schema's defaults).
@@ -72,6 +73,7 @@ _UNSET = dict.fromkeys(COLUMNS.replace(" ", "").split(","), None) | {
     "log_dropped": 0,
     "last_log_seq": 0,
     "fix_rounds": 0,
+    "quota_refunded": 0,
 }
 _INSERTED = [
     "seq",
@@ -119,6 +121,7 @@ def insert_jobs(
         wanted[job.user_id] = wanted.get(job.user_id, 0) + 1
     grants = {user: spend_quota(conn, user, upgrade_url, n) for user, n in wanted.items()}
     seq = _high_water(conn)  # row numbers are handed out here: a job's id is made from its own
+    id_key = job_id_key(conn)
     created_at = iso(utcnow())
     outcomes: list[dict[str, Any] | Exception] = []
     for job in new_jobs:
@@ -129,7 +132,7 @@ def insert_jobs(
             continue
         grants[job.user_id] = (granted - 1, refusal)
         seq += 1
-        outcomes.append(_insert(conn, job, seq, created_at))
+        outcomes.append(_insert(conn, job, seq, id_key, created_at))
     return outcomes
 
 
@@ -139,11 +142,12 @@ def insert_group(
     """Insert a group's jobs as its attempts 1..N; the caller has spent their quota (a group
     is granted whole or refused whole: server/jobs/groups.py)."""
     seq = _high_water(conn)
+    id_key = job_id_key(conn)
     created_at = iso(utcnow())
     rows = []
     for attempt, job in enumerate(new_jobs, 1):
         seq += 1
-        row = _insert(conn, job, seq, created_at)
+        row = _insert(conn, job, seq, id_key, created_at)
         conn.execute(
             "UPDATE jobs SET group_id = ?, group_attempt = ? WHERE seq = ?",
             (group_id, attempt, seq),
@@ -171,9 +175,9 @@ def group_jobs(
 
 
 def _insert(
-    conn: sqlite3.Connection, job: NewJob, seq: int, created_at: str | None
+    conn: sqlite3.Connection, job: NewJob, seq: int, id_key: int, created_at: str | None
 ) -> dict[str, Any]:
-    job_id = new_id(seq)
+    job_id = new_id(seq, id_key)
     title = spec_title(job.spec_content)
     values = {
         "seq": seq,
@@ -209,7 +213,7 @@ def prefix_seqs(conn: sqlite3.Connection, prefix: str) -> list[int] | None:
     dashes); None when it is shorter than a short id and every job has to be looked at."""
     if len(prefix) < 8 or "-" in prefix[:8]:
         return None
-    seqs = seqs_for_short_id(prefix, _high_water(conn))
+    seqs = seqs_for_short_id(prefix, _high_water(conn), job_id_key(conn))
     beyond = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the least string above the prefix range
     legacy = conn.execute(
         "SELECT seq FROM jobs INDEXED BY jobs_legacy_id"
@@ -217,6 +221,21 @@ def prefix_seqs(conn: sqlite3.Connection, prefix: str) -> list[int] | None:
         (prefix, beyond),
     ).fetchall()
     return seqs + [row[0] for row in legacy]
+
+
+def job_id_key(conn: sqlite3.Connection) -> int:
+    """This server's job-id key (jobs/ids.py), read once per connection: it never changes."""
+    known = getattr(conn, "job_id_key", None)
+    if known is not None:
+        return int(known)
+    try:
+        row = conn.execute("SELECT value FROM server_keys WHERE name = 'job_ids'").fetchone()
+    except sqlite3.OperationalError:  # a database from before keys: ids as they were made then
+        return 0
+    value = int(row[0]) if row is not None else 0
+    if row is not None and isinstance(conn, Connection):
+        conn.job_id_key = value
+    return value
 
 
 def _high_water(conn: sqlite3.Connection) -> int:
@@ -243,7 +262,7 @@ def find(
 def key(conn: sqlite3.Connection, job_id: str) -> tuple[int, str]:
     """The parameters of `BY_ID` for `job_id`. A uuid4 id from before schema 3 carries no row
     number: its own index is read (0 is no row's number, so an unknown id matches nothing)."""
-    seq = seq_of(job_id)
+    seq = seq_of(job_id, job_id_key(conn))
     if seq is None:
         row = conn.execute(_LEGACY_SEQ, (job_id,)).fetchone()
         seq = row[0] if row is not None else 0
@@ -321,12 +340,14 @@ def undispatch(conn: sqlite3.Connection, job_id: str) -> None:
     )
 
 
-def mark_running(conn: sqlite3.Connection, job_id: str) -> None:
-    conn.execute(
+def mark_running(conn: sqlite3.Connection, job_id: str) -> bool:
+    """Pending -> running; False when the job was not pending (a repeated report)."""
+    cur = conn.execute(
         "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?)"
         f" WHERE {BY_ID} AND status = 'pending'",
         (iso(utcnow()), *key(conn, job_id)),
     )
+    return cur.rowcount == 1
 
 
 def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
@@ -344,6 +365,11 @@ def update_progress(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any
         )
 
 
+# A job that ends before its setup command or agent ran (queued, cloning, preparing its sandbox:
+# a clone or branch failure, a missing agent program, a cancellation) gives its quota back.
+_UNSTARTED = "(phase IS NULL OR phase = 'cloning')"
+
+
 def finish(
     conn: sqlite3.Connection,
     job_id: str,
@@ -358,15 +384,17 @@ def finish(
     rounds: int | None = None,
     verify_runs: int | None = None,
 ) -> bool:
-    """Move a job to a terminal status; False when it already was terminal."""
+    """Move a job to a terminal status; False when it already was terminal. A job that did
+    not succeed and never got past cloning is refunded (`quota_refunded`) in the same write."""
     assert status in TERMINAL
     now = iso(utcnow())
-    cur = conn.execute(
+    ended = conn.execute(
         f"UPDATE jobs SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?),"
         f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
         f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code),"
-        f" verified = ?, rounds = ?, verify_runs = ?"
-        f" WHERE {BY_ID} AND {_NOT_TERMINAL}",
+        f" verified = ?, rounds = ?, verify_runs = ?,"
+        f" quota_refunded = (? <> 'succeeded' AND {_UNSTARTED})"
+        f" WHERE {BY_ID} AND {_NOT_TERMINAL} RETURNING user_id, created_at, quota_refunded",
         (
             status,
             now,
@@ -379,10 +407,13 @@ def finish(
             int(verified) if verified is not None else None,
             rounds,
             verify_runs,
+            status,
             *key(conn, job_id),
         ),
-    )
-    return cur.rowcount == 1
+    ).fetchone()
+    if ended is not None and ended[2]:  # (user_id, created_at, quota_refunded)
+        refund_quota(conn, ended[0], ended[1])
+    return ended is not None
 
 
 def request_cancel(conn: sqlite3.Connection, seq: int) -> None:

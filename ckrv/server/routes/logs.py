@@ -63,4 +63,9 @@ async def job_logs(request: Request) -> Response:
     return StreamingResponse(body, media_type="application/json")
 
 
-routes = [Route("/jobs/{job_id}/logs", job_logs, methods=["GET"])]
+routes = [
+    Route("/jobs/{job_id}/logs", job_logs, methods=["GET"]),
+    # The same, one /v1 deeper: the Chakravarti CLI appends /v1 to an API URL that already
+    # ends in it, so this is the path its `logs` asks for (documented as a deprecated alias).
+    Route("/v1/jobs/{job_id}/logs", job_logs, methods=["GET"]),
+]

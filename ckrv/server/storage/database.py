@@ -44,8 +44,17 @@ _MAX_BATCH = 512
 _WAL_KEEP_BYTES = 64 * 1024 * 1024
 
 
+class Connection(sqlite3.Connection):
+    """A connection of ours: it remembers values read once that never change for its
+    database (the job-id key, jobs/store.py), so hot lookups do not read them again."""
+
+    job_id_key: int | None = None
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=30, factory=Connection
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

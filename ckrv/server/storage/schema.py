@@ -234,4 +234,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_user_repo ON jobs(user_id, git_repo_url, seq);
     ALTER TABLE jobs ADD COLUMN phase_times TEXT;
     """,
+    # 10: the job-id key (jobs/ids.py), made once: random, so two servers' ids and branch names
+    # differ; 0 (ids as before keys) where jobs exist already, so their ids stay valid
+    """
+    CREATE TABLE server_keys (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO server_keys (name, value) SELECT 'job_ids', CASE
+        WHEN EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs') THEN 0
+        ELSE random() & 4294967295 END;
+    """,
+    # 11: 1 when the job ended before its agent started and its quota was given back
+    "ALTER TABLE jobs ADD COLUMN quota_refunded INTEGER NOT NULL DEFAULT 0",
 ]

@@ -2,7 +2,7 @@
 -- Regenerate with scripts/gen-docs (tests/unit/test_schema_snapshot.py fails when stale).
 -- The schema of a database after every migration: tables by name, each followed by its
 -- indexes by name (SQLite's own tables and automatic indexes left out).
--- PRAGMA user_version = 9
+-- PRAGMA user_version = 11
 
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
@@ -88,7 +88,7 @@ CREATE TABLE jobs (
         log_bytes INTEGER NOT NULL DEFAULT 0,
         log_dropped INTEGER NOT NULL DEFAULT 0,
         last_log_seq INTEGER NOT NULL DEFAULT 0
-    , network TEXT, limits TEXT, group_id TEXT, group_attempt INTEGER, verify TEXT, fix_rounds INTEGER NOT NULL DEFAULT 0, verified INTEGER, rounds INTEGER, verify_runs INTEGER, phase_times TEXT);
+    , network TEXT, limits TEXT, group_id TEXT, group_attempt INTEGER, verify TEXT, fix_rounds INTEGER NOT NULL DEFAULT 0, verified INTEGER, rounds INTEGER, verify_runs INTEGER, phase_times TEXT, quota_refunded INTEGER NOT NULL DEFAULT 0);
 
 CREATE INDEX jobs_active ON jobs(user_id)
     WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL));
@@ -134,6 +134,8 @@ CREATE TABLE secrets (
     updated_at TEXT NOT NULL,
     UNIQUE (user_id, name)
 );
+
+CREATE TABLE server_keys (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 
 CREATE TABLE users (
         id TEXT PRIMARY KEY,

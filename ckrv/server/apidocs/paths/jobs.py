@@ -75,6 +75,11 @@ openapi_schemas = {
                 "items": {"type": "string"},
                 "description": "API paths of each verify run's transcript, in order",
             },
+            "quota_refunded": {
+                "type": "boolean",
+                "description": "The job ended before its setup command or agent ran (queued,"
+                " cloning, preparing its sandbox), so it does not count against the quota",
+            },
         },
     },
     "JobCreate": {
@@ -161,7 +166,6 @@ openapi_schemas = {
             "error": {"type": "string", "enum": ["quota_exceeded"]},
             "message": {"type": "string"},
             "quota_resets_at": {"type": "string", "format": "date-time"},
-            "upgrade_url": {"type": ["string", "null"]},
             "jobs_needed": {
                 "type": "integer",
                 "description": "A group refused whole: the jobs it needed.",
@@ -169,6 +173,11 @@ openapi_schemas = {
             "jobs_left": {
                 "type": "integer",
                 "description": "A group refused whole: the jobs left in this cycle.",
+            },
+            "upgrade_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "The operator's upgrade_url, else this server's /account page",
             },
         },
     },
@@ -212,12 +221,11 @@ openapi_paths = {
                 "201": ok(ref("Job"), "Job created and queued"),
                 "400": ERROR,
                 "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
-                "404": ok(ref("Error"), "Unknown credential"),
                 "413": ok(ref("Error"), "Spec too large"),
                 "422": ok(
                     ref("Error"),
-                    "The agent's program is not installed where jobs run, or the timeout is "
-                    "over the server's maximum",
+                    "An unknown credential (`credential_not_found`), an agent whose program is "
+                    "not installed where jobs run, or a timeout over the server's maximum",
                 ),
                 **AUTH_ERRORS,
             },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, path_param, ref
+from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, S, path_param, ref
 
 _POSITION = {"type": "integer", "minimum": 0}
 openapi_schemas = {
@@ -43,7 +43,40 @@ _SSE_DESCRIPTION = (
     "duplicate."
 )
 
-openapi_paths = {
+
+def _event(name: str, data: S, *, with_id: bool) -> S:
+    return {
+        "required": ["id"] if with_id else [],
+        "properties": {"event": {"const": name}, "data": data},
+    }
+
+
+def _json_data(schema: S) -> S:
+    return {"type": "string", "contentMediaType": "application/json", "contentSchema": schema}
+
+
+# One event of the stream, as an SSE parser gives it: `event` (`message` when the stream names
+# none), `data` (its lines joined) and `id`. Before OpenAPI 3.2 a `text/event-stream` `schema`
+# describes each event (3.2 calls it `itemSchema`); `contentSchema` is what `data` holds once
+# parsed as JSON, so a schema-aware client or fuzzer checks every event's payload.
+SSE_EVENT: S = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["log", "status", "message"]},
+        "data": {"type": "string"},
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "retry": {"type": "integer"},
+    },
+    "oneOf": [
+        _event("log", _json_data(ref("LogEntry")), with_id=True),
+        _event("status", _json_data(ref("Job")), with_id=False),
+        _event("message", {"const": "[DONE]"}, with_id=False),
+    ],
+    "description": _SSE_DESCRIPTION,
+}
+
+openapi_paths: S = {
     "/jobs/{job_id}/logs": {
         "get": {
             "tags": ["Jobs"],
@@ -86,9 +119,7 @@ openapi_paths = {
                     "description": "The log, or the live stream",
                     "content": {
                         "application/json": {"schema": ref("LogResponse")},
-                        "text/event-stream": {
-                            "schema": {"type": "string", "description": _SSE_DESCRIPTION}
-                        },
+                        "text/event-stream": {"schema": SSE_EVENT},
                     },
                 },
                 "400": ERROR,
@@ -104,4 +135,15 @@ openapi_paths = {
             },
         }
     },
+}
+# The Chakravarti CLI asks for `<API URL>/v1/jobs/{id}/logs` (it appends /v1 to a URL that ends
+# in it): served as an alias, marked deprecated so new clients use the path above.
+openapi_paths["/v1/jobs/{job_id}/logs"] = {
+    "get": {
+        **openapi_paths["/jobs/{job_id}/logs"]["get"],
+        "deprecated": True,
+        "summary": "Alias of GET /jobs/{job_id}/logs, for the Chakravarti CLI",
+        "description": "The same log and stream as `/jobs/{job_id}/logs`: the original "
+        "Chakravarti CLI asks for this path. Use the one above.",
+    }
 }

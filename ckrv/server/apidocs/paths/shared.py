@@ -94,7 +94,7 @@ SCHEMAS: S = {
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "email": {"type": "string"},
-            "name": {"type": "string"},
+            "name": {"type": ["string", "null"], "description": "null when none was given"},
             "subscription_tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
             "job_quota_remaining": {"type": "integer"},
             "jobs_used": {"type": "integer"},

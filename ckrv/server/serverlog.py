@@ -1,0 +1,113 @@
+"""The server's own log, for its operator (not a job's log, which is logs/): requests, each job's
+life, logins and throttles, one line each, as text or as JSON (`--log-format`, `log_format`).
+
+Records are made with `event(...)`: a stable event name (`request`, `job.ended`, ...), a short
+human message and flat fields. `configure` sends the `ckrv` loggers' records to a stream
+through a queue, so the event loop never waits on a slow reader of the server's output. Until
+it is called (in-process tests, `ckrv admin`) nothing below a warning is shown.
+
+Never log a secret: no token, cookie, password, device or user code, query string or body.
+The client address of the request being served is added to every record made while serving
+it (`CLIENT`, set by web/access_log.py), so a login line says where it came from."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import logging.handlers
+import queue
+import sys
+from datetime import UTC, datetime
+from typing import IO, Any
+
+LOG_FORMATS = ("text", "json")
+ROOT = "ckrv"
+# The client address of the request this task serves ("" outside a request).
+CLIENT: contextvars.ContextVar[str] = contextvars.ContextVar("ckrv_client", default="")
+
+access = logging.getLogger("ckrv.access")
+jobs = logging.getLogger("ckrv.jobs")
+auth = logging.getLogger("ckrv.auth")
+server = logging.getLogger("ckrv.server")
+
+
+def event(
+    logger: logging.Logger, name: str, message: str, level: int = logging.INFO, **fields: Any
+) -> None:
+    """Log `message` as event `name` with `fields` (and the client address, in a request)."""
+    if not logger.isEnabledFor(level):
+        return
+    client = CLIENT.get()
+    if client and "client" not in fields:
+        fields["client"] = client
+    logger.log(level, message, extra={"event": name, "fields": fields})
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = getattr(record, "fields", None)
+    return fields if isinstance(fields, dict) else {}
+
+
+def _text_value(value: Any) -> str:
+    text = "-" if value is None else str(value)
+    if not text or any(c.isspace() or c in '"=' for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-12-04T22:00:00.123Z INFO  GET /v1/jobs 200 3.1 ms  status=200 duration_ms=3.1 ...`:
+    the message for people, then every field as key=value (quoted when it has spaces)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={_text_value(v)}" for k, v in _fields(record).items())
+        line = f"{_timestamp(record)} {record.levelname:<5} {record.getMessage()}"
+        line = f"{line}  {fields}" if fields else line
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, its keys stable: `ts`, `level`, `logger`, `event`, `message`,
+    then the event's fields (`exception` when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": getattr(record, "event", "log"),
+            "message": record.getMessage(),
+        }
+        for key, value in _fields(record).items():
+            body.setdefault(key, value)
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def configure(log_format: str, stream: IO[str] | None = None) -> logging.handlers.QueueListener:
+    """Send the `ckrv` loggers' records (info and up) to `stream` (stdout) in `log_format`;
+    uvicorn's own warnings and errors too. Returns the started listener: stop it at exit, to flush."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    output = logging.StreamHandler(stream or sys.stdout)
+    output.setFormatter(formatter(log_format))
+    listener = logging.handlers.QueueListener(records, output)
+    for name in (ROOT, "uvicorn"):  # uvicorn.Config(log_config=None) leaves these to us
+        logger = logging.getLogger(name)
+        logger.handlers = [logging.handlers.QueueHandler(records)]
+        logger.setLevel(logging.INFO if name == ROOT else logging.WARNING)
+        logger.propagate = False
+    listener.start()
+    return listener
