@@ -303,7 +303,7 @@ def _b_cannot_use_as_credential_in_a_group(world: World) -> None:
     with world.api("b") as api:
         before = api.get("/users/me").json()["jobs_used"]
         answer = api.post("/groups", json=body)
-        assert answer.status_code == 404 and answer.json()["error"] == "credential_not_found"
+        assert answer.status_code == 422 and answer.json()["error"] == "credential_not_found"
         assert api.get("/users/me").json()["jobs_used"] == before
         assert api.get("/jobs").json()["jobs"] == []
 

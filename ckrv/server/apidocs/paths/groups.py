@@ -95,7 +95,7 @@ openapi_paths = {
                 "201": ok(ref("Group"), "Group created; its jobs are queued"),
                 "400": ERROR,
                 "402": ok(ref("QuotaExceededError"), "Quota exceeded: no job was created"),
-                "404": ok(ref("Error"), "Unknown credential"),
+                "422": ok(ref("Error"), "Unknown credential (`credential_not_found`)"),
                 "413": ok(ref("Error"), "Spec too large"),
                 **AUTH_ERRORS,
             },
