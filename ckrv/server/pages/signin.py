@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ckrv.errors import AccountDisabled
 from ckrv.server.identity.users import authenticate
 from ckrv.server.pages.render import csrf_refused, page
 from ckrv.server.pages.session import (
@@ -19,6 +20,8 @@ from ckrv.server.pages.session import (
     start_session,
 )
 from ckrv.server.web.request_auth import client_address, services
+
+DISABLED_MESSAGE = "This account is disabled. Ask an administrator of this server to enable it."
 
 
 def _form(
@@ -57,7 +60,10 @@ async def submit(request: Request) -> Response:
         response = _form(request, 429, email=email, error=error)
         response.headers["Retry-After"] = str(wait)
         return response
-    user = await authenticate(svc.db, email, str(form.get("password", "")))
+    try:
+        user = await authenticate(svc.db, email, str(form.get("password", "")))
+    except AccountDisabled:
+        return _form(request, 403, email=email, error=DISABLED_MESSAGE)
     if user is None:
         svc.login_throttle.failed(email, address)
         return _form(request, 401, email=email, error="Email or password is wrong.")
