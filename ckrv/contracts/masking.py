@@ -79,7 +79,11 @@ def secret_forms(secret: str) -> set[str]:
 
 class Matcher(Protocol):
     """Finds where forms end in a text: for each position where at least one form ends, the
-    position just after it and the length of the longest form ending there, in order."""
+    position just after it and the length of the longest form ending there, in order.
+    `prefilter`: whether a cheaper check of aligned windows should run first (worth it for a
+    matcher written in Python, not for one in C)."""
+
+    prefilter: bool
 
     def ends(self, text: str) -> Iterator[tuple[int, int]]: ...
 
@@ -88,6 +92,8 @@ class AhoCorasick:
     """The standard library's matcher: an Aho-Corasick automaton over the forms' characters
     (goto tables as dicts, failure links), each state knowing the longest form that ends
     there, found directly or through its failure links."""
+
+    prefilter = True
 
     def __init__(self, forms: Iterable[str]) -> None:
         goto: list[dict[str, int]] = [{}]
@@ -168,6 +174,7 @@ class Masker:
         # makes the common case, a line with no secret, cheap.
         self._grams = frozenset(form[i : i + _GRAM] for form in self.forms for i in range(_GRAM))
         self._matcher = matcher(self.forms) if forms else None
+        self._prefilter = self._matcher is not None and self._matcher.prefilter
 
     def __bool__(self) -> bool:
         return self._matcher is not None
@@ -181,7 +188,7 @@ class Masker:
         return None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        if self._matcher is None or self.first_aligned_hit(text) is None:
+        if self._matcher is None or (self._prefilter and self.first_aligned_hit(text) is None):
             return []
         return _intervals(self._matcher, text)
 

@@ -75,12 +75,15 @@ def page_routes() -> list[BaseRoute]:
     return [*activate.routes, *docs.routes, *pages.routes]
 
 
-def make_executor(settings: Settings, logs: LogService, confinement: Confinement) -> Executor:
+def make_executor(
+    settings: Settings, logs: LogService, confinement: Confinement, maskers: JobMaskers
+) -> Executor:
     if settings.executor == "kubernetes":
         # Imported only when configured: the kubernetes client is heavy, and optional.
         from ckrv.server.executors.kubernetes import KubernetesExecutor
 
         async def pod_log(job_id: str, lines: list[str]) -> None:
+            lines = await maskers.mask_for_job_id(job_id, lines)  # the worker's own output
             await logs.executor_lines(job_id, lines, "kubernetes")
 
         return KubernetesExecutor(settings, log_sink=pod_log)
@@ -103,9 +106,16 @@ def build_services(settings: Settings) -> Services:
     artifacts = ArtifactStore(settings.data_dir)
     wakeup = asyncio.Event()  # the engine sets it, the dispatcher waits on it
     confinement = decide(settings)  # can this machine sandbox the jobs' commands?
-    executor = make_executor(settings, logs, confinement)
+    maskers = JobMaskers(db, master_keys)
+    executor = make_executor(settings, logs, confinement, maskers)
     engine = Engine(
-        db, logs, artifacts, executor, upgrade_url=settings.quota_upgrade_url, wake=wakeup.set
+        db,
+        logs,
+        artifacts,
+        executor,
+        upgrade_url=settings.quota_upgrade_url,
+        wake=wakeup.set,
+        mask_worker_text=maskers.mask_text_for_job_id,
     )
     dispatcher = Dispatcher(engine, wakeup, settings, master_keys, issuer)
     sweeper = Sweeper(db, artifacts, settings.artifact_retention)
@@ -116,7 +126,7 @@ def build_services(settings: Settings) -> Services:
         master_keys,
         logs,
         engine,
-        JobMaskers(db, master_keys),
+        maskers,
         components=[dispatcher, sweeper],
         confinement=confinement,
         device_start_throttle=Throttle(settings.device_starts_per_minute, 60),

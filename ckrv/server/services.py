@@ -35,7 +35,7 @@ class Services:
     master_keys: MasterKeys
     logs: LogService
     engine: Engine
-    maskers: JobMaskers  # the server's own mask over the log lines workers send
+    maskers: JobMaskers  # the server's own mask over everything workers write
     components: list[Component] = field(default_factory=list)  # started in this order
     code_throttle: Throttle = field(default_factory=lambda: Throttle(5, 900))
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
@@ -57,4 +57,5 @@ class Services:
         for component in reversed(self.components):
             await component.stop()
         await self.logs.stop()
+        self.maskers.close()
         self.db.close()

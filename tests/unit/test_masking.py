@@ -11,6 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ckrv.contracts.masking import MASK, MAX_FORMS_PER_SECRET, AhoCorasick, Masker, secret_forms
+from ckrv.server.logs.matcher import (
+    MAX_SUFFIX_DEPTH,
+    LibraryMatcher,
+    server_matcher,
+    suffix_depth,
+)
 
 # Printable secrets, as tokens and API keys are; '*' is left out so a secret cannot be built
 # from the mask itself (see `test_a_secret_made_of_mask_characters_is_still_masked`).
@@ -138,3 +144,23 @@ def test_text_that_keeps_rejoining_a_secret_is_masked_whole() -> None:
     text = "ab" * 6 + secret + "cd***" * 6
     assert Masker([secret]).mask(text) in (MASK, text.replace(secret, MASK))
     assert secret not in Masker([secret]).mask(text)
+
+
+@settings(max_examples=300)
+@given(
+    forms=st.lists(st.text("ab\u00e9\U0001f600", min_size=1, max_size=6), min_size=1, max_size=10),
+    text=st.text("ab\u00e9\U0001f600x", max_size=80),
+)
+def test_the_servers_matcher_agrees_with_the_workers(forms: list[str], text: str) -> None:
+    """The library's positions are characters, not bytes, and its overlapping matches reduce
+    to the longest form per position, as the standard library's automaton finds them."""
+    assert list(LibraryMatcher(forms).ends(text)) == list(AhoCorasick(forms).ends(text))
+
+
+def test_a_contrived_set_of_nested_secrets_keeps_the_linear_matcher() -> None:
+    nested = ["a" * n for n in range(8, 40)]  # every one ends every longer one
+    assert suffix_depth(Masker(nested).forms) > MAX_SUFFIX_DEPTH
+    assert isinstance(server_matcher(Masker(nested).forms), AhoCorasick)
+    tokens = Masker([f"ghp_{i}abcdefghijklmnopqrstuvwxyz0123" for i in range(50)])
+    assert isinstance(server_matcher(tokens.forms), LibraryMatcher)
+    assert Masker(nested, server_matcher).mask("x" + "a" * 5000 + "x") == f"x{MASK}x"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ckrv.contracts.jobmodel import TERMINAL, TerminalStatus
@@ -33,6 +33,7 @@ class Engine:
         *,
         upgrade_url: str,
         wake: Callable[[], None],
+        mask_worker_text: Callable[[str, str], Awaitable[str]] | None = None,
     ) -> None:
         self.db = db
         self.logs = logs
@@ -40,6 +41,8 @@ class Engine:
         self.executor = executor
         self.upgrade_url = upgrade_url  # named in the quota error of a job creation
         self.wake = wake  # tells the dispatcher that a job was queued or capacity freed up
+        # (job id, text) -> text masked of the job's secrets: what a lost worker left behind
+        self.mask_worker_text = mask_worker_text
         self._eta: dict[str, float | None] = {}
 
     async def create(self, new_job: jobs.NewJob) -> dict[str, Any]:
@@ -126,6 +129,8 @@ class Engine:
         return await self.finish(job_id, status, error=message)
 
     async def worker_lost(self, job_id: str, reason: str) -> None:
+        if self.mask_worker_text is not None:  # it may quote the worker's last output
+            reason = await self.mask_worker_text(job_id, reason)
         if reason.startswith(TIMEOUT_PREFIX):
             await self.fail_with_line(job_id, "timeout", reason[len(TIMEOUT_PREFIX) :].strip())
         else:

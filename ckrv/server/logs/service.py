@@ -15,7 +15,7 @@ import contextlib
 import sqlite3
 import sys
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from ckrv.server.logs.store import (
     ARCHIVE_NAME,
     LEVELS,
     SEALED,
+    Incoming,
     LogState,
     all_rows,
     append_server_line,
@@ -43,6 +44,9 @@ from ckrv.server.logs.stream import Reader, follow_sse, json_logs
 from ckrv.server.storage.database import Database, connect
 
 __all__ = ["LEVELS", "LogService", "LogState"]
+
+# Runs a function off the event loop (the masking threads) and returns its result.
+Offload = Callable[[Callable[[], list[Incoming]]], Awaitable[list[Incoming]]]
 
 
 class LogService:
@@ -84,11 +88,21 @@ class LogService:
 
     # --- writing ---
 
-    async def ingest(self, job_id: str, entries: Any, mask: Callable[[str], str] = str) -> int:
+    async def ingest(
+        self,
+        job_id: str,
+        entries: Any,
+        mask: Callable[[str], str] = str,
+        offload: Offload | None = None,
+    ) -> int:
         """Store a worker's batch (checked here: 400 for a malformed one), each message passed
-        through `mask` before it is clipped; entries whose sequence number was stored before are
-        ignored, and so is everything once the job's log is sealed. Returns how many were new."""
-        lines = validate(entries, mask)
+        through `mask` before it is clipped, both through `offload` when given (off the loop);
+        entries whose sequence number was stored before are ignored, and so is everything once
+        the job's log is sealed. Returns how many were new."""
+        if offload is None:
+            lines = validate(entries, mask)
+        else:
+            lines = await offload(lambda: validate(entries, mask))
         if not lines:
             return 0
         budget = self.max_log_bytes

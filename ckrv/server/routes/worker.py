@@ -1,12 +1,17 @@
 """The worker API: a worker, holding a token for one dispatch attempt of one job, fetches its
 job, reports status and phases, sends logs, uploads the diff and reports the result. A token of
-a superseded attempt, or for a job that already ended, gets 409 and the worker stops."""
+a superseded attempt, or for a job that already ended, gets 409 and the worker stops.
+
+Every text a worker writes (log lines, commits and branch names, the summary, the error, the
+names in diff_stats) passes the server's own mask of the job's secrets before it is stored
+(ckrv/server/logs/masking.py), off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +32,7 @@ from ckrv.server.web.request_auth import services, worker_claims
 
 _MAX_LOG_BATCH = 16 * 1024 * 1024
 MAX_TRANSCRIPT_BYTES = 1024 * 1024
+_RESULT_TEXTS = ("pushed_branch", "summary", "error_message")
 
 
 def worker_job(request: Request) -> sqlite3.Row:
@@ -98,16 +104,24 @@ async def report_event(request: Request) -> Response:
         k: field(body, k, required=False) for k in ("phase", "base_commit", "feature_branch_name")
     }
     if any(v is not None for v in progress.values()):
-        await eng.progress(row["id"], progress)
+        await eng.progress(row["id"], await _masked(request, row, progress))
     return JSONResponse({"ok": True})
+
+
+async def _masked(request: Request, row: sqlite3.Row, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with every string value masked of the job's secrets (the second line)."""
+    names = [k for k, v in fields.items() if isinstance(v, str)]
+    masked = await services(request).maskers.mask(row, [fields[k] for k in names])
+    return {**fields, **dict(zip(names, masked, strict=True))}
 
 
 async def ingest_logs(request: Request) -> Response:
     row = worker_job(request)
     body = await json_body(request, max_bytes=_MAX_LOG_BATCH)
-    masker = services(request).maskers.for_job(row)  # the second line of masking
-    mask = masker.mask if masker else str  # no secrets: nothing to look for
-    accepted = await services(request).logs.ingest(row["id"], body.get("entries"), mask)
+    maskers = services(request).maskers
+    mask = await maskers.masking(row)  # the second line of masking
+    entries = body.get("entries")
+    accepted = await services(request).logs.ingest(row["id"], entries, mask, maskers.run)
     return JSONResponse({"accepted": accepted})
 
 
@@ -127,8 +141,7 @@ async def upload_verify_transcript(request: Request) -> Response:
     run = _run_number(request, row)
     svc = services(request)
     text = field(await json_body(request, max_bytes=MAX_TRANSCRIPT_BYTES), "text")
-    masker = svc.maskers.for_job(row)
-    data = (masker.mask(text) if masker else text).encode()
+    data = (await svc.maskers.mask(row, [text]))[0].encode()
     path = svc.engine.artifacts.path(row["id"], f"verify-{run}.log")
     await asyncio.to_thread(_write_artifact, path, data)
     return JSONResponse({"bytes": len(data)})
@@ -162,15 +175,17 @@ async def report_result(request: Request) -> Response:
     ):
         raise InvalidRequest("diff_stats must map names to integers")
     # Every field is checked before anything is recorded: a refused report changes nothing.
-    pushed = field(body, "pushed_branch", required=False)
-    summary = field(body, "summary", required=False)
-    error = field(body, "error_message", required=False)
+    texts = await _masked(request, row, {k: field(body, k, required=False) for k in _RESULT_TEXTS})
+    pushed, summary, error = (texts[k] for k in _RESULT_TEXTS)
     exit_code = field(body, "agent_exit_code", required=False, kind=int)
     verified = field(body, "verified", required=False, kind=bool)
     rounds = field(body, "rounds", required=False, kind=int)
     runs = field(body, "verify_runs", required=False, kind=int)
     if rounds is not None and not 0 <= rounds <= row["fix_rounds"]:
         raise InvalidRequest("rounds must be between 0 and the job's fix_rounds")
+    if stats:  # its names are text too
+        names = await services(request).maskers.mask(row, list(stats))
+        stats = dict(zip(names, stats.values(), strict=True))
     if pushed:
         await eng.progress(row["id"], {"pushed_branch": pushed})
     await eng.finish(

@@ -223,6 +223,20 @@ def check_secret(name: str, value: str) -> None:
         )
 
 
+def secrets_fingerprint(
+    conn: sqlite3.Connection, user_id: str, credential_id: str
+) -> tuple[bytes, ...]:
+    """What changes whenever the user's secrets or this credential change: the nonces of
+    their sealed values (fresh at every write, rotation included), no value decrypted."""
+    rows = conn.execute(
+        "SELECT substr(ciphertext, 1, 12) FROM secrets WHERE user_id = ?"
+        " UNION ALL SELECT substr(ciphertext, 1, 12) FROM credentials"
+        " WHERE id = ? AND user_id = ? ORDER BY 1",
+        (user_id, credential_id, user_id),
+    )
+    return tuple(bytes(row[0]) for row in rows)
+
+
 def secrets_bytes(conn: sqlite3.Connection, user_id: str, leaving_out: str = "") -> int:
     """The bytes of the user's secrets, names and values (from the sealed values' lengths),
     without the secret named `leaving_out`."""
