@@ -56,6 +56,16 @@ def test_json_log_has_one_object_per_line_for_requests_jobs_logins_and_throttles
             assert wait_status(api, job_id)["status"] == "succeeded"
             listed = api.get("/jobs", params={"status": "succeeded", "limit": "7"})
             assert listed.status_code == 200
+            group = api.post(
+                "/groups",
+                json={
+                    "spec_content": "# Twice\nprint hi\n",
+                    "git_repo_url": repo.as_uri(),
+                    "attempts": 2,
+                },
+            )
+            assert group.status_code == 201, group.text
+            attempts = [a["job_id"] for a in group.json()["attempts"]]
         assert sign_in(server, "ada@example.com", "not-the-password") == 401
         statuses = [sign_in(server, "ada@example.com", PASSWORD) for _ in range(12)]
         assert 429 in statuses
@@ -76,6 +86,8 @@ def test_json_log_has_one_object_per_line_for_requests_jobs_logins_and_throttles
 
     life = [r["event"] for r in found if r.get("job") == job_id]
     assert life == ["job.queued", "job.started", "job.ended"]
+    queued = {r["job"] for r in found if r["event"] == "job.queued"}
+    assert set(attempts) <= queued  # a group's attempts too
     ended = next(r for r in found if r["event"] == "job.ended")
     assert ended["status"] == "succeeded" and ended["duration_s"] >= 0
 

@@ -50,14 +50,7 @@ class Engine:
         Creations asked for together are inserted together (Database.write_grouped)."""
         row = await self.db.write_grouped(self._insert_jobs, new_job)
         self.wake()
-        serverlog.event(
-            serverlog.jobs,
-            "job.queued",
-            f"job {row['id']} queued",
-            job=row["id"],
-            user_id=new_job.user_id,
-            agent=new_job.agent,
-        )
+        log_queued(row)
         return row
 
     def _insert_jobs(
@@ -152,6 +145,18 @@ class Engine:
             row["id"], "timeout", f"job exceeded its timeout of {limit:g} s and was stopped"
         )
         await self.executor.terminate(row["id"], row["executor_ref"])
+
+
+def log_queued(row: JobRow) -> None:
+    """A new job in the server's log (each attempt of a group too: routes/groups.py)."""
+    serverlog.event(
+        serverlog.jobs,
+        "job.queued",
+        f"job {row['id']} queued",
+        job=row["id"],
+        user_id=row["user_id"],
+        agent=row["agent"],
+    )
 
 
 def _log_end(row: sqlite3.Row) -> None:

@@ -14,6 +14,7 @@ from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.errors import Conflict, NotFound
 from ckrv.server.jobs.creation import refuse_unconfined
 from ckrv.server.jobs.groups import group_members, insert_group, parse_new_group, public_group
+from ckrv.server.jobs.lifecycle import log_queued
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES
 from ckrv.server.services import Services
 from ckrv.server.web.http import FastJSONResponse, json_body
@@ -29,6 +30,8 @@ async def create_group(request: Request) -> Response:
     eng = svc.engine
     rows = await svc.db.write(lambda c: insert_group(c, new_jobs, eng.upgrade_url))
     eng.wake()
+    for row in rows:
+        log_queued(row)
     group_id = rows[0]["group_id"]
     group = public_group(group_id, [eng.public(row) for row in rows])
     return FastJSONResponse(group, status_code=201, headers={"Location": f"/v1/groups/{group_id}"})
