@@ -17,6 +17,7 @@ import json
 import logging
 import logging.handlers
 import queue
+import re
 import sys
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -41,7 +42,22 @@ def event(
     client = CLIENT.get()
     if client and "client" not in fields:
         fields["client"] = client
-    logger.log(level, message, extra={"event": name, "fields": fields})
+    # makeRecord, not logger.log: that looks up the calling frame, a third of a record's cost
+    record = logger.makeRecord(
+        logger.name, level, "", 0, message, (), None, extra={"event": name, "fields": fields}
+    )
+    logger.handle(record)
+
+
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands records to the writer thread as they are: ours carry no arguments to merge, so
+    the copy and the formatting QueueHandler does on the calling thread are left out."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.args or record.exc_info or record.stack_info:
+            prepared: logging.LogRecord = super().prepare(record)  # uvicorn's records, say
+            return prepared
+        return record
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -54,11 +70,12 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields if isinstance(fields, dict) else {}
 
 
+_NEEDS_QUOTES = re.compile(r'[\s"=]|^$')
+
+
 def _text_value(value: Any) -> str:
     text = "-" if value is None else str(value)
-    if not text or any(c.isspace() or c in '"=' for c in text):
-        return json.dumps(text, ensure_ascii=False)
-    return text
+    return json.dumps(text, ensure_ascii=False) if _NEEDS_QUOTES.search(text) else text
 
 
 class TextFormatter(logging.Formatter):
@@ -100,13 +117,15 @@ def formatter(log_format: str) -> logging.Formatter:
 def configure(log_format: str, stream: IO[str] | None = None) -> logging.handlers.QueueListener:
     """Send the `ckrv` loggers' records (info and up) to `stream` (stdout) in `log_format`;
     uvicorn's own warnings and errors too. Returns the started listener: stop it at exit, to flush."""
+    # Nothing reads a record's process or thread: leave out the calls that fill them in.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     output = logging.StreamHandler(stream or sys.stdout)
     output.setFormatter(formatter(log_format))
     listener = logging.handlers.QueueListener(records, output)
     for name in (ROOT, "uvicorn"):  # uvicorn.Config(log_config=None) leaves these to us
         logger = logging.getLogger(name)
-        logger.handlers = [logging.handlers.QueueHandler(records)]
+        logger.handlers = [_Handoff(records)]
         logger.setLevel(logging.INFO if name == ROOT else logging.WARNING)
         logger.propagate = False
     listener.start()
