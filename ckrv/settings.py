@@ -297,10 +297,10 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         "server",
         "max_connections",
         int,
-        1000,
-        "Connections open at once. Past it the connection that has waited longest for a "
-        "request head is closed; when all are busy, new requests get 503. Kept below the "
-        "open-file limit (raised to its hard limit at start).",
+        4096,
+        "Connections open at once (live log followers each hold one). Past it the connection "
+        "that has waited longest for a request head is closed; when all are busy, new requests "
+        "get 503. Kept below the open-file limit (raised to its hard limit at start).",
     ),
     ("kubernetes", "namespace", str, "ckrv-jobs", "Namespace jobs run in."),
     ("kubernetes", "kubeconfig", str, "", "Path to a kubeconfig; empty means in-cluster config."),
@@ -384,7 +384,7 @@ class Settings:
     device_starts_per_minute: int = 20
     header_timeout: float = 10.0
     keep_alive_timeout: float = 20.0
-    max_connections: int = 1000
+    max_connections: int = 4096
     kubernetes_namespace: str = "ckrv-jobs"
     kubernetes_kubeconfig: str = ""
     kubernetes_context: str = ""

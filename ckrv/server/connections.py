@@ -51,7 +51,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a request-head timeout and a connection cap."""
 
     header_timeout = 10.0
-    max_connections = 1000
+    max_connections = 4096
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
