@@ -173,8 +173,12 @@ class CancelOptions:
 
 
 def run_cancel(opts: CancelOptions, io: IOStreams) -> None:
+    from ckrv.client.groups import is_group_id
     from ckrv.client.jobs import cancel_job, resolve_job_id
 
+    if is_group_id(opts.job):
+        _cancel_group(opts, io)
+        return
     with user_api(opts.api_url) as api:
         cancelled = cancel_job(api, resolve_job_id(api, opts.job))
     if opts.as_json:
@@ -183,14 +187,32 @@ def run_cancel(opts: CancelOptions, io: IOStreams) -> None:
         io.out(f"job {short_id(cancelled['id'])} is {status_word(cancelled, io)}")
 
 
+def _cancel_group(opts: CancelOptions, io: IOStreams) -> None:
+    from ckrv.client.groups import cancel_group
+
+    with user_api(opts.api_url) as api:
+        group = cancel_group(api, opts.job)
+    if opts.as_json:
+        io.json(group)
+        return
+    for attempt in group["attempts"]:
+        io.out(
+            f"attempt {attempt['attempt']}: job {short_id(attempt['job_id'])} is "
+            f"{status_word(attempt, io)}"
+        )
+
+
 @click.command()
 @click.argument("job")
 @click.option("--json", "as_json", is_flag=True, help="Print the cancelled Job as JSON.")
 def cancel(job: str, as_json: bool) -> None:
     """Cancel a pending or running job. Its worker is stopped; it keeps no partial diff.
 
+    JOB may be a group's id (g-...): every attempt still going is cancelled.
+
     \b
     Example:
       ckrv cancel 3f8a9b2c
+      ckrv cancel g-7kq3m2xa
     """
     run_cancel(CancelOptions(api_url(), job, as_json), streams())

@@ -25,13 +25,15 @@ class PullOptions:
     branch: str | None = None
     three_way: bool = False
     require_verified: bool = False
+    attempt: int | None = None  # of a group (JOB is then its id)
 
 
 def run_pull(opts: PullOptions, io: IOStreams) -> None:
-    from ckrv.client.jobs import fetch_diff, find_job, require_success, require_verified
+    from ckrv.client.groups import find_target
+    from ckrv.client.jobs import fetch_diff, require_success, require_verified
 
     with user_api(opts.api_url) as api:
-        found = find_job(api, opts.job)
+        found = find_target(api, opts.job, opts.attempt)
         require_success(found)
         if opts.require_verified:
             require_verified(found)
@@ -75,6 +77,12 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
     is_flag=True,
     help="Refuse (exit 8) unless the job's result passed its verify commands.",
 )
+@click.option(
+    "--attempt",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="With a group id: this attempt instead of the group's pick.",
+)
 def pull(
     job: str,
     output: Path | None,
@@ -82,6 +90,7 @@ def pull(
     branch: str | None,
     three_way: bool,
     require_verified: bool,
+    attempt: int | None,
 ) -> None:
     """Apply a succeeded job's diff to the repository in the current directory.
 
@@ -89,17 +98,21 @@ def pull(
     changed. With --branch it is committed on a new branch at the job's base commit instead
     (fetched when missing), which is exact even when your checkout has moved on.
 
+    JOB may be a group's id (g-...): its pick is pulled (`ckrv compare GROUP --pick auto` says
+    which and why), or attempt K with --attempt K.
+
     \b
     Example:
       ckrv pull 3f8a9b2c
       ckrv pull 3f8a9b2c --branch add-retry
       ckrv pull 3f8a9b2c --output add-retry.patch
       ckrv pull 3f8a9b2c --require-verified
+      ckrv pull g-7kq3m2xa --attempt 2
     """
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
     run_pull(
-        PullOptions(api_url(), job, output, no_apply, branch, three_way, require_verified),
+        PullOptions(api_url(), job, output, no_apply, branch, three_way, require_verified, attempt),
         streams(),
     )
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ckrv.cli.compare import FOLLOW_ONE, agent_list, run_group
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.jobcard import card, next_block, next_commands, status_word
@@ -42,6 +43,8 @@ class RunOptions:
     disk: str | None = None
     verify: tuple[str, ...] = ()
     fix_rounds: int | None = None
+    attempts: int | None = None  # a best-of-N group (cli/compare.py) ...
+    agents: tuple[str, ...] = ()  # ... of these agents
 
     def limits(self) -> tuple[tuple[str, str | int], ...]:
         given = (
@@ -74,6 +77,13 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
             opts.verify,
             opts.fix_rounds,
         )
+        if opts.attempts is not None or opts.agents:
+            if opts.follow:
+                raise click.UsageError(FOLLOW_ONE)
+            run_group(
+                opts.api_url, request, opts.attempts, opts.agents, io, opts.wait, opts.as_json
+            )
+            return
         _run_cloud(opts, request, io)
         return
     from ckrv.errors import UsageError
@@ -90,6 +100,8 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
         ("--disk", opts.disk),
         ("--verify", opts.verify),
         ("--fix-rounds", opts.fix_rounds is not None),
+        ("--attempts", opts.attempts is not None),
+        ("--agents", opts.agents),
     )
     for flag, given in cloud_only:
         if given:
@@ -194,6 +206,18 @@ def _timeout(value: str | None) -> float | None:
     "to N times (the server's max_fix_rounds bounds it).",
 )
 @click.option(
+    "--attempts",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="[--cloud] Run the spec N times (of each of --agents), as a group ranked by "
+    "`ckrv compare GROUP --pick auto`.",
+)
+@click.option(
+    "--agents",
+    metavar="A,B,...",
+    help="[--cloud] Run the spec with each of these agents, as a group (instead of --agent).",
+)
+@click.option(
     "--wait",
     is_flag=True,
     help="[--cloud] Wait for the job to end: exit 0 if it succeeded, else 7.",
@@ -228,6 +252,8 @@ def run(
     disk: str | None,
     verify: tuple[str, ...],
     fix_rounds: int | None,
+    attempts: int | None,
+    agents: str | None,
     wait: bool,
     follow: bool,
     as_json: bool,
@@ -249,6 +275,7 @@ def run(
       ckrv run --cloud --spec specs/add-retry.md --base-branch main --follow
       ckrv run --cloud --spec specs/add-retry.md --memory 2G --cpu-time 10m
       ckrv run --cloud --spec specs/add-retry.md --verify 'pytest -q' --fix-rounds 2
+      ckrv run --cloud --spec specs/add-retry.md --agents claude-code,codex --attempts 2
       ckrv run --spec specs/add-retry.md --agent aider
     """
     run_run(
@@ -274,6 +301,8 @@ def run(
             disk,
             verify,
             fix_rounds,
+            attempts,
+            agent_list(agents, agent),
         ),
         streams(),
     )

@@ -125,10 +125,13 @@ class JobRequest:
         return body
 
 
-def create_job(api: Api, request: JobRequest) -> dict[str, Any]:
-    """Queue a job. Quota, unreachable-server and unknown-credential errors say what to do."""
+def create_job(
+    api: Api, request: JobRequest, *, path: str = "/jobs", body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Queue a job (or, with another `path` and `body`, a group of them: client/groups.py).
+    Quota, unreachable-server and unknown-credential errors say what to do."""
     try:
-        job: dict[str, Any] = api.post("/jobs", request.body())
+        job: dict[str, Any] = api.post(path, request.body() if body is None else body)
     except QuotaExceeded as exc:
         raise quota_error(exc) from exc
     except ServerUnreachable as exc:
@@ -152,7 +155,12 @@ def quota_error(exc: QuotaExceeded) -> QuotaExceeded:
     if exc.resets_at:
         hint = f"it resets {_reset_time(exc.resets_at)}; {hint}"
     return QuotaExceeded(
-        exc.message, resets_at=exc.resets_at, upgrade_url=exc.upgrade_url, hint=hint
+        exc.message,
+        resets_at=exc.resets_at,
+        upgrade_url=exc.upgrade_url,
+        hint=hint,
+        jobs_needed=exc.jobs_needed,
+        jobs_left=exc.jobs_left,
     )
 
 

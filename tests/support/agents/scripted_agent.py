@@ -14,7 +14,10 @@ instructions, one per line, so every test can say exactly what the agent should 
     show NAME              print the file the environment variable NAME names
     onfix INSTRUCTION      do INSTRUCTION only in a fix round (CKRV_VERIFY_OUTPUT_FILE is set)
 Lines that match none of these are ignored (a spec's prose). The spec is the file its first
-argument names, or its standard input when that is `-`."""
+argument names, or its standard input when that is `-`.
+Started with a second argument,
+ROLE (an [agents.NAME] command can give one), the agent also follows lines `@ROLE op ...`, and
+skips those of other roles: one spec makes several agents behave differently (a group)."""
 
 import os
 import sys
@@ -25,8 +28,13 @@ from pathlib import Path
 def main() -> int:
     spec = sys.stdin.read() if sys.argv[1] == "-" else Path(sys.argv[1]).read_text()
     fixing = bool(os.environ.get("CKRV_VERIFY_OUTPUT_FILE"))
+    role = sys.argv[2] if len(sys.argv) > 2 else None
     for raw in spec.splitlines():
         line = raw.strip()
+        if line.startswith("@"):
+            tag, _, line = line.partition(" ")
+            if tag[1:] != role:
+                continue
         if line.startswith("onfix "):
             if not fixing:
                 continue

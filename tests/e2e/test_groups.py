@@ -1,0 +1,114 @@
+"""Best-of-N groups end to end: a real server whose workers run three scripted agents on one
+spec, each with the same verify command (the repository's own check, run in the job's sandbox
+after the agent); `ckrv run --cloud --agents`, `ckrv compare --pick auto`, `ckrv pull GROUP`,
+`ckrv cancel GROUP`, and a group over the quota, as a user runs them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.helpers import Server, git, make_repo, wait_for
+from tests.support.inprocess import InProcessCli
+from tests.support.jobhelpers import processes_with, wait_status
+from tests.support.servers import SCRIPTED_AGENT, write_config
+
+# Three agents, one scripted agent each in its own role (a second argument), all verified by
+# the repository's check.sh: "tests" that pass only when greet.sh prints "hello world".
+AGENTS = "".join(
+    f"""
+[agents.{role}]
+command = ["{sys.executable}", "{SCRIPTED_AGENT}", "{{spec_file}}", "{role}"]
+verify = ["sh", "check.sh"]
+"""
+    for role in ("breaker", "large", "small")
+)
+NOTES = "\\n".join(f"note {i}" for i in range(40)) + "\\n"
+# The breaker's change is as small as the small one's and comes sooner: only its failed
+# verify ranks it below. The large one is correct but adds 40 lines.
+SPEC = f"""# Greet the world
+@breaker write greet.sh echo hello wrld\\n
+@large write greet.sh echo hello world\\n
+@large write notes.txt {NOTES}
+@small sleep 1
+@small write greet.sh echo hello world\\n
+"""
+CHECK = 'test "$(sh greet.sh)" = "hello world"\n'
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("groups")
+    (root / "config").mkdir()
+    config = write_config(root, extra=AGENTS, capacity=4)
+    server = Server(data_dir=root / "data", config_dir=root / "config", config=config).start()
+    yield server
+    server.shutdown()
+
+
+def user_cli(srv: Server, tmp_path: Path, email: str, tier: str) -> InProcessCli:
+    """`ckrv` signed in as a new user, in a clone of a fresh repository."""
+    origin = make_repo(
+        tmp_path / "origin", {"greet.sh": "echo hello\n", "check.sh": CHECK, "README.md": "#\n"}
+    )
+    git(tmp_path, "clone", "-q", str(origin), "work")
+    (tmp_path / "cli-config").mkdir()
+    token = srv.add_user(email, tier=tier)
+    return InProcessCli(
+        config_dir=tmp_path / "cli-config",
+        api_url=srv.api_url,
+        token=token,
+        cwd=tmp_path / "work",
+    )
+
+
+def spec_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "spec.md"
+    path.write_text(text)
+    return str(path)
+
+
+def test_cancelling_a_group_cancels_every_job_and_ends_its_processes(
+    srv: Server, tmp_path: Path
+) -> None:
+    ckrv = user_cli(srv, tmp_path, "canceller@example.com", "pro")
+    spec = spec_file(tmp_path, "# Wait\nprint started\nsleep 120\n")
+    group = ckrv.json("run", "--cloud", "--spec", spec, "--attempts", "3")
+    job_ids = [a["job_id"] for a in group["attempts"]]
+    with srv.client(ckrv.token) as api:
+        for job_id in job_ids:
+            wait_status(api, job_id, {"running"})
+        cancelled = ckrv.run("cancel", group["id"])
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert cancelled.stdout.count("cancelled") == 3
+        assert [api.get(f"/jobs/{j}").json()["status"] for j in job_ids] == ["cancelled"] * 3
+    wait_for(
+        lambda: not any(processes_with(j) for j in job_ids),
+        timeout=20,
+        what="the cancelled attempts' processes to end",
+    )
+    again = ckrv.run("cancel", group["id"])
+    assert again.returncode == 1 and "already ended" in again.stderr
+
+
+def test_a_group_over_the_quota_is_refused_whole(srv: Server, tmp_path: Path) -> None:
+    ckrv = user_cli(srv, tmp_path, "frugal@example.com", "free")  # 10 jobs a month
+    spend = ckrv.json(
+        "run", "--cloud", "--spec", spec_file(tmp_path, "# Nothing\n"), "--attempts", "8"
+    )
+    with srv.client(ckrv.token) as api:
+        for attempt in spend["attempts"]:
+            wait_status(api, attempt["job_id"])
+        refused = ckrv.run(
+            "run", "--cloud", "--spec", spec_file(tmp_path, "# More\n"), "--attempts", "3"
+        )
+        assert refused.returncode == 5, refused.stderr
+        assert "needs 3 jobs, and 2 of the free tier's 10 jobs per month are left" in refused.stderr
+        assert "No job was created" in refused.stderr and "it resets" in refused.stderr
+        assert api.get("/users/me").json()["jobs_used"] == 8
+        assert len(api.get("/jobs", params={"limit": 100}).json()["jobs"]) == 8
+    fits = ckrv.json("run", "--cloud", "--spec", spec_file(tmp_path, "# Two\n"), "--attempts", "2")
+    assert len(fits["attempts"]) == 2
