@@ -71,6 +71,43 @@ def spec_file(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
+def test_three_agents_rank_the_small_verified_change_first_and_pull_applies_it(
+    srv: Server, tmp_path: Path
+) -> None:
+    ckrv = user_cli(srv, tmp_path, "ranker@example.com", "pro")
+    spec = spec_file(tmp_path, SPEC)
+    group = ckrv.json("run", "--cloud", "--spec", spec, "--agents", "breaker,large,small", "--wait")
+    by_agent = {a["agent"]: a for a in group["attempts"]}
+    assert [a["status"] for a in group["attempts"]] == ["succeeded"] * 3, group
+    assert {name: a["verified"] for name, a in by_agent.items()} == {
+        "breaker": False,
+        "large": True,
+        "small": True,
+    }
+    assert by_agent["small"]["lines_changed"] == by_agent["breaker"]["lines_changed"] == 2
+    assert by_agent["large"]["lines_changed"] == 42
+    assert group["ranking"] == [by_agent[n]["attempt"] for n in ("small", "large", "breaker")]
+    assert group["pick"] == by_agent["small"]["attempt"] == 3
+
+    compared = ckrv.run("compare", group["id"], "--pick", "auto")
+    assert compared.returncode == 0, compared.stderr
+    rows = [line.split() for line in compared.stdout.splitlines()[2:5]]
+    assert [(row[0], row[3]) for row in rows] == [("1", "small"), ("2", "large"), ("3", "breaker")]
+    assert [row[5] for row in rows] == ["passed", "passed", "failed"]
+    assert "pick: attempt 3" in compared.stdout and f"ckrv pull {group['id']}" in compared.stdout
+
+    pulled = ckrv.run("pull", group["id"])
+    assert pulled.returncode == 0, pulled.stderr
+    work = tmp_path / "work"
+    assert (work / "greet.sh").read_text() == "echo hello world\n"
+    assert not (work / "notes.txt").exists()  # the large attempt's file is not here
+
+    git(work, "checkout", "-q", "--", ".")
+    other = ckrv.run("pull", group["id"], "--attempt", str(by_agent["large"]["attempt"]))
+    assert other.returncode == 0, other.stderr
+    assert (work / "notes.txt").read_text().count("note") == 40
+
+
 def test_cancelling_a_group_cancels_every_job_and_ends_its_processes(
     srv: Server, tmp_path: Path
 ) -> None:
