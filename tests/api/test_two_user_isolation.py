@@ -65,6 +65,9 @@ OWNED: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/v1/jobs/{job_id}"): [Probe(_JOB)],
     ("POST", "/v1/jobs/{job_id}/cancel"): [Probe({"job_id": "running"})],
     ("GET", "/v1/jobs/{job_id}/artifacts/diff"): [Probe(_JOB)],
+    ("GET", "/v1/jobs/{job_id}/artifacts/verify/{run}"): [
+        Probe({"job_id": "finished", "run": "run"})
+    ],
     ("GET", "/v1/jobs/{job_id}/logs"): [
         Probe(_JOB),
         Probe(_JOB, params={"tail": "5", "limit": "2"}),
@@ -85,6 +88,7 @@ MISSING = {
     "finished": str(uuid.uuid4()),
     "running": str(uuid.uuid4()),
     "group": "g-22222222",
+    "run": "0",
     "credential": "no-such-credential",
     "secret": "NO_SUCH_SECRET",
 }
@@ -97,6 +101,9 @@ WORKER_ONLY: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/v1/worker/jobs/{job_id}/logs"): Probe({"job_id": "running"}, body={"entries": []}),
     ("PUT", "/v1/worker/jobs/{job_id}/diff"): Probe({"job_id": "running"}, body="diff --git a b\n"),
+    ("PUT", "/v1/worker/jobs/{job_id}/verify/{run}"): Probe(
+        {"job_id": "running", "run": "run"}, body={"text": "verify output"}
+    ),
     ("POST", "/v1/worker/jobs/{job_id}/result"): Probe(
         {"job_id": "running"}, body={"status": "failed"}
     ),
@@ -169,7 +176,8 @@ def _current_attempts(data_dir: Path) -> dict[str, str]:
 
 def _a_owns_things(world: World) -> None:
     with world.api("a") as api:
-        finished = submit(api, "# Greet\nwrite hello.txt Hello\\n\nprint done\n", world.repo)["id"]
+        greet = "# Greet\nwrite hello.txt Hello\\n\nprint done\n"
+        finished = submit(api, greet, world.repo, verify=["true"])["id"]  # a transcript too
         running = submit(api, "print started\nsleep 120\n", world.repo)["id"]
         group = api.post(
             "/groups",
@@ -188,7 +196,12 @@ def _a_owns_things(world: World) -> None:
             api.put("/secrets/A_API_KEY", json={"value": "a-secret-value-123"}).status_code == 201
         )
     world.resources.update(
-        finished=finished, running=running, group=group, credential="a-work", secret="A_API_KEY"
+        finished=finished,
+        running=running,
+        group=group,
+        run="0",
+        credential="a-work",
+        secret="A_API_KEY",
     )
     world.attempts.update(_current_attempts(world.server.data_dir))
 
