@@ -208,11 +208,15 @@ def run_group(
         )
 
 
+def _count(attempts: int) -> str:
+    return f"{attempts} attempt" + ("" if attempts == 1 else "s")
+
+
 def queued_group_card(group: dict[str, Any], io: IOStreams, *, waiting: bool) -> str:
     gid = group["id"]
     attempts = group["attempts"]
     lines = [
-        f"Queued group {io.paint(gid, 'cyan', bold=True)} ({len(attempts)} attempts): "
+        f"Queued group {io.paint(gid, 'cyan', bold=True)} ({_count(len(attempts))}): "
         f"{group.get('spec_title') or 'job'}",
         f"  repository  {group['git_repo_url']} @ {group['git_base_branch']}",
     ]

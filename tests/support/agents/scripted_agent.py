@@ -14,9 +14,8 @@ instructions, one per line, so every test can say exactly what the agent should 
     show NAME              print the file the environment variable NAME names
     onfix INSTRUCTION      do INSTRUCTION only in a fix round (CKRV_VERIFY_OUTPUT_FILE is set)
 Lines that match none of these are ignored (a spec's prose). The spec is the file its first
-argument names, or its standard input when that is `-`.
-Started with a second argument,
-ROLE (an [agents.NAME] command can give one), the agent also follows lines `@ROLE op ...`, and
+argument names, or its standard input when that is `-`. Started with a second argument, ROLE
+(an [agents.NAME] command can give one), the agent also follows lines `@ROLE op ...`, and
 skips those of other roles: one spec makes several agents behave differently (a group)."""
 
 import os
