@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ckrv.server.admin import create_token
 from ckrv.server.identity.signing_key import SigningKey, load_signing_key
 from ckrv.server.identity.tokens import TokenIssuer
+from ckrv.server.pages import routes as pages
 from tests.support.helpers import Server, add_user_direct, make_repo, wait_for
 from tests.support.jobhelpers import processes_with, submit, wait_phase, wait_status
 from tests.support.servers import write_config
@@ -430,7 +431,11 @@ def app_routes(tmp_path: Path) -> set[tuple[str, str]]:
     return routes
 
 
-CLASSES = [PUBLIC, set(USER_ROUTES), set(WORKER_ONLY)]
+# The dashboard's pages (ckrv/server/pages/routes.py): a browser's session cookie, not a bearer
+# token; another user's job there is a 404 too, held by tests/e2e/test_dashboard_browser.py.
+PAGES = set(http_routes(list(pages.routes)))
+
+CLASSES = [PUBLIC, set(USER_ROUTES), set(WORKER_ONLY), PAGES]
 
 
 def test_every_route_is_classified(tmp_path: Path) -> None:
