@@ -56,3 +56,33 @@ def confirmed(key: bytes, session: str, user_code: str, proof: str) -> bool:
 def delete_session(conn: sqlite3.Connection, session: str) -> None:
     """Sign the browser holding the cookie `session` out."""
     conn.execute("DELETE FROM web_sessions WHERE session_hash = ?", (token_hash(session),))
+
+
+# A session's public id (the settings page lists and ends sessions by it): the start of its
+# hash, which tells nothing about the cookie.
+_ID_LENGTH = 16
+
+
+def public_id(session: str) -> str:
+    return token_hash(session)[:_ID_LENGTH] if session else ""
+
+
+def user_sessions(conn: sqlite3.Connection, user_id: str) -> list[dict[str, str]]:
+    """The user's unexpired browser sessions (public id and expiry), latest expiry first."""
+    rows = conn.execute(
+        "SELECT session_hash, expires_at FROM web_sessions WHERE user_id = ? AND expires_at > ?"
+        " ORDER BY expires_at DESC",
+        (user_id, iso(utcnow())),
+    ).fetchall()
+    return [{"id": r["session_hash"][:_ID_LENGTH], "expires_at": r["expires_at"]} for r in rows]
+
+
+def end_session_by_id(conn: sqlite3.Connection, user_id: str, session_id: str) -> bool:
+    """Sign out the user's browser whose session has this public id; False if none has."""
+    if len(session_id) != _ID_LENGTH:
+        return False
+    cur = conn.execute(
+        "DELETE FROM web_sessions WHERE user_id = ? AND substr(session_hash, 1, ?) = ?",
+        (user_id, _ID_LENGTH, session_id),
+    )
+    return cur.rowcount > 0

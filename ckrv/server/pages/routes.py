@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from ckrv.server.pages import joblist, jobpage, newjob, signin, static
+from ckrv.server.pages import account, admin, joblist, jobpage, newjob, settings, signin, static
 
 routes: list[BaseRoute] = [
     Route("/", joblist.list_page, methods=["GET"]),
@@ -22,4 +22,7 @@ routes: list[BaseRoute] = [
     Route("/signin", signin.submit, methods=["POST"]),
     Route("/signout", signin.sign_out, methods=["POST"]),
     Route("/static/{name}", static.serve, methods=["GET"]),
+    *settings.routes,
+    *account.routes,
+    *admin.routes,
 ]
