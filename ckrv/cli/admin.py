@@ -144,7 +144,7 @@ def run_user_list(opts: UserListOptions, io: IOStreams) -> None:
     rows = [
         [
             u["email"],
-            u["name"],
+            u["name"] or "",
             u["subscription_tier"],
             str(u["job_quota_remaining"]),
             u["billing_cycle_end"][:10],
