@@ -106,6 +106,31 @@ def test_more_idle_connections_than_the_cap_do_not_shut_out_a_new_client(
             sock.close()
 
 
+def test_when_every_connection_is_busy_a_new_request_gets_503_until_one_frees(
+    quick_heads: Server,
+) -> None:
+    """Requests whose bodies have not all arrived are being served, so none is shed: past the
+    cap a new request is answered 503 at once (not left hanging), and served once they end."""
+    busy = [_connect(quick_heads) for _ in range(20)]
+    try:
+        for sock in busy:
+            sock.sendall(
+                b"POST /v1/auth/device HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+        with _connect(quick_heads) as newcomer:
+            assert _request(newcomer, "GET", "/healthz", {}).startswith(b"HTTP/1.1 503")
+    finally:
+        for sock in busy:
+            sock.close()
+
+    def healthy() -> bool:
+        with _connect(quick_heads) as later:
+            return _request(later, "GET", "/healthz", {}).startswith(b"HTTP/1.1 200")
+
+    wait_for(healthy, timeout=5, what="/healthz to answer once the busy connections closed")
+
+
 @pytest.fixture
 def default_server(tmp_path: Path) -> Iterator[Server]:
     server = _server(tmp_path, "")
