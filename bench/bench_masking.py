@@ -41,7 +41,7 @@ from ckrv.contracts.masking import AhoCorasick, Masker  # noqa: E402
 from ckrv.server.logs.matcher import server_matcher  # noqa: E402
 from tests.support import helpers  # noqa: E402
 from tests.support.helpers import Server, make_repo  # noqa: E402
-from tests.support.jobhelpers import hold_for_a_worker, submit  # noqa: E402
+from tests.support.jobhelpers import submit  # noqa: E402
 
 # The last commit of main before masking moved off the loop and onto an automaton.
 BEFORE = "71a7d5c"
@@ -49,6 +49,9 @@ CONFIG = """
 [server]
 allow_local_repositories = true
 max_concurrent_jobs = 0
+default_agent = "held"
+[agents.held]
+command = ["{python}", "-c", "pass"]
 """
 
 
@@ -156,7 +159,7 @@ def server_of(tree: Path, tmp: Path) -> Iterator[Server]:
     """`ckrv serve` from `tree` (python -m puts the working directory first on sys.path)."""
     (tmp / "config").mkdir(parents=True)
     config = tmp / "ckrv.toml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG.format(python=sys.executable))
     saved, helpers.ROOT = helpers.ROOT, tree
     try:
         srv = Server(data_dir=tmp / "data", config_dir=tmp / "config", config=config).start()
@@ -166,6 +169,20 @@ def server_of(tree: Path, tmp: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.shutdown()
+
+
+_HOLD = """import sys, types
+from pathlib import Path
+from tests.support.jobhelpers import hold_for_a_worker
+server = types.SimpleNamespace(data_dir=Path(sys.argv[1]), url=sys.argv[2])
+print(hold_for_a_worker(server, sys.argv[3]))
+"""
+
+
+def hold(tree: Path, srv: Server, job_id: str) -> str:
+    """A worker token for the job, dispatched by `tree`'s own code (job ids differ by version)."""
+    args = [sys.executable, "-c", _HOLD, str(srv.data_dir), srv.url, job_id]
+    return subprocess.run(args, cwd=tree, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def flood(srv: Server, token: str, job_id: str, batches: int, lines: list[str]) -> None:
@@ -208,7 +225,7 @@ def latency_during_flood(
                 put = flooder.put(f"/secrets/SECRET_{i}", json={"value": value})
                 assert put.status_code == 201, put.text
             job_id = submit(flooder, "hold\n", make_repo(Path(tmp) / "repo"))["id"]
-        worker_token = hold_for_a_worker(srv, job_id)
+        worker_token = hold(tree, srv, job_id)
         samples: dict[str, list[float]] = {"/healthz": [], "/v1/jobs": []}
         done = threading.Event()
         with srv.client(srv.add_user("other@example.com", tier="pro")) as other:

@@ -168,7 +168,8 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         bool,
         False,
         "Refuse repository hosts that resolve to loopback, private, link-local or other "
-        "special-purpose addresses.",
+        "special-purpose addresses, at job creation and again when the worker's git connects "
+        "(pinned to the checked address, no redirects).",
     ),
     ("server", "allow_ssh_repositories", bool, True, "Accept ssh:// and git@host:path URLs."),
     (

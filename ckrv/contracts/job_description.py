@@ -89,6 +89,9 @@ class JobDescription:
     # times the agent may run again with a failing verify's output
     verify: tuple[str, ...] = ()
     fix_rounds: int = 0
+    # the server's `refuse_private_hosts`: the worker checks the repository host again when git
+    # connects (ckrv/worker/hostpin.py)
+    refuse_private_hosts: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)  # tuples stay tuples: JSON writes them as arrays
@@ -116,4 +119,5 @@ class JobDescription:
             limits={str(k): int(v) for k, v in (data.get("limits") or {}).items()},
             verify=tuple(str(c) for c in data.get("verify") or ()),
             fix_rounds=int(data.get("fix_rounds") or 0),
+            refuse_private_hosts=bool(data.get("refuse_private_hosts")),
         )

@@ -17,6 +17,7 @@ from ckrv.errors import GitError
 class Git:
     env: dict[str, str]
     masker: Masker
+    flags: tuple[str, ...] = ()  # `-c` options for every command (the host pin: hostpin.py)
 
     def run(self, *args: str, cwd: Path, check: bool = True) -> str:
         return self.run_bytes(*args, cwd=cwd, check=check).decode("utf-8", "replace").strip()
@@ -24,7 +25,7 @@ class Git:
     def run_bytes(self, *args: str, cwd: Path, check: bool = True) -> bytes:
         try:
             result = subprocess.run(
-                ["git", *args],
+                ["git", *self.flags, *args],
                 cwd=cwd,
                 env=self.env,
                 capture_output=True,

@@ -165,18 +165,28 @@ class OwnedRepo:
             deletions += int(removed) if removed.isdigit() else 0
         return {"files_changed": files, "insertions": insertions, "deletions": deletions}
 
-    def push(self, env: dict[str, str], url: str, commit: str, branch: str) -> None:
-        """Push `commit` to `url` as `branch`; `env` carries the credential's helper."""
-        self._git(env, "push", "--quiet", "--no-verify", "--", url, f"{commit}:refs/heads/{branch}")
+    def push(
+        self, env: dict[str, str], url: str, commit: str, branch: str, flags: tuple[str, ...] = ()
+    ) -> None:
+        """Push `commit` to `url` as `branch`; `env` carries the credential's helper, `flags`
+        the host pin (hostpin.py)."""
+        refspec = f"{commit}:refs/heads/{branch}"
+        self._git(env, "push", "--quiet", "--no-verify", "--", url, refspec, flags=flags)
 
-    def _git(self, extra: dict[str, str], *args: str, cwd: Path | None = None) -> bytes:
+    def _git(
+        self,
+        extra: dict[str, str],
+        *args: str,
+        cwd: Path | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> bytes:
         env = safe_git_env(self.base_env, self.private / "home")
         if args[0] != "clone":
             env["GIT_DIR"] = str(self.path)
         env.update(extra)  # the work tree and index, or the credential's helper
         try:
             result = subprocess.run(
-                ["git", *_flags(), *args],
+                ["git", *_flags(), *flags, *args],
                 cwd=cwd or self.private,
                 env=env,
                 capture_output=True,

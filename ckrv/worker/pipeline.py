@@ -33,6 +33,7 @@ from ckrv.worker.gitauth import (
 )
 from ckrv.worker.gitops import Git
 from ckrv.worker.history import History, Transcript
+from ckrv.worker.hostpin import explain_redirect, pin_repository_host
 from ckrv.worker.ownedrepo import OwnedRepo
 from ckrv.worker.process import Completed, LineSink, run_streaming
 from ckrv.worker.reporter import Reporter
@@ -139,6 +140,7 @@ def _clone(ctx: JobContext, git: Git) -> str:
         git.clone(job.git_repo_url, job.git_base_branch, ctx.checkout)
     except GitError as exc:  # an authentication failure says what to fix, then git's words
         clear = explain_clone_failure(exc.message, job.git_repo_url, ctx.credential)
+        clear = clear or explain_redirect(exc.message, git.flags)
         if clear is None:
             raise
         raise GitError(f"{clear}\n{exc.message}") from exc
@@ -333,6 +335,7 @@ def _upload(
     base: str,
     run: AgentRun,
     credential_env: Callable[[], dict[str, str]],
+    pin_flags: tuple[str, ...],
 ) -> Outcome:
     """Commit, diff and push from the worker's own repository (ownedrepo.py): nothing the
     agent left in the checkout's .git runs or is read."""
@@ -368,7 +371,7 @@ def _upload(
             rounds=_rounds(run),
         )
     stats = repo.diff_stats(base, commit)
-    pushed, push_note = _push(ctx, repo, commit, credential_env)
+    pushed, push_note = _push(ctx, repo, commit, credential_env, pin_flags)
     summary = (
         f"{title}: {diffstat_text(stats)}; agent exit code {agent_code}{verify_note}{push_note}"
     )
@@ -388,7 +391,11 @@ def _upload(
 
 
 def _push(
-    ctx: JobContext, repo: OwnedRepo, commit: str, credential_env: Callable[[], dict[str, str]]
+    ctx: JobContext,
+    repo: OwnedRepo,
+    commit: str,
+    credential_env: Callable[[], dict[str, str]],
+    pin_flags: tuple[str, ...],
 ) -> tuple[str | None, str]:
     """Push the feature branch when the job asked to. A failed push does not throw the diff
     away: the job still succeeds, and the summary and log say why the push failed."""
@@ -398,7 +405,7 @@ def _push(
     ctx.say(f"pushing {branch} to origin")
     try:
         # the credential's files again (gone while the commands ran), for the push only
-        repo.push(credential_env(), ctx.job.git_repo_url, commit, branch)
+        repo.push(credential_env(), ctx.job.git_repo_url, commit, branch, pin_flags)
     except GitError as exc:
         ctx.say(f"push failed: {exc.message}", "error")
         return None, "; push failed (see the log)"
@@ -410,17 +417,21 @@ def run_job(ctx: JobContext) -> Outcome:
     """Run every phase; failures become a failed Outcome with a clear message."""
     private = Path(tempfile.mkdtemp(prefix="ckrv-git-", dir=ctx.private_dir))
     try:
+        # resolved once, checked, and every git that connects is pinned to it
+        pin = pin_repository_host(ctx.job.git_repo_url, ctx.job.refuse_private_hosts)
 
         def restore_credentials() -> dict[str, str]:
-            return credential_env(
+            env = credential_env(
                 ctx.credential,
                 ctx.job.git_repo_url,
                 private,
                 known_hosts_policy=ctx.job.ssh_known_hosts,
             )
+            ssh = pin.ssh_command(env.get("GIT_SSH_COMMAND"))
+            return {**env, "GIT_SSH_COMMAND": ssh} if ssh else env
 
         env = {**os.environ, **base_git_env(ctx.job.allow_local_repositories)}
-        git = Git({**env, **restore_credentials()}, ctx.masker)
+        git = Git({**env, **restore_credentials()}, ctx.masker, pin.git_flags)
         base = _clone(ctx, git)
         forget_credential_files(private)  # commands run from here on: no key on their disk
         repo = OwnedRepo.copy_of(ctx.checkout, private, env, ctx.masker)
@@ -443,7 +454,7 @@ def run_job(ctx: JobContext) -> Outcome:
         end_leftovers()  # nothing the commands started may watch the push or outlive the job
         if ctx.sandbox is not None:
             ctx.sandbox.leave([ctx.checkout])
-        return _upload(ctx, repo, base, run, restore_credentials)
+        return _upload(ctx, repo, base, run, restore_credentials, pin.git_flags)
     except (GitError, WorkerError) as exc:
         return _failure(ctx, exc.message)
     finally:

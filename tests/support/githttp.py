@@ -5,7 +5,8 @@ Python HTTP server on a loopback port that requires basic auth.
         url = srv.url("origin.git")   # http://127.0.0.1:PORT/origin.git
 
 It records every request (path, the username tried, whether the password matched), and can hold
-requests at a gate so a test can look at the machine while a clone is in flight.
+requests at a gate so a test can look at the machine while a clone is in flight. With
+`redirect_to` (a URL prefix) it answers every request with a 302 there instead.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class GitHttpServer:
     attempts: list[Attempt] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
     waiting: threading.Event = field(default_factory=threading.Event)
+    redirect_to: str | None = None
     _httpd: ThreadingHTTPServer | None = None
 
     def __post_init__(self) -> None:
@@ -104,6 +106,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         git = self.git
+        if git.redirect_to is not None:
+            self.send_response(302)
+            self.send_header("Location", git.redirect_to.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         user, ok = git.check(self.headers.get("Authorization"))
         parts = urlsplit(self.path)
         git.attempts.append(Attempt(parts.path, user, ok))

@@ -79,6 +79,7 @@ async def describe(request: Request) -> Response:
         credential=credential,
         max_diff_bytes=settings.max_diff_bytes,
         allow_local_repositories=settings.allow_local_repositories,
+        refuse_private_hosts=settings.refuse_private_hosts,
         ssh_known_hosts=settings.ssh_known_hosts,
         network=settled_policy(row, settings, agent),
         limits=settled_limits(row, settings, agent),
