@@ -72,9 +72,12 @@ def pin_repository_host(url: str, refuse_private: bool) -> HostPin:
     chosen = addresses[0]
     if scheme == "ssh":
         return HostPin(ssh_options=("-o", f"HostName={chosen}", "-o", f"HostKeyAlias={host}"))
+    no_redirects = ("-c", "http.followRedirects=false")
+    if chosen == host:  # an address in the URL: nothing to resolve, nothing to pin
+        return HostPin(git_flags=no_redirects)
     literal = f"[{chosen}]" if ":" in chosen else chosen
     resolve = f"http.curloptResolve={host}:{port}:{literal}"
-    return HostPin(git_flags=("-c", "http.followRedirects=false", "-c", resolve))
+    return HostPin(git_flags=(*no_redirects, "-c", resolve))
 
 
 def explain_redirect(message: str, pin_flags: tuple[str, ...]) -> str | None:
