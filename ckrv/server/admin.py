@@ -80,6 +80,7 @@ def user_summary(row: sqlite3.Row) -> dict[str, Any]:
     """What `user list` and the admin page show of a user."""
     return {
         **users.profile(row),
+        "name": row["name"],  # as stored ("" for none); the API's profile says null
         "created_at": row["created_at"],
         "admin": bool(row["admin"]),
         "disabled_at": row["disabled_at"],
