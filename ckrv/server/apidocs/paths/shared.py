@@ -24,7 +24,12 @@ def ok(schema: S, description: str = "OK") -> S:
 
 ERROR = ok(ref("Error"), "Error")
 AUTH_ERRORS = {
-    "401": {"description": "Missing, expired or invalid token", **json_content(ref("Error"))}
+    "401": {"description": "Missing, expired or invalid token", **json_content(ref("Error"))},
+    "403": {
+        "description": "The account is disabled (`account_disabled`): an administrator must "
+        "enable it",
+        **json_content(ref("Error")),
+    },
 }
 
 
