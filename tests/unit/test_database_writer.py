@@ -115,7 +115,6 @@ async def test_a_group_spends_quota_once_per_user_and_refuses_only_the_overflow(
         assert {r[0]: r[1] for r in counts} == {free: 10, pro: 3}
 
 
-@pytest.mark.alone  # the checkpointer must keep pace with a writer in real time
 async def test_the_wal_starts_over_under_a_steady_stream_of_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,14 +130,16 @@ async def test_the_wal_starts_over_under_a_steady_stream_of_commits(
         await db.write(lambda c: c.execute("CREATE TABLE filler (body TEXT)"))
         written = largest = previous = restarts = 0
         loop = asyncio.get_running_loop()
-        until = loop.time() + 2.0
-        while loop.time() < until:
+        # What was written, not time, decides when to judge: the WAL must have started over
+        # and stayed under half of everything written (without the held pass it grows by
+        # every byte). A loaded machine only takes longer; the minute bounds a failure.
+        give_up = loop.time() + 60.0
+        while (restarts < 2 or written < 2 * largest) and loop.time() < give_up:
             await db.write(lambda c: c.execute("INSERT INTO filler VALUES (?)", (payload,)))
             written += len(payload)
             size = wal.stat().st_size
             restarts += size < previous  # cut back to the size limit when it starts over
             largest, previous = max(largest, size), size
-        assert written > 20 * 1024 * 1024, "too few writes to tell"
         assert restarts >= 2, f"the WAL never started over: {largest} bytes for {written}"
         assert largest < written / 2
         assert db.read_one("SELECT COUNT(*) FROM filler")[0] == written // len(payload)
