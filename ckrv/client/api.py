@@ -117,9 +117,9 @@ class Api:
         return response
 
     def error(self, response: httpx.Response) -> CkrvError:
-        """The error of an error response; a 404 from a server answering only under `/v1`
-        (the URL lacks it) says so."""
-        if response.status_code == 404 and not self.api_url.endswith("/v1"):
+        """The error of an error response; a 404 that is not one of ckrv's own (a JSON body
+        with an `error` code), from a URL without `/v1` or not a ckrv server at all, says so."""
+        if response.status_code == 404 and not _ckrv_error(response):
             check_api_url(self.api_url)
         return translate(response, env_token=self.env_token)
 
@@ -151,20 +151,36 @@ class Api:
 
 def check_api_url(api_url: str) -> None:
     """Raise what is wrong with `api_url` when that is clear: nothing answers there
-    (ServerUnreachable), or a ckrv server does but the URL lacks its `/v1` (UsageError). A
-    server that answers, or one that is not ckrv, passes: the caller's own error stands."""
+    (ServerUnreachable), a ckrv server does but the URL lacks its `/v1`, or what answers is no
+    ckrv API (UsageError). A URL that serves ckrv's API passes: the caller's error stands."""
     base = api_url.rstrip("/")
     try:
         with httpx.Client(timeout=10.0) as http:
-            if _is_ckrv_api(http, base) or base.endswith("/v1"):
+            if _is_ckrv_api(http, base):
                 return
-            if _is_ckrv_api(http, base + "/v1"):
+            if not base.endswith("/v1") and _is_ckrv_api(http, base + "/v1"):
                 raise UsageError(
                     f"{base} is a ckrv server, but its API is under /v1",
                     hint=f"use --api-url {base}/v1 (or set CHAKRAVARTI_API_URL={base}/v1)",
                 )
     except httpx.TransportError as exc:
         raise Api(base).unreachable(exc) from exc
+    raise UsageError(
+        f"{base} answers, but not as a ckrv server's API (it has no {base}/openapi.json)",
+        hint="check --api-url or CHAKRAVARTI_API_URL: `ckrv serve` prints its API URL, which "
+        "ends in /v1",
+    )
+
+
+def _ckrv_error(response: httpx.Response) -> bool:
+    """Whether the response's body is a ckrv error (`{"error": CODE, "message": ...}`); a ckrv
+    server's own 404 for an unknown path is one too, so a URL without /v1 is also probed."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    path = response.request.url.path
+    return isinstance(body, dict) and "error" in body and "/v1/" in path
 
 
 def _is_ckrv_api(http: httpx.Client, api_url: str) -> bool:

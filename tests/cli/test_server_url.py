@@ -67,3 +67,26 @@ def test_a_malformed_ckrv_token_is_named_as_refused(live: Server, tmp_path: Path
     )
     assert "Not enough segments" not in result.stderr
     assert "not logged in" not in result.stderr
+
+
+def test_a_url_where_something_else_answers_says_it_is_not_ckrv(tmp_path: Path) -> None:
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "site").mkdir()
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
+    other = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # any web server: 404 for /v1/jobs
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{other.server_address[1]}/v1"
+        for token in ("ckrv_pat_x", None):
+            result = ckrv(tmp_path, url, token).run("jobs")
+            assert result.returncode == 2, result.stderr
+            assert f"{url} answers, but not as a ckrv server's API" in result.stderr
+            assert "not logged in" not in result.stderr and "Not Found" not in result.stderr
+    finally:
+        other.shutdown()
+        other.server_close()
+        thread.join()
