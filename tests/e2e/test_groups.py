@@ -5,10 +5,13 @@ after the agent); `ckrv run --cloud --agents`, `ckrv compare --pick auto`, `ckrv
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.helpers import Server, git, make_repo, wait_for
@@ -65,6 +68,21 @@ def user_cli(srv: Server, tmp_path: Path, email: str, tier: str) -> InProcessCli
     )
 
 
+@contextmanager
+def signed_in_browser(srv: Server, email: str) -> Iterator[httpx.Client]:
+    """An HTTP client holding a dashboard session (the sign-in form, CSRF token included)."""
+    with httpx.Client(base_url=srv.url, timeout=30) as client:
+        form = client.get("/signin").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token, form
+        signed = client.post(
+            "/signin",
+            data={"email": email, "password": "correct-horse-1", "csrf_token": token.group(1)},
+        )
+        assert signed.status_code in (200, 303) and "ckrv_session" in client.cookies, signed.text
+        yield client
+
+
 def spec_file(tmp_path: Path, text: str) -> str:
     path = tmp_path / "spec.md"
     path.write_text(text)
@@ -106,6 +124,20 @@ def test_three_agents_rank_the_small_verified_change_first_and_pull_applies_it(
     other = ckrv.run("pull", group["id"], "--attempt", str(by_agent["large"]["attempt"]))
     assert other.returncode == 0, other.stderr
     assert (work / "notes.txt").read_text().count("note") == 40
+
+    # The dashboard's side-by-side page: the same order, the pick marked; another user's 404.
+    with signed_in_browser(srv, "ranker@example.com") as browser:
+        shown = browser.get(f"/groups/{group['id']}")
+        assert shown.status_code == 200, shown.text
+        assert re.findall(r'data-attempt="(\d+)"', shown.text) == ["3", "2", "1"]
+        assert 'data-attempt="3" class="pick"' in shown.text
+        assert f"ckrv pull {group['id']}" in shown.text
+        job_page = browser.get(f"/jobs/{by_agent['small']['job_id']}").text
+        assert f'href="/groups/{group["id"]}"' in job_page
+    srv.add_user("stranger@example.com", tier="free")
+    with signed_in_browser(srv, "stranger@example.com") as stranger:
+        missing = stranger.get(f"/groups/{group['id']}")
+        assert missing.status_code == 404 and "Greet" not in missing.text
 
 
 def test_cancelling_a_group_cancels_every_job_and_ends_its_processes(
@@ -149,3 +181,35 @@ def test_a_group_over_the_quota_is_refused_whole(srv: Server, tmp_path: Path) ->
         assert len(api.get("/jobs", params={"limit": 100}).json()["jobs"]) == 8
     fits = ckrv.json("run", "--cloud", "--spec", spec_file(tmp_path, "# Two\n"), "--attempts", "2")
     assert len(fits["attempts"]) == 2
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_group_page_is_accessible_fits_a_phone_and_loads_nothing_foreign(
+    srv: Server, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import DESKTOP, RequestLog, audit, launch, sign_in
+
+    ckrv = user_cli(srv, tmp_path, "viewer@example.com", "pro")
+    spec = spec_file(tmp_path, SPEC)
+    group = ckrv.json("run", "--cloud", "--spec", spec, "--agents", "small,breaker", "--wait")
+    requests = RequestLog(srv.url)
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            context = chromium.new_context(viewport=DESKTOP)
+            requests.watch(context)
+            page = context.new_page()
+            sign_in(page, srv.url, "viewer@example.com")
+            page.goto(f"{srv.url}/groups/{group['id']}")
+            page.get_by_role("heading", name="Greet the world").wait_for()
+            assert page.locator("tr.pick").get_attribute("data-attempt") == "1"
+            state = context.storage_state()
+            found = audit(chromium, state, f"{srv.url}/groups/{group['id']}", "group")
+            context.close()
+        finally:
+            chromium.close()
+    assert found == []
+    assert requests.foreign() == [] and requests.violations == []

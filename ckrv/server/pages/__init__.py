@@ -14,5 +14,6 @@ under a Content-Security-Policy without inline scripts or styles (render.py).
     account.py    /account: tier, jobs used and left this cycle, when it renews
     admin.py      /admin (administrators only): users, every user's queue, health, settings
     adminview.py  what /admin shows besides users: health, disk use, queue, settings
+    grouppage.py  /groups/<id>: a best-of-N group's attempts side by side, ranked, the pick
     routes.py     every page route, mounted by the app factory
 """

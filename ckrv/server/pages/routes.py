@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from ckrv.server.pages import account, admin, joblist, jobpage, newjob, settings, signin, static
+from ckrv.server.pages import (
+    account,
+    admin,
+    grouppage,
+    joblist,
+    jobpage,
+    newjob,
+    settings,
+    signin,
+    static,
+)
 
 routes: list[BaseRoute] = [
     Route("/", joblist.list_page, methods=["GET"]),
@@ -18,6 +28,8 @@ routes: list[BaseRoute] = [
     Route("/jobs/{job_id}/log.txt", jobpage.log_file, methods=["GET"]),
     Route("/jobs/{job_id}/diff", jobpage.diff_page, methods=["GET"]),
     Route("/jobs/{job_id}/diff.patch", jobpage.patch_file, methods=["GET"]),
+    Route("/groups/{group_id}", grouppage.show_page, methods=["GET"]),
+    Route("/groups/{group_id}/cancel", grouppage.cancel_form, methods=["POST"]),
     Route("/signin", signin.show, methods=["GET"]),
     Route("/signin", signin.submit, methods=["POST"]),
     Route("/signout", signin.sign_out, methods=["POST"]),
