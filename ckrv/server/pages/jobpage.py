@@ -115,11 +115,30 @@ async def log_events(request: Request, browser: Browser) -> Response:
     row = owned_row(request, browser)
     if row is None:
         return not_found(request, browser)
-    header = request.headers.get("last-event-id", "").strip()
-    after = int(header) if header.isdigit() and len(header) < 19 else 0
+    after = _position(request.headers.get("last-event-id", "").strip()) or _position(
+        request.query_params.get("after", "")
+    )
     svc = services(request)
     stream = svc.logs.follow(row["id"], after, None, svc.engine.describe)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _position(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) < 19 else 0
+
+
+async def log_json(request: Request, browser: Browser) -> Response:
+    """A page of the log as the API's JSON (`after`, `limit` up to 10,000): the page's script
+    reads a long backlog this way, a page at a time, before it follows the stream."""
+    row = owned_row(request, browser)
+    if row is None:
+        return not_found(request, browser)
+    after = _position(request.query_params.get("after", ""))
+    limit = min(_position(request.query_params.get("limit", "")) or 5000, 10_000)
+    body = services(request).logs.json_body(row["id"], after, None, limit)
+    return StreamingResponse(
+        body, media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 async def _log_text(request: Request, job_id: str) -> AsyncIterator[bytes]:
@@ -219,6 +238,7 @@ async def diff(request: Request, browser: Browser) -> Response:
 show_page = signed_in_page(show)
 cancel_form = signed_in_page(cancel)
 events = signed_in_page(log_events)
+log_page = signed_in_page(log_json)
 log_file = signed_in_page(log_download)
 patch_file = signed_in_page(patch_download)
 diff_page = signed_in_page(diff)

@@ -26,6 +26,7 @@ routes: list[BaseRoute] = [
     Route("/jobs/{job_id}/cancel", jobpage.cancel_form, methods=["POST"]),
     Route("/jobs/{job_id}/log/events", jobpage.events, methods=["GET"]),
     Route("/jobs/{job_id}/log.txt", jobpage.log_file, methods=["GET"]),
+    Route("/jobs/{job_id}/log.json", jobpage.log_page, methods=["GET"]),
     Route("/jobs/{job_id}/diff", jobpage.diff_page, methods=["GET"]),
     Route("/jobs/{job_id}/diff.patch", jobpage.patch_file, methods=["GET"]),
     Route("/groups/{group_id}", grouppage.show_page, methods=["GET"]),

@@ -109,9 +109,36 @@
     }
   }
 
-  function connect() {
+  // The stored log first, a page at a time (each page one short task, however long the
+  // log), then the live stream from where the pages ended.
+  async function backlog() {
+    const PAGE = 5000;
+    let after = 0;
+    for (;;) {
+      let page;
+      try {
+        const answer = await fetch(box.dataset.backlog + "?limit=" + PAGE + "&after=" + after,
+                                   { credentials: "same-origin", cache: "no-store" });
+        if (!answer.ok) break;
+        page = (await answer.json()).logs;
+      } catch (e) { break; }
+      for (const e of page) lines.push({ n: e.seq, level: e.level, source: e.source, text: e.message });
+      if (page.length) {
+        after = page[page.length - 1].seq;
+        const empty = document.getElementById("log-empty");
+        if (empty) empty.remove();
+        schedule();
+      }
+      if (page.length < PAGE) break;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return after;
+  }
+
+  async function connect() {
     if (!box) return;
-    const source = new EventSource(box.dataset.events);
+    const after = await backlog();
+    const source = new EventSource(box.dataset.events + "?after=" + after);
     let pending = [];
     source.addEventListener("log", (event) => {
       const e = JSON.parse(event.data);
