@@ -230,6 +230,7 @@ def latency_during_flood(
         worker_token = hold(tree, srv, job_id)
         samples: dict[str, list[float]] = {"/healthz": [], "/v1/jobs": []}
         done = threading.Event()
+        stopped = [float("inf")]  # when the flood ended
         with srv.client(srv.add_user("other@example.com", tier="pro")) as other:
 
             def poll() -> None:
@@ -237,7 +238,7 @@ def latency_during_flood(
                 by a busy loop makes the ones due meanwhile late too (no coordinated
                 omission)."""
                 due, paths = time.perf_counter(), itertools.cycle(list(samples))
-                while not done.is_set():
+                while not done.is_set() or due < stopped[0]:  # the ones due before the end too
                     wait = due - time.perf_counter()
                     if wait > 0:
                         time.sleep(wait)
@@ -252,6 +253,7 @@ def latency_during_flood(
             try:
                 flood(srv, worker_token, job_id, batches, lines)
             finally:
+                stopped[0] = time.perf_counter()
                 done.set()
                 poller.join()
             elapsed = time.perf_counter() - started
@@ -267,7 +269,7 @@ def latency_during_flood(
 
 
 def isolation(quick: bool, rev: str, keys: list[str], repeat: int) -> list[dict[str, Any]]:
-    batches, lines = (4, hex_lines(250, 8)) if quick else (16, hex_lines(500, 8))
+    batches, lines = (4, hex_lines(250, 8)) if quick else (40, hex_lines(500, 8))
     rows = []
     print(
         f"\nsecond user's latency during a flood of {batches} x {len(lines)} hex-heavy lines"
