@@ -6,6 +6,7 @@ form is protected by a double-submit cookie."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from ckrv.timeutil import iso, utcnow
 SESSION_COOKIE = "ckrv_session"  # the activation page's name: one sign-in serves both
 FORM_COOKIE = "ckrv_form_csrf"  # the sign-in form's double-submit token
 SESSION_TTL = timedelta(hours=12)
+_LOCAL_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?#-]*")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ def signed_in_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]
 
 def safe_next(target: str) -> str:
     """Where to go after signing in: a path on this server, never another host."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Printable URL characters only: a browser drops tabs and newlines, so "/\t/host" would
+    # become "//host", another site.
+    if not _LOCAL_PATH.fullmatch(target) or target.startswith("//"):
         return "/"
     return target
 
