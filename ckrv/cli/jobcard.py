@@ -49,6 +49,7 @@ def next_commands(job: dict[str, Any]) -> list[tuple[str, str]]:
                 f"ckrv pull {sid} --branch {job.get('feature_branch_name') or 'NAME'}",
                 "or as a branch",
             ),
+            (f'ckrv continue {sid} -m "..."', "follow up on its result"),
         ]
     return [(f"ckrv logs {sid}", "see what happened")]
 
@@ -97,6 +98,7 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         ("eta", _eta(job)),
         ("changes", _diff_stats(job)),
         ("verify", verify_word(job, io)),
+        ("thread", _thread(job)),
         ("summary", _shown(job.get("result_summary"))),
         ("error", _red_lines(_shown(job.get("error_message")), io)),
     ]
@@ -110,6 +112,16 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
     lines.append("")
     lines.extend(next_block(next_commands(job), io))
     return "\n".join(lines)
+
+
+def _thread(job: dict[str, Any]) -> str | None:
+    """Where a follow-up sits: the job it continues and its thread's first job."""
+    if not job.get("parent"):
+        return None
+    return (
+        f"continues {short_id(job['parent'])} (thread {short_id(job['thread'])}; "
+        f"`ckrv jobs --thread {short_id(job['thread'])}`)"
+    )
 
 
 def verify_word(job: dict[str, Any], io: IOStreams) -> str | None:

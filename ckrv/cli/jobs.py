@@ -79,14 +79,16 @@ class JobsOptions:
     status: str | None = None
     limit: int = 20
     as_json: bool = False
+    thread: str | None = None  # a job of the thread (its first job's id is looked up)
 
 
 def run_jobs(opts: JobsOptions, io: IOStreams) -> None:
-    from ckrv.client.jobs import age, list_jobs
+    from ckrv.client.jobs import age, find_job, list_jobs
     from ckrv.timeutil import format_duration
 
     with user_api(opts.api_url) as api:
-        found = list_jobs(api, status=opts.status, limit=opts.limit)
+        thread = find_job(api, opts.thread)["thread"] if opts.thread else None
+        found = list_jobs(api, status=opts.status, limit=opts.limit, thread=thread)
     if opts.as_json:
         io.json(found)
         return
@@ -153,16 +155,22 @@ def _color_row(row: str, io: IOStreams) -> str:
     help="How many jobs to show (more than 100 are fetched page by page).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of Job objects.")
-def jobs(status_filter: str | None, limit: int, as_json: bool) -> None:
+@click.option(
+    "--thread",
+    metavar="JOB",
+    help="Only the jobs of JOB's thread: its first job and the follow-ups (ckrv continue).",
+)
+def jobs(status_filter: str | None, limit: int, as_json: bool, thread: str | None) -> None:
     """List your jobs, newest first.
 
     \b
     Example:
       ckrv jobs
       ckrv jobs --status failed --limit 200
+      ckrv jobs --thread 3f8a9b2c
       ckrv jobs --json | jq -r '.[] | select(.status == "succeeded") | .id'
     """
-    run_jobs(JobsOptions(api_url(), status_filter, limit, as_json), streams())
+    run_jobs(JobsOptions(api_url(), status_filter, limit, as_json, thread), streams())
 
 
 @dataclass(frozen=True)

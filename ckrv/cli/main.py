@@ -23,6 +23,10 @@ COMMANDS = {
     "logs": ("ckrv.cli.logs:logs", "Print a job's log; -f follows it live."),
     "pull": ("ckrv.cli.pull:pull", "Apply a job's diff to the local checkout."),
     "compare": ("ckrv.cli.compare:compare", "Compare a group's attempts; rank them, pick one."),
+    "continue": (
+        "ckrv.cli.continue_job:continue_",
+        "Follow up on a job: a new job that starts from its result.",
+    ),
     "cancel": ("ckrv.cli.jobs:cancel", "Cancel a pending or running job."),
     "cloud": ("ckrv.cli.cloud:cloud", "Log in to a server; manage credentials and secrets."),
     "serve": ("ckrv.cli.serve:serve", "Run the ckrv server (API, dispatcher, workers)."),

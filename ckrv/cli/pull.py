@@ -26,6 +26,7 @@ class PullOptions:
     three_way: bool = False
     require_verified: bool = False
     attempt: int | None = None  # of a group (JOB is then its id)
+    delta: bool = False  # a follow-up's own step, not its thread's whole change
 
 
 def run_pull(opts: PullOptions, io: IOStreams) -> None:
@@ -37,7 +38,9 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
         require_success(found)
         if opts.require_verified:
             require_verified(found)
-        patch = fetch_diff(api, found["id"])
+        patch = fetch_diff(api, found["id"], delta=opts.delta)
+    if opts.delta and found.get("start_commit"):  # the step starts from the parent's result
+        found = {**found, "base_commit": found["start_commit"]}
     sid = short_id(found["id"])
     if opts.no_apply:
         io.out_bytes(patch)
@@ -73,6 +76,12 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
     "--3way", "three_way", is_flag=True, help="Passed to `git apply` (merge on conflict)."
 )
 @click.option(
+    "--delta",
+    is_flag=True,
+    help="For a follow-up (ckrv continue): only its own step, not the thread's whole change "
+    "since its base.",
+)
+@click.option(
     "--require-verified",
     is_flag=True,
     help="Refuse (exit 8) unless the job's result passed its verify commands.",
@@ -89,10 +98,14 @@ def pull(
     no_apply: bool,
     branch: str | None,
     three_way: bool,
+    delta: bool,
     require_verified: bool,
     attempt: int | None,
 ) -> None:
     """Apply a succeeded job's diff to the repository in the current directory.
+
+    A follow-up's diff (ckrv continue) is its thread's whole change since the thread's base
+    commit; --delta takes only its own step, from its parent's result.
 
     The diff is checked with `git apply --check` first, so when it does not fit nothing is
     changed. With --branch it is committed on a new branch at the job's base commit instead
@@ -108,11 +121,14 @@ def pull(
       ckrv pull 3f8a9b2c --output add-retry.patch
       ckrv pull 3f8a9b2c --require-verified
       ckrv pull g-7kq3m2xa --attempt 2
+      ckrv pull 3f8a9b2c --delta     # a follow-up's last step only
     """
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
     run_pull(
-        PullOptions(api_url(), job, output, no_apply, branch, three_way, require_verified, attempt),
+        PullOptions(
+            api_url(), job, output, no_apply, branch, three_way, require_verified, attempt, delta
+        ),
         streams(),
     )
 

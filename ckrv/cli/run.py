@@ -57,7 +57,7 @@ class RunOptions:
 
 
 def run_run(opts: RunOptions, io: IOStreams) -> None:
-    spec = _read_spec(opts.spec_path, io)
+    spec = read_spec(opts.spec_path, io)
     if opts.cloud:
         from ckrv.client.jobs import JobRequest
 
@@ -112,7 +112,7 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
     _run_local(opts, spec, io)
 
 
-def _read_spec(path: str, io: IOStreams) -> str:
+def read_spec(path: str, io: IOStreams) -> str:
     from ckrv.errors import UsageError
 
     try:

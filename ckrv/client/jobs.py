@@ -172,14 +172,19 @@ def _reset_time(text: str) -> str:
     return f"on {stamp} ({relative(moment)})"
 
 
-def list_jobs(api: Api, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """Up to `limit` jobs, newest first, following the cursor across pages."""
+def list_jobs(
+    api: Api, *, status: str | None = None, limit: int = 20, thread: str | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` jobs (of the thread whose first job is `thread`), newest first, following
+    the cursor across pages."""
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     while len(found) < limit:
         params: dict[str, Any] = {"limit": min(PAGE_LIMIT, limit - len(found))}
         if status:
             params["status"] = status
+        if thread:
+            params["thread"] = thread
         if cursor:
             params["cursor"] = cursor
         page = api.get("/jobs", params=params)
@@ -194,8 +199,45 @@ def cancel_job(api: Api, job_id: str) -> dict[str, Any]:
     return api.post(f"/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
 
 
-def fetch_diff(api: Api, job_id: str) -> bytes:
-    return api.send("GET", f"/jobs/{job_id}/artifacts/diff").content
+def fetch_diff(api: Api, job_id: str, *, delta: bool = False) -> bytes:
+    """The job's diff: a follow-up's is its thread's whole change; `delta`: its own step."""
+    return api.send("GET", f"/jobs/{job_id}/artifacts/{'delta' if delta else 'diff'}").content
+
+
+def continue_job(api: Api, job_id: str, request: FollowUpRequest) -> dict[str, Any]:
+    """Queue a follow-up of the job; a used-up quota says when it resets."""
+    try:
+        job: dict[str, Any] = api.post(f"/jobs/{job_id}/continue", request.body())
+    except QuotaExceeded as exc:
+        raise quota_error(exc) from exc
+    return job
+
+
+@dataclass(frozen=True)
+class FollowUpRequest:
+    """What `POST /jobs/{id}/continue` takes; None fields are the parent's."""
+
+    spec_content: str
+    agent: str | None = None
+    credential: str | None = None
+    push: bool = False
+    verify: tuple[str, ...] = ()
+    fix_rounds: int | None = None
+    timeout_seconds: float | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"spec_content": self.spec_content}
+        optional = {
+            "agent": self.agent,
+            "git_credential_name": self.credential,
+            "verify": list(self.verify) or None,
+            "fix_rounds": self.fix_rounds,
+            "timeout_seconds": self.timeout_seconds,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        if self.push:
+            body["push"] = True
+        return body
 
 
 def fetch_transcript(api: Api, job: dict[str, Any], run: int) -> bytes:

@@ -26,7 +26,7 @@ from ckrv.contracts.agents import AgentConfig, available_agents
 from ckrv.contracts.job_description import AgentDescription, JobDescription
 from ckrv.contracts.jobmodel import TerminalStatus, feature_branch, spec_title
 from ckrv.contracts.network import NetworkPolicy
-from ckrv.errors import UsageError
+from ckrv.errors import UsageError, WorkerError
 from ckrv.paths import config_dir
 from ckrv.settings import Settings
 from ckrv.timeutil import iso, utcnow
@@ -97,6 +97,9 @@ class ConsoleReporter:
 
     def finish(self, result: dict[str, Any], diff: bytes | None) -> None:
         self.result = result
+
+    def parent_bundle(self) -> bytes:
+        raise WorkerError("a run on this machine continues no job")
 
 
 @dataclass

@@ -92,6 +92,12 @@ class JobDescription:
     # the server's `refuse_private_hosts`: the worker checks the repository host again when git
     # connects (ckrv/worker/hostpin.py)
     refuse_private_hosts: bool = False
+    # a follow-up: the commit it starts from (its parent's result, fetched from the server as
+    # a bundle when it is not the thread's base), the thread's base commit, and the earlier
+    # steps (each {"job_id", "spec", "summary"}, first first) for the agent's history
+    start_commit: str | None = None
+    base_commit: str | None = None
+    earlier: tuple[dict[str, str], ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)  # tuples stay tuples: JSON writes them as arrays
@@ -120,4 +126,10 @@ class JobDescription:
             verify=tuple(str(c) for c in data.get("verify") or ()),
             fix_rounds=int(data.get("fix_rounds") or 0),
             refuse_private_hosts=bool(data.get("refuse_private_hosts")),
+            start_commit=data.get("start_commit") or None,
+            base_commit=data.get("base_commit") or None,
+            earlier=tuple(
+                {k: str(step.get(k) or "") for k in ("job_id", "spec", "summary")}
+                for step in data.get("earlier") or ()
+            ),
         )

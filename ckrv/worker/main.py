@@ -80,6 +80,8 @@ def run_worker() -> int:
                 "failed", summary=exc.message[:300], error_message=masker.mask(exc.message)
             )
         reporter.upload_transcripts(outcome.transcripts)
+        if outcome.status == "succeeded":
+            reporter.upload_result_files(outcome.delta, outcome.bundle)
         reporter.finish(outcome.result(), outcome.diff if outcome.status == "succeeded" else None)
         return 0 if outcome.status == "succeeded" else 1
     except JobGone:

@@ -165,6 +165,17 @@ class OwnedRepo:
             deletions += int(removed) if removed.isdigit() else 0
         return {"files_changed": files, "insertions": insertions, "deletions": deletions}
 
+    def bundle(self, base: str, result: str) -> bytes:
+        """The commits from `base` (excluded) to `result`, as a git bundle a follow-up's
+        worker unbundles on top of a clone that has `base`."""
+        self._git({}, "update-ref", "refs/ckrv/result", result)
+        out = self.private / "result.bundle"
+        try:
+            self._git({}, "bundle", "create", "--quiet", str(out), "refs/ckrv/result", f"^{base}")
+            return out.read_bytes()
+        finally:
+            out.unlink(missing_ok=True)
+
     def push(
         self, env: dict[str, str], url: str, commit: str, branch: str, flags: tuple[str, ...] = ()
     ) -> None:

@@ -25,6 +25,7 @@ from ckrv.limits import DiskWatch, Limits, explain_end
 from ckrv.sandbox import Sandbox, unconfined_command
 from ckrv.worker.confine import end_leftovers
 from ckrv.worker.egress import Egress, start_egress, stated
+from ckrv.worker.followup import check_out_start
 from ckrv.worker.gitauth import (
     base_git_env,
     credential_env,
@@ -32,7 +33,7 @@ from ckrv.worker.gitauth import (
     forget_credential_files,
 )
 from ckrv.worker.gitops import Git
-from ckrv.worker.history import History, Transcript
+from ckrv.worker.history import EarlierStep, History, Transcript
 from ckrv.worker.hostpin import explain_redirect, pin_repository_host
 from ckrv.worker.ownedrepo import OwnedRepo
 from ckrv.worker.process import Completed, LineSink, run_streaming
@@ -54,13 +55,16 @@ class Outcome:
     verified: bool | None = None  # None: no verify ran
     rounds: int | None = None  # fix rounds used (when verify ran)
     transcripts: list[str] = field(default_factory=list)  # one per verify run, masked
+    result_commit: str | None = None
+    delta: bytes | None = None  # a follow-up's own step (the diff is the thread's change)
+    bundle: bytes | None = None  # the result's commits since the thread's base
 
     def result(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "summary": self.summary}
         if self.transcripts:
             body["verify_runs"] = len(self.transcripts)
         keys = ("error_message", "diff_stats", "agent_exit_code", "pushed_branch", "verified")
-        for key in (*keys, "rounds"):
+        for key in (*keys, "rounds", "result_commit"):
             if getattr(self, key) is not None:
                 body[key] = getattr(self, key)
         return body
@@ -132,7 +136,7 @@ def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
     )
 
 
-def _clone(ctx: JobContext, git: Git) -> str:
+def _clone(ctx: JobContext, git: Git, private: Path) -> str:
     job = ctx.job
     ctx.reporter.event(phase="cloning")
     ctx.say(f"cloning {scrub(job.git_repo_url, ctx.masker)} (branch {job.git_base_branch})")
@@ -144,8 +148,12 @@ def _clone(ctx: JobContext, git: Git) -> str:
         if clear is None:
             raise
         raise GitError(f"{clear}\n{exc.message}") from exc
-    base = git.run("rev-parse", "HEAD", cwd=ctx.checkout)
-    git.run("checkout", "--quiet", "-b", job.feature_branch_name, cwd=ctx.checkout)
+    if job.start_commit is not None:  # a follow-up: from its parent's result
+        base = check_out_start(job, git, ctx.checkout, private, ctx.reporter.parent_bundle)
+        ctx.say(f"continuing from {job.start_commit[:12]} (thread base {base[:12]})")
+    else:
+        base = git.run("rev-parse", "HEAD", cwd=ctx.checkout)
+        git.run("checkout", "--quiet", "-b", job.feature_branch_name, cwd=ctx.checkout)
     ctx.reporter.event(base_commit=base, feature_branch_name=job.feature_branch_name)
     ctx.say(f"base commit {base[:12]}, feature branch {job.feature_branch_name}")
     return base
@@ -208,7 +216,8 @@ def _write_shared(ctx: JobContext, name: str, text: str) -> Path:
 
 def _run_agent(ctx: JobContext) -> Completed | Outcome:
     agent = ctx.job.agent
-    history = ctx.history or History(ctx.job.spec_content)
+    earlier = [EarlierStep(s["job_id"], s["spec"], s["summary"]) for s in ctx.job.earlier]
+    history = ctx.history or History(ctx.job.spec_content, earlier)
     ctx.history = history
     # A preset is given the history as its spec; another agent the instruction alone (it
     # reads CKRV_HISTORY_FILE, and CKRV_VERIFY_OUTPUT_FILE in a fix round).
@@ -343,10 +352,11 @@ def _upload(
     title = ctx.job.spec_title or "ckrv job"
     repo.reclaim()
     message = f"{title}\n\nckrv job {ctx.job.id}"
-    commit = repo.commit_worktree(ctx.checkout, base, message)
+    start = ctx.job.start_commit or base
+    commit = repo.commit_worktree(ctx.checkout, start, message) or start
     agent_code = run.exit_code
     verify_note = _verify_note(run)
-    if commit is None:
+    if commit == base:
         ctx.say("the agent made no changes")
         return Outcome(
             "succeeded",
@@ -358,6 +368,8 @@ def _upload(
             transcripts=ctx.transcripts,
             verified=run.verified,
             rounds=_rounds(run),
+            result_commit=base,
+            delta=b"" if ctx.job.start_commit else None,
         )
     diff = repo.diff(base, commit)
     limit = ctx.job.max_diff_bytes
@@ -371,9 +383,12 @@ def _upload(
             rounds=_rounds(run),
         )
     stats = repo.diff_stats(base, commit)
+    delta = repo.diff(start, commit) if ctx.job.start_commit else None
+    step_note = "; this step changed nothing" if delta == b"" else ""
     pushed, push_note = _push(ctx, repo, commit, credential_env, pin_flags)
     summary = (
-        f"{title}: {diffstat_text(stats)}; agent exit code {agent_code}{verify_note}{push_note}"
+        f"{title}: {diffstat_text(stats)}{step_note}; agent exit code {agent_code}"
+        f"{verify_note}{push_note}"
     )
     ctx.say(summary)
     return Outcome(
@@ -387,7 +402,19 @@ def _upload(
         transcripts=ctx.transcripts,
         verified=run.verified,
         rounds=_rounds(run),
+        result_commit=commit,
+        delta=delta,
+        bundle=_kept_bundle(ctx, repo, base, commit),
     )
+
+
+def _kept_bundle(ctx: JobContext, repo: OwnedRepo, base: str, commit: str) -> bytes | None:
+    """The result's commits for a follow-up; none (and a line saying so) past the limit."""
+    bundle = repo.bundle(base, commit)
+    if len(bundle) > ctx.job.max_diff_bytes:
+        ctx.say("the result's bundle is over the server's limit: it cannot be continued", "warn")
+        return None
+    return bundle
 
 
 def _push(
@@ -432,7 +459,7 @@ def run_job(ctx: JobContext) -> Outcome:
 
         env = {**os.environ, **base_git_env(ctx.job.allow_local_repositories)}
         git = Git({**env, **restore_credentials()}, ctx.masker, pin.git_flags)
-        base = _clone(ctx, git)
+        base = _clone(ctx, git, private)
         forget_credential_files(private)  # commands run from here on: no key on their disk
         repo = OwnedRepo.copy_of(ctx.checkout, private, env, ctx.masker)
         ctx.say(stated(ctx.job.network))

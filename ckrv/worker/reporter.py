@@ -34,6 +34,8 @@ class Reporter(Protocol):
 
     def finish(self, result: dict[str, Any], diff: bytes | None) -> None: ...
 
+    def parent_bundle(self) -> bytes: ...
+
     @property
     def gone(self) -> bool: ...
 
@@ -215,6 +217,18 @@ class HttpReporter:
 
     def describe(self) -> dict[str, Any]:
         return self.request("GET", "").json()  # type: ignore[no-any-return]
+
+    def parent_bundle(self) -> bytes:
+        """The bundle of the parent's result (a follow-up's start)."""
+        return self.request("GET", "/parent/bundle").content
+
+    def upload_result_files(self, delta: bytes | None, bundle: bytes | None) -> None:
+        """A follow-up's own step, and the result's commits for the next one."""
+        octets = {"Content-Type": "application/octet-stream"}
+        if delta is not None:
+            self.request("PUT", "/delta", content=delta, headers=octets)
+        if bundle is not None:
+            self.request("PUT", "/bundle", content=bundle, headers=octets)
 
     def upload_transcripts(self, transcripts: list[str]) -> None:
         """Each verify run's transcript, in order (run 0 first)."""

@@ -49,6 +49,7 @@ PLACEHOLDERS = {
     "job_id": ["real-succeeded", "real-failed", "real-waiting", "real-held"],
     "name": ["real-credential"],
     "group_id": ["real-group"],
+    "run": ["0", "1"],  # a verify run: taken as it is
 }
 # Cancelling the held job would leave the worker routes nothing but 409s to answer.
 HELD_BACK = {"/jobs/{job_id}/cancel": {"real-held"}}

@@ -103,7 +103,8 @@ class Engine:
         if not changed:
             return False
         if status != "succeeded":
-            self.artifacts.delete(job_id, "diff.patch")  # no partial diff is kept
+            for name in ("diff.patch", "delta.patch", "result.bundle"):
+                self.artifacts.delete(job_id, name)  # no partial result is kept
         row = self._announce(job_id)
         if row is not None:
             _log_end(row)

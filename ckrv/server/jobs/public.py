@@ -59,6 +59,10 @@ def public_job(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
         "attempt": row["group_attempt"],
         "quota_refunded": bool(row["quota_refunded"]),
         **_verify_fields(row),
+        "parent": row["parent_id"],
+        "thread": row["thread_id"] or row["id"],
+        "start_commit": row["start_commit"],
+        "result_commit": row["result_commit"],
     }
 
 

@@ -34,7 +34,8 @@ COLUMNS = (
     " executor_ref, attempt, dispatched_at, agent_exit_code, cancel_requested, log_bytes,"
     " log_dropped, last_log_seq, network, limits, group_id, group_attempt,"
     " verify, fix_rounds, verified, rounds,"
-    " verify_runs, phase_times, quota_refunded"
+    " verify_runs, phase_times, quota_refunded,"
+    " parent_id, thread_id, start_commit, result_commit"
 )
 
 
@@ -53,6 +54,13 @@ class NewJob(NamedTuple):  # built on every POST: cheaper than a frozen dataclas
     limits: str | None = None  # the job's own limits option as JSON (ckrv/server/jobs/limits.py)
     verify: str | None = None  # the job's own verify commands as JSON
     fix_rounds: int = 0
+    # a follow-up: the job it continues, its thread's first job, the commit it starts from,
+    # the thread's base commit and its feature branch (the parent's)
+    parent_id: str | None = None
+    thread_id: str | None = None
+    start_commit: str | None = None
+    base_commit: str | None = None
+    feature_branch_name: str | None = None
 
 
 # What `public` reads: the columns the job routes select (fewer columns, cheaper rows).
@@ -62,7 +70,7 @@ PUBLIC_COLUMNS = (
     " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
     " diff_stats, group_id, group_attempt,"
     " verify, fix_rounds, verified, rounds,"
-    " verify_runs, quota_refunded"
+    " verify_runs, quota_refunded, parent_id, thread_id, start_commit, result_commit"
 )
 
 # What a new job's columns hold before anything happens to it (the schema's defaults).
@@ -193,7 +201,7 @@ def _insert(
         "setup": job.setup,
         "push": int(job.push),
         "timeout_seconds": job.timeout_seconds,
-        "feature_branch_name": feature_branch(title, job_id),
+        "feature_branch_name": job.feature_branch_name or feature_branch(title, job_id),
         "created_at": created_at,
     }
     optional = {
@@ -201,6 +209,10 @@ def _insert(
         "limits": job.limits,
         "verify": job.verify,
         "fix_rounds": job.fix_rounds or None,
+        "parent_id": job.parent_id,
+        "thread_id": job.thread_id,
+        "start_commit": job.start_commit,
+        "base_commit": job.base_commit,
     }
     given = tuple(name for name, value in optional.items() if value is not None)
     values.update({name: optional[name] for name in given})
@@ -277,11 +289,16 @@ def list_page(
     status: JobStatus | None = None,
     id_prefix: str | None = None,
     before: int | None = None,
+    thread: str | None = None,
 ) -> list[sqlite3.Row]:
     """Up to `limit` of the user's jobs (PUBLIC_COLUMNS), newest first: only those with
-    `status`, whose id begins with `id_prefix` (lower case), with a row number below `before`."""
+    `status`, whose id begins with `id_prefix` (lower case), with a row number below `before`,
+    of the thread whose first job is `thread`."""
     where: list[str] = ["user_id = ?"]
     params: list[object] = [user_id]
+    if thread is not None:
+        where.append(f"(thread_id = ? OR ({BY_ID}))")
+        params.extend((thread, *key(conn, thread)))
     if status is not None:
         where.append("status = ?")
         params.append(status)
@@ -310,6 +327,23 @@ def median_duration(conn: sqlite3.Connection, agent: str, sample: int = 20) -> f
     ).fetchall()
     durations = [d for d in (duration(r) for r in rows) if d is not None]
     return statistics.median(durations) if len(durations) >= 3 else None
+
+
+def thread_steps(conn: sqlite3.Connection, job_id: str, depth: int) -> list[sqlite3.Row]:
+    """The job and the jobs it continues, first job of the thread last (at most `depth`):
+    id, spec_content, result_summary, parent_id."""
+    steps: list[sqlite3.Row] = []
+    current: str | None = job_id
+    while current is not None and len(steps) < depth:
+        row = conn.execute(
+            f"SELECT id, spec_content, result_summary, parent_id FROM jobs WHERE {BY_ID}",
+            key(conn, current),
+        ).fetchone()
+        if row is None:
+            break
+        steps.append(row)
+        current = row["parent_id"]
+    return steps
 
 
 # --- status moves ---
@@ -383,6 +417,7 @@ def finish(
     verified: bool | None = None,
     rounds: int | None = None,
     verify_runs: int | None = None,
+    result_commit: str | None = None,
 ) -> bool:
     """Move a job to a terminal status; False when it already was terminal. A job that did
     not succeed and never got past cloning is refunded (`quota_refunded`) in the same write."""
@@ -392,7 +427,7 @@ def finish(
         f"UPDATE jobs SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?),"
         f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
         f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code),"
-        f" verified = ?, rounds = ?, verify_runs = ?,"
+        f" verified = ?, rounds = ?, verify_runs = ?, result_commit = ?,"
         f" quota_refunded = (? <> 'succeeded' AND {_UNSTARTED})"
         f" WHERE {BY_ID} AND {_NOT_TERMINAL} RETURNING user_id, created_at, quota_refunded",
         (
@@ -407,6 +442,7 @@ def finish(
             int(verified) if verified is not None else None,
             rounds,
             verify_runs,
+            result_commit,
             status,
             *key(conn, job_id),
         ),

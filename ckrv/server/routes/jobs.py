@@ -25,6 +25,7 @@ from ckrv.errors import (
 )
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.creation import parse_new_job, refuse_unconfined
+from ckrv.server.jobs.followups import DELTA, follow_up
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES
 from ckrv.server.web.http import (
     FastJSONResponse,
@@ -64,15 +65,34 @@ async def list_jobs(request: Request) -> Response:
         prefix = prefix.lower()
     cursor = request.query_params.get("cursor")
     before = decode_cursor(cursor) if cursor else None
+    thread = request.query_params.get("thread")
+    if thread is not None and not (len(thread) == 36 and _ID_PREFIX.match(thread.lower())):
+        raise InvalidRequest("thread must be a job id")
+    thread = thread.lower() if thread else None
     rows = services(request).db.read_with(
         lambda c: jobs.list_page(
-            c, user_id, limit + 1, status=status, id_prefix=prefix, before=before
+            c, user_id, limit + 1, status=status, id_prefix=prefix, before=before, thread=thread
         )
     )
     eng = services(request).engine
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]["seq"]) if len(rows) > limit else None
     return FastJSONResponse({"jobs": [eng.public(r) for r in page], "next_cursor": next_cursor})
+
+
+async def continue_job(request: Request) -> Response:
+    """A follow-up of the job: it starts from the job's result (followups.py)."""
+    user_id = current_user_id(request)
+    parent = owned_job(request, user_id)
+    body = await json_body(request, max_bytes=MAX_SPEC_BYTES * 6 + 65536)
+    svc = services(request)
+    new_job = follow_up(svc, user_id, parent, body)
+    refuse_unconfined(svc)
+    eng = svc.engine
+    row = await eng.create(new_job)
+    return FastJSONResponse(
+        eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
+    )
 
 
 async def get_job(request: Request) -> Response:
@@ -102,11 +122,22 @@ def _no_diff_reason(row: sqlite3.Row) -> NotFound:
 
 
 async def get_diff(request: Request) -> Response:
+    return _diff_response(request, "diff.patch")
+
+
+async def get_delta(request: Request) -> Response:
+    """A follow-up's own step (its parent's result to its own); any other job's diff."""
+    return _diff_response(request, DELTA)
+
+
+def _diff_response(request: Request, name: str) -> Response:
     row = owned_job(request, current_user_id(request))
     if row["status"] != "succeeded" or row["artifacts_expired"]:
         raise _no_diff_reason(row)
+    if row["parent_id"] is None:
+        name = "diff.patch"
     try:  # open first: the sweeper may delete the file, but not from under an open handle
-        handle = services(request).engine.artifacts.path(row["id"], "diff.patch").open("rb")
+        handle = services(request).engine.artifacts.path(row["id"], name).open("rb")
     except FileNotFoundError:
         fresh = services(request).engine.row(row["id"])
         if fresh is not None and fresh["artifacts_expired"]:
@@ -148,6 +179,8 @@ routes = [
     Route("/jobs", list_jobs, methods=["GET"]),
     Route("/jobs/{job_id}", get_job, methods=["GET"]),
     Route("/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
+    Route("/jobs/{job_id}/continue", continue_job, methods=["POST"]),
     Route("/jobs/{job_id}/artifacts/diff", get_diff, methods=["GET"]),
+    Route("/jobs/{job_id}/artifacts/delta", get_delta, methods=["GET"]),
     Route("/jobs/{job_id}/artifacts/verify/{run}", get_verify_transcript, methods=["GET"]),
 ]

@@ -9,6 +9,7 @@ names in diff_stats) passes the server's own mask of the job's secrets before it
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ckrv.contracts.job_description import AgentDescription, CredentialLabel, Jo
 from ckrv.contracts.jobmodel import PHASES, TERMINAL, WORKER_RESULTS
 from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
 from ckrv.server.jobs import store as jobs
+from ckrv.server.jobs.followups import BUNDLE, DELTA, earlier_steps
 from ckrv.server.jobs.limits import settled_limits
 from ckrv.server.jobs.network import settled_policy
 from ckrv.server.jobs.verify import settled_verify
@@ -33,6 +35,7 @@ from ckrv.server.web.request_auth import services, worker_claims
 _MAX_LOG_BATCH = 16 * 1024 * 1024
 MAX_TRANSCRIPT_BYTES = 1024 * 1024
 _RESULT_TEXTS = ("pushed_branch", "summary", "error_message")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def worker_job(request: Request) -> sqlite3.Row:
@@ -85,6 +88,9 @@ async def describe(request: Request) -> Response:
         limits=settled_limits(row, settings, agent),
         verify=settled_verify(row, settings),
         fix_rounds=row["fix_rounds"],
+        start_commit=row["start_commit"],
+        base_commit=row["base_commit"] if row["parent_id"] else None,
+        earlier=tuple(earlier_steps(services(request), row)),
     )
     return JSONResponse(description.to_wire())
 
@@ -127,12 +133,40 @@ async def ingest_logs(request: Request) -> Response:
 
 
 async def upload_diff(request: Request) -> Response:
+    return await _upload(request, "diff.patch")
+
+
+async def upload_delta(request: Request) -> Response:
+    """A follow-up's own step, beside its diff (the thread's whole change)."""
+    return await _upload(request, DELTA)
+
+
+async def upload_bundle(request: Request) -> Response:
+    """The result's commits since the thread's base, for a follow-up to start from."""
+    return await _upload(request, BUNDLE)
+
+
+async def _upload(request: Request, name: str) -> Response:
     row = worker_job(request)
     svc = services(request)
     size = await svc.engine.artifacts.write_stream(
-        row["id"], "diff.patch", request.stream(), svc.settings.max_diff_bytes
+        row["id"], name, request.stream(), svc.settings.max_diff_bytes
     )  # ArtifactTooLarge past the limit
     return JSONResponse({"bytes": size})
+
+
+async def parent_bundle(request: Request) -> Response:
+    """The bundle of the job's parent (only its own parent's: the worker's token is for this
+    job alone)."""
+    row = worker_job(request)
+    if row["parent_id"] is None:
+        raise NotFound("this job continues no other job")
+    path = services(request).engine.artifacts.path(row["parent_id"], BUNDLE)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        raise NotFound("the parent's result is no longer kept (artifact retention)") from None
+    return Response(data, media_type="application/octet-stream")
 
 
 async def upload_verify_transcript(request: Request) -> Response:
@@ -182,6 +216,9 @@ async def report_result(request: Request) -> Response:
     verified = field(body, "verified", required=False, kind=bool)
     rounds = field(body, "rounds", required=False, kind=int)
     runs = field(body, "verify_runs", required=False, kind=int)
+    result_commit = field(body, "result_commit", required=False)
+    if result_commit is not None and not _COMMIT.match(result_commit):
+        raise InvalidRequest("result_commit must be a commit id (40 hexadecimal digits)")
     if rounds is not None and not 0 <= rounds <= row["fix_rounds"]:
         raise InvalidRequest("rounds must be between 0 and the job's fix_rounds")
     if stats:  # its names are text too
@@ -200,6 +237,7 @@ async def report_result(request: Request) -> Response:
         verified=verified,
         rounds=rounds,
         verify_runs=runs,
+        result_commit=result_commit if status == "succeeded" else None,
     )
     return JSONResponse({"ok": True})
 
@@ -209,6 +247,9 @@ routes = [
     Route("/worker/jobs/{job_id}/events", report_event, methods=["POST"]),
     Route("/worker/jobs/{job_id}/logs", ingest_logs, methods=["POST"]),
     Route("/worker/jobs/{job_id}/diff", upload_diff, methods=["PUT"]),
+    Route("/worker/jobs/{job_id}/delta", upload_delta, methods=["PUT"]),
+    Route("/worker/jobs/{job_id}/bundle", upload_bundle, methods=["PUT"]),
+    Route("/worker/jobs/{job_id}/parent/bundle", parent_bundle, methods=["GET"]),
     Route("/worker/jobs/{job_id}/verify/{run}", upload_verify_transcript, methods=["PUT"]),
     Route("/worker/jobs/{job_id}/result", report_result, methods=["POST"]),
 ]

@@ -244,4 +244,14 @@ MIGRATIONS: list[str] = [
     """,
     # 11: 1 when the job ended before its agent started and its quota was given back
     "ALTER TABLE jobs ADD COLUMN quota_refunded INTEGER NOT NULL DEFAULT 0",
+    # 12: follow-ups: a job made by continuing another names it (parent_id) and its thread's
+    # first job (thread_id; NULL for a thread's first job), and starts from the parent's
+    # result commit (start_commit); every job records the commit of its result
+    """
+    ALTER TABLE jobs ADD COLUMN parent_id TEXT;
+    ALTER TABLE jobs ADD COLUMN thread_id TEXT;
+    ALTER TABLE jobs ADD COLUMN start_commit TEXT;
+    ALTER TABLE jobs ADD COLUMN result_commit TEXT;
+    CREATE INDEX jobs_thread ON jobs(thread_id, seq) WHERE thread_id IS NOT NULL
+    """,
 ]

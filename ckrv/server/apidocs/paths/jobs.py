@@ -80,6 +80,21 @@ openapi_schemas = {
                 "description": "The job ended before its setup command or agent ran (queued,"
                 " cloning, preparing its sandbox), so it does not count against the quota",
             },
+            "parent": {**_NSTR, "description": "The job this follow-up continues, or null"},
+            "thread": {
+                "type": "string",
+                "description": "The first job of this job's thread (its own id when it "
+                "continues no job)",
+            },
+            "start_commit": {
+                **_NSTR,
+                "description": "A follow-up's start: its parent's result commit",
+            },
+            "result_commit": {
+                **_NSTR,
+                "description": "The commit of the job's result (kept by the server for "
+                "follow-ups, pushed or not)",
+            },
         },
     },
     "JobCreate": {
@@ -210,6 +225,13 @@ openapi_paths = {
                     "schema": {"type": "string"},
                     "description": "Only jobs whose id starts with this",
                 },
+                {
+                    "name": "thread",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "uuid"},
+                    "description": "Only the jobs of this thread: the job with this id (its "
+                    "first job) and its follow-ups",
+                },
             ],
             "responses": {"200": ok(ref("JobListResponse")), "400": ERROR, **AUTH_ERRORS},
         },
@@ -239,6 +261,49 @@ openapi_paths = {
             "responses": {"200": ok(ref("Job")), **_NOT_FOUND, **AUTH_ERRORS},
         }
     },
+    "/jobs/{job_id}/continue": {
+        "post": {
+            "tags": ["Jobs"],
+            "summary": "Follow up on a succeeded job: a new job starting from its result",
+            "description": "The new job runs on the job's repository, base branch, credential, "
+            "agent, setup and verify unless the body names its own (`git_repo_url` cannot "
+            "change), starts from the job's result commit (kept by the server as a git bundle "
+            "within artifact retention, so the job need not have pushed), keeps the thread's "
+            "base commit and feature branch (its diff is the thread's whole change; "
+            "`/artifacts/delta` is its own step; with `push` it fast-forwards the branch) and "
+            "its agent is told the earlier specs and summaries. A route of its own rather "
+            "than a `parent` field on POST /jobs: what is inherited is the server's to settle, "
+            "the parent is found like any job of the caller (another user's is a 404), and "
+            "POST /jobs keeps the cloud API contract's shape.",
+            "parameters": [_JOB_ID],
+            "requestBody": body(
+                {
+                    "type": "object",
+                    "required": ["spec_content"],
+                    "properties": {
+                        "spec_content": {"type": "string", "description": "The next instruction"},
+                        "agent": _NSTR,
+                        "git_credential_name": _NSTR,
+                        "git_base_branch": _NSTR,
+                        "setup": _NSTR,
+                        "push": {"type": ["boolean", "null"]},
+                        "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        "verify": {"type": ["array", "null"], "items": {"type": "string"}},
+                        "fix_rounds": {"type": ["integer", "null"], "minimum": 0},
+                    },
+                }
+            ),
+            "responses": {
+                "201": ok(ref("Job"), "Follow-up created and queued"),
+                "400": ERROR,
+                "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
+                "409": ok(ref("Error"), "The job has not succeeded or kept no result"),
+                "410": ok(ref("Error"), "The job's result has expired"),
+                **_NOT_FOUND,
+                **AUTH_ERRORS,
+            },
+        }
+    },
     "/jobs/{job_id}/cancel": {
         "post": {
             "tags": ["Jobs"],
@@ -256,6 +321,23 @@ openapi_paths = {
         "get": {
             "tags": ["Jobs"],
             "summary": "The job's diff (empty when it changed nothing)",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {
+                    "description": "git diff --binary",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                **_NOT_FOUND,
+                "410": ok(ref("Error"), "Expired"),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/jobs/{job_id}/artifacts/delta": {
+        "get": {
+            "tags": ["Jobs"],
+            "summary": "A follow-up's own step: the diff from its parent's result (any other "
+            "job's diff)",
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {

@@ -99,6 +99,42 @@ openapi_paths = {
             "responses": {"200": _OK, "413": ERROR, **_ERRORS},
         }
     },
+    "/worker/jobs/{job_id}/delta": {
+        "put": {
+            **_WORKER,
+            "summary": "Upload a follow-up's own step (git diff from its parent's result)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            },
+            "responses": {"200": _OK, "413": ERROR, **_ERRORS},
+        }
+    },
+    "/worker/jobs/{job_id}/bundle": {
+        "put": {
+            **_WORKER,
+            "summary": "Upload the result's commits since the thread's base (a git bundle)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            },
+            "responses": {"200": _OK, "413": ERROR, **_ERRORS},
+        }
+    },
+    "/worker/jobs/{job_id}/parent/bundle": {
+        "get": {
+            **_WORKER,
+            "summary": "The bundle of the job's parent's result (a follow-up's start)",
+            "responses": {
+                "200": {
+                    "description": "A git bundle",
+                    "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                },
+                "404": ERROR,
+                **_ERRORS,
+            },
+        }
+    },
     "/worker/jobs/{job_id}/result": {
         "post": {
             **_WORKER,
@@ -116,6 +152,7 @@ openapi_paths = {
                         "verified": {"type": ["boolean", "null"]},
                         "rounds": {"type": ["integer", "null"], "minimum": 0},
                         "verify_runs": {"type": ["integer", "null"], "minimum": 0},
+                        "result_commit": {**_NSTR, "pattern": "^[0-9a-f]{40}$"},
                         "diff_stats": {
                             "type": ["object", "null"],
                             "additionalProperties": {"type": "integer"},

@@ -1,0 +1,131 @@
+"""Follow-ups: `ckrv continue` makes a job that starts from another's result, kept by the
+server as a bundle, pushed or not. Real server, real workers, the scripted agent, real git
+(a smart-HTTP remote where pushes matter); `ckrv` runs in-process in a real checkout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.githttp import GitHttpServer
+from tests.support.helpers import Server, git, make_repo
+from tests.support.inprocess import InProcessCli
+from tests.support.jobhelpers import logs, submit, wait_status
+
+TOKEN = "ghp_FOLLOWUPtoken0123456789abcdefXYZ"
+
+
+@pytest.fixture(scope="module")
+def token(live: Server) -> str:
+    return live.add_user("threads@example.com", tier="enterprise")
+
+
+@pytest.fixture
+def api(live: Server, token: str) -> Iterator[httpx.Client]:
+    with live.client(token) as client:
+        yield client
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "remote", {"README.md": "# sample\n", "notes.txt": "one\n"})
+
+
+@pytest.fixture
+def checkout(origin: Path, tmp_path: Path) -> Path:
+    git(tmp_path, "clone", "-q", str(origin), "work")
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def ckrv(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
+    (tmp_path / "cli-config").mkdir()
+    return InProcessCli(
+        config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout
+    )
+
+
+def continued(api: httpx.Client, parent: str, spec: str, **extra: Any) -> dict[str, Any]:
+    response = api.post(f"/jobs/{parent}/continue", json={"spec_content": spec, **extra})
+    assert response.status_code == 201, response.text
+    return wait_status(api, response.json()["id"])
+
+
+def test_a_follow_up_of_an_unpushed_job_starts_from_its_result(
+    live: Server, api: httpx.Client, origin: Path, checkout: Path, ckrv: InProcessCli
+) -> None:
+    first = wait_status(api, submit(api, "# Add two\nappend notes.txt two\n", origin)["id"])
+    assert first["status"] == "succeeded" and first["pushed_branch"] is None
+    second = continued(
+        api, first["id"], "# Add three\nshow CKRV_HISTORY_FILE\nappend notes.txt three\n"
+    )
+    assert second["status"] == "succeeded", second["error_message"]
+    assert second["parent"] == first["id"] and second["thread"] == first["id"]
+    assert second["base_commit"] == first["base_commit"]
+    assert second["start_commit"] == first["result_commit"]
+    assert second["feature_branch_name"] == first["feature_branch_name"]
+    # the agent was told the earlier step: its spec and how it ended
+    told = "\n".join(logs(live.data_dir, second["id"]))
+    assert "# Add two" in told and first["result_summary"] in told and "# Now" in told
+
+    pulled = ckrv.run("pull", second["id"][:8])
+    assert pulled.returncode == 0, pulled.stderr
+    assert (checkout / "notes.txt").read_text() == "one\ntwo\nthree\n"  # the thread's change
+
+    git(checkout, "checkout", "-q", "--", ".")
+    delta = ckrv.run("pull", second["id"][:8], "--delta", "--no-apply")
+    assert delta.returncode == 0, delta.stderr
+    assert "+three" in delta.stdout and "+two" not in delta.stdout
+
+    listed = ckrv.json("jobs", "--thread", first["id"][:8], "--json")
+    assert [j["id"] for j in listed] == [second["id"], first["id"]]
+
+
+def test_three_pushed_steps_fast_forward_one_branch(api: httpx.Client, tmp_path: Path) -> None:
+    remote = make_repo(tmp_path / "git", {"notes.txt": "one\n"})
+    updates = tmp_path / "updates.log"
+    hook = remote / "hooks" / "update"
+    hook.write_text(f'#!/bin/sh\necho "$1 $2 $3" >> {updates}\n')
+    hook.chmod(0o755)
+    with GitHttpServer(tmp_path / "git", username="x-access-token", password=TOKEN) as github:
+        response = api.post(
+            "/credentials",
+            json={"name": "gh", "provider": "github", "credential_type": "pat", "value": TOKEN},
+        )
+        assert response.status_code == 201, response.text
+        url = github.url("origin.git")
+        step = wait_status(
+            api,
+            submit(
+                api, "# Step 1\nappend notes.txt two\n", url, git_credential_name="gh", push=True
+            )["id"],
+        )
+        steps = [step]
+        for n in (2, 3):
+            step = continued(api, step["id"], f"# Step {n}\nappend notes.txt {n}\n", push=True)
+            steps.append(step)
+    branch = steps[0]["feature_branch_name"]
+    assert all(s["status"] == "succeeded" and s["pushed_branch"] == branch for s in steps)
+    assert git(remote, "show", f"{branch}:notes.txt") == "one\ntwo\n2\n3"
+    lines = updates.read_text().splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"refs/heads/{branch} ") for line in lines)
+    olds = [line.split()[1] for line in lines]
+    news = [line.split()[2] for line in lines]
+    assert olds[0] == "0" * 40 and olds[1:] == news[:-1]  # each push moved the tip it found
+    assert news == [s["result_commit"] for s in steps]
+    for old, new in zip(olds[1:], news[1:], strict=True):
+        git(remote, "merge-base", "--is-ancestor", old, new)  # a fast-forward each time
+    assert git(remote, "rev-parse", f"{branch}~3") == steps[0]["base_commit"]
+
+
+def test_only_a_succeeded_job_with_a_kept_result_can_be_continued(
+    api: httpx.Client, origin: Path
+) -> None:
+    failed = wait_status(api, submit(api, "exit 3\n", origin)["id"])
+    response = api.post(f"/jobs/{failed['id']}/continue", json={"spec_content": "more"})
+    assert response.status_code == 409
+    assert "only a succeeded job can be continued" in response.json()["message"]
