@@ -6,5 +6,6 @@ http.py          JSON bodies and fields, cursors, query parameters, fast JSON re
 request_auth.py  who is calling (a user's bearer token or a worker's job token), and the job
                  the calling user owns
 routing.py       the API's routes indexed by path shape
-throttle.py      sliding-window counters for guessed codes and passwords
+throttle.py      sliding-window counters for guessed codes and device-login starts, and the
+                 wrong-password lockout per (account, address) with its per-account backoff
 """
