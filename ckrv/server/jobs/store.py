@@ -626,6 +626,10 @@ def dashboard_page(
         escaped = title.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("spec_title LIKE ? ESCAPE '\\'")
         params.append(f"%{escaped}%")
+        floor = search_floor(conn, user_id, before)
+        if floor is not None:  # a title search reads at most SEARCH_WINDOW jobs per page
+            where.append("seq >= ?")
+            params.append(floor)
     if before is not None:
         where.append("seq < ?")
         params.append(before)
@@ -634,6 +638,20 @@ def dashboard_page(
         " ORDER BY seq DESC LIMIT ?",
         (*params, limit),
     ).fetchall()
+
+
+SEARCH_WINDOW = 5000  # jobs a title search reads for one page (a LIKE has no index)
+
+
+def search_floor(conn: sqlite3.Connection, user_id: str, before: int | None) -> int | None:
+    """The lowest row number among the user's SEARCH_WINDOW newest jobs below `before`; None
+    when there are fewer (the search then reads them all)."""
+    row = conn.execute(
+        "SELECT seq FROM jobs INDEXED BY jobs_user WHERE user_id = ? AND seq < ?"
+        " ORDER BY seq DESC LIMIT 1 OFFSET ?",
+        (user_id, before if before is not None else 2**62, SEARCH_WINDOW - 1),
+    ).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def repositories(conn: sqlite3.Connection, user_id: str, limit: int = 200) -> list[str]:

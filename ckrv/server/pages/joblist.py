@@ -79,9 +79,16 @@ def _listing(request: Request, browser: Browser, f: Filters) -> dict[str, Any]:
         rows = _rows(conn, user_id, f)
         shown = rows[:PAGE_SIZE]
         more = encode_cursor(shown[-1]["seq"]) if len(rows) > PAGE_SIZE else None
+        partial = False
+        if more is None and f.q and not _ID_LIKE.match(f.q.lower()):
+            floor = jobs.search_floor(conn, user_id, f.before)  # the search read this far
+            if floor is not None and floor > 1:
+                more, partial = encode_cursor(floor), True
         return {
             "jobs": [_view(conn, r) for r in shown],
             "older": f.query(before=more) if more else None,
+            "partial_search": partial,
+            "search_window": jobs.SEARCH_WINDOW,
             "repos": jobs.repositories(conn, user_id),
         }
 

@@ -112,7 +112,7 @@
   // The stored log first, a page at a time (each page one short task, however long the
   // log), then the live stream from where the pages ended.
   async function backlog() {
-    const PAGE = 5000;
+    const PAGE = 2000;
     let after = 0;
     for (;;) {
       let page;
