@@ -29,6 +29,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class Pages:
     server: Server
     job: str  # A's finished job
+    group: str  # A's group of attempts
     cookies: dict[str, httpx.Cookies]  # "a" (an administrator), "b": signed-in browsers
     b_user: str  # B's user id (the target of A's admin forms)
 
@@ -38,11 +39,12 @@ class Pages:
             base_url=self.server.url, cookies=cookies, timeout=30, follow_redirects=False
         )
 
-    def path(self, template: str, job: str) -> str:
+    def path(self, template: str, job: str, group: str | None = None) -> str:
         # ids no one holds where the page names A's own things: each form checks its CSRF
         # token, and whose the thing is, before it looks the id up
         return template.format(
             job_id=job,
+            group_id=group or self.group,
             name="app.css",
             user_id=self.b_user,
             session_id="no-such-session",
@@ -81,12 +83,17 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
         ids = {u: add_user_direct(srv.data_dir, f"{u}@example.com", "pro") for u in ("a", "b")}
         set_admin(srv.data_dir, "a@example.com", True)
         cookies = {u: sign_in(srv, f"{u}@example.com") for u in ("a", "b")}
-        world = Pages(srv, "", cookies, ids["b"])
+        world = Pages(srv, "", "", cookies, ids["b"])
         token = create_token(srv.data_dir, "a@example.com", None)[1]
         with srv.client(token) as api:
             job = submit(api, "# Greet\nwrite hello.txt Hello\\n\n", make_repo(root / "repo"))
             assert wait_status(api, job["id"])["status"] == "succeeded"
-        world.job = job["id"]
+            group = api.post(
+                "/groups",
+                json={"spec_content": "print hi\n", "git_repo_url": job["git_repo_url"]},
+            )
+            assert group.status_code == 201, group.text
+        world.job, world.group = job["id"], group.json()["id"]
         yield world
     finally:
         srv.shutdown()
@@ -103,7 +110,7 @@ def test_the_walk_covers_job_pages_and_forms() -> None:
     """The list this file walks is the app's: a missing entry would leave a page untested."""
     assert ("GET", "/jobs/{job_id}") in PAGES and ("POST", "/jobs/{job_id}/cancel") in PAGES
     params = {p for _, path in PAGES for p in re.findall(r"{(\w+)}", path)}
-    known = {"job_id", "name", "user_id", "session_id", "token_id"}
+    known = {"job_id", "group_id", "name", "user_id", "session_id", "token_id"}
     assert params <= known, f"fill {params - known} in Pages.path"
 
 
@@ -116,8 +123,11 @@ def test_an_anonymous_browser_is_sent_to_signin(pages: Pages, method: str, templ
         assert response.headers["location"].startswith("/signin"), response.headers
 
 
-@pytest.mark.parametrize(("method", "template"), [r for r in PAGES if "{job_id}" in r[1]])
-def test_b_gets_for_as_job_what_a_missing_job_gets(
+OWNED_PAGES = [r for r in PAGES if "{job_id}" in r[1] or "{group_id}" in r[1]]
+
+
+@pytest.mark.parametrize(("method", "template"), OWNED_PAGES)
+def test_b_gets_for_as_things_what_missing_ones_get(
     pages: Pages, method: str, template: str
 ) -> None:
     with pages.browser("a") as a:
@@ -126,13 +136,14 @@ def test_b_gets_for_as_job_what_a_missing_job_gets(
         # form may still refuse the ended job itself, as cancel does)
         refused = own.status_code >= 400 if method == "GET" else own.status_code in (401, 403)
         assert not refused, (method, template, own.status_code)
-    missing = str(uuid.uuid4())
+    missing_job, missing_group = str(uuid.uuid4()), "g-00000000"
     with pages.browser("b") as b:
         form = {"csrf_token": csrf_of(b)}
-        as_job = _call(b, method, pages.path(template, pages.job), form)
-        none = _call(b, method, pages.path(template, missing), form)
-    assert as_job.status_code == none.status_code == 404, (method, template)
-    assert as_job.text.replace(pages.job, missing) == none.text
+        as_thing = _call(b, method, pages.path(template, pages.job), form)
+        none = _call(b, method, pages.path(template, missing_job, missing_group), form)
+    assert as_thing.status_code == none.status_code == 404, (method, template)
+    shown = as_thing.text.replace(pages.job, missing_job).replace(pages.group, missing_group)
+    assert shown == none.text
 
 
 @pytest.mark.parametrize(("method", "template"), [r for r in PAGES if r[0] == "POST"])
