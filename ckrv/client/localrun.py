@@ -163,7 +163,8 @@ def run_locally(root: Path, job: JobDescription, on_log: LogSink) -> LocalResult
     """Run `job` (from describe_job) through the worker pipeline here; on success with changes
     the feature branch is created in `root`."""
     from ckrv.contracts.masking import Masker
-    from ckrv.worker.pipeline import JobContext, run_job  # git and process plumbing: only here
+    from ckrv.worker.context import JobContext  # git and process plumbing: only here
+    from ckrv.worker.pipeline import run_job
 
     started = utcnow()
     reporter = ConsoleReporter(on_log, time.monotonic() + job.timeout_seconds)

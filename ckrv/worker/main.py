@@ -17,7 +17,8 @@ from ckrv.errors import CkrvError, UsageError
 from ckrv.limits import Limits
 from ckrv.sandbox import Sandbox
 from ckrv.worker.confine import exit_on_sigterm, protect_self
-from ckrv.worker.pipeline import JobContext, Outcome, run_job
+from ckrv.worker.context import JobContext, Outcome
+from ckrv.worker.pipeline import run_job
 from ckrv.worker.reporter import HttpReporter, JobGone
 
 

@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from ckrv.contracts import launch_env
-from ckrv.contracts.agents import PRESETS, PYTHON
-from ckrv.contracts.credentials import GitCredential
-from ckrv.contracts.job_description import JobDescription
-from ckrv.contracts.jobmodel import WorkerResult
-from ckrv.contracts.masking import Masker, scrub
+from ckrv.contracts.masking import scrub
 from ckrv.diffstat import diffstat_text
 from ckrv.errors import GitError, WorkerError
-from ckrv.limits import DiskWatch, Limits, explain_end
-from ckrv.sandbox import Sandbox, unconfined_command
 from ckrv.worker.confine import end_leftovers
-from ckrv.worker.egress import Egress, start_egress, stated
+from ckrv.worker.context import JobContext, Outcome, failure
+from ckrv.worker.egress import start_egress, stated
 from ckrv.worker.followup import check_out_start
 from ckrv.worker.gitauth import (
     base_git_env,
@@ -33,107 +24,15 @@ from ckrv.worker.gitauth import (
     forget_credential_files,
 )
 from ckrv.worker.gitops import Git
-from ckrv.worker.history import EarlierStep, History, Transcript
 from ckrv.worker.hostpin import explain_redirect, pin_repository_host
 from ckrv.worker.ownedrepo import OwnedRepo
-from ckrv.worker.process import Completed, LineSink, run_streaming
-from ckrv.worker.reporter import Reporter
-
-_PROMPT_ARG_LIMIT = 100 * 1024  # one argv string may not exceed 128 KiB on Linux
-
-
-@dataclass
-class Outcome:
-    status: WorkerResult
-    summary: str = ""
-    error_message: str | None = None
-    diff: bytes | None = None
-    diff_stats: dict[str, int] | None = None
-    agent_exit_code: int | None = None
-    base_commit: str | None = None
-    pushed_branch: str | None = None
-    verified: bool | None = None  # None: no verify ran
-    rounds: int | None = None  # fix rounds used (when verify ran)
-    transcripts: list[str] = field(default_factory=list)  # one per verify run, masked
-    result_commit: str | None = None
-    delta: bytes | None = None  # a follow-up's own step (the diff is the thread's change)
-    bundle: bytes | None = None  # the result's commits since the thread's base
-
-    def result(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": self.status, "summary": self.summary}
-        if self.transcripts:
-            body["verify_runs"] = len(self.transcripts)
-        keys = ("error_message", "diff_stats", "agent_exit_code", "pushed_branch", "verified")
-        for key in (*keys, "rounds", "result_commit"):
-            if getattr(self, key) is not None:
-                body[key] = getattr(self, key)
-        return body
-
-
-@dataclass
-class JobContext:
-    job: JobDescription
-    workspace: Path
-    reporter: Reporter
-    masker: Masker
-    credential: GitCredential | None = None
-    agent_secrets: dict[str, str] = field(default_factory=dict)
-    extra_env: dict[str, str] = field(default_factory=dict)
-    # Where the worker keeps its own repository and the credential's files: outside the
-    # workspace (the executor makes it; else a new temporary directory).
-    private_dir: Path | None = None
-    egress: Egress | None = None  # set once the commands are about to run
-    sandbox: Sandbox | None = None  # None: commands run unconfined (sandbox = "none")
-    history: History | None = None  # what the agent is told (set when the agent first runs)
-    transcripts: list[str] = field(default_factory=list)  # each verify run's, masked
-
-    @property
-    def limits(self) -> Limits:
-        return Limits.from_description(self.job.limits)
-
-    @property
-    def checkout(self) -> Path:
-        return self.workspace / "checkout"
-
-    def say(self, message: str, level: str = "info") -> None:
-        self.reporter.log("worker", self.masker.mask(message), level)
-
-    def sink(self, source: str, message: str, level: str) -> None:
-        self.reporter.log(source, self.masker.mask(message), level)
-
-    def command_env(self) -> dict[str, str]:
-        """Environment of setup, agent and verify: the worker's own, plus the agent secrets."""
-        hidden = (*launch_env.SECRET_NAMES, "CKRV_GIT_")  # and git's askpass variables
-        env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
-        env.update(self.extra_env)
-        env.update(self.agent_secrets)
-        return env
-
-
-def substitute(command: list[str], spec_file: Path, prompt: str) -> list[str]:
-    """The argv with `{spec_file}`, `{prompt}` and `{python}` replaced (contracts/agents.py)."""
-    uses_prompt = any("{prompt}" in arg for arg in command)
-    if uses_prompt and len(prompt.encode()) > _PROMPT_ARG_LIMIT:
-        raise WorkerError(
-            "the spec is too large to pass as {prompt} on the command line; configure the "
-            "agent to read {spec_file} or its standard input (stdin = true) instead"
-        )
-    argv = [
-        arg.replace("{spec_file}", str(spec_file)).replace("{prompt}", prompt) for arg in command
-    ]
-    return [sys.executable if arg == PYTHON else arg for arg in argv]
-
-
-def _failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
-    message = ctx.masker.mask(message)
-    ctx.say(message, "error")
-    return Outcome(
-        "failed",
-        summary=message.splitlines()[0][:300],
-        error_message=message,
-        transcripts=ctx.transcripts,
-        **extra,
-    )
+from ckrv.worker.steps import (
+    AgentRun,
+    agent_until_verified,
+    rounds_used,
+    run_step,
+    verify_note,
+)
 
 
 def _clone(ctx: JobContext, git: Git, private: Path) -> str:
@@ -159,185 +58,6 @@ def _clone(ctx: JobContext, git: Git, private: Path) -> str:
     return base
 
 
-class LimitReached(WorkerError):
-    """A command ended because of one of the job's resource limits."""
-
-
-def _confined(ctx: JobContext, argv: list[str]) -> tuple[list[str], dict[str, str]]:
-    """The argv and environment that run a command in the job's sandbox with its network
-    policy, or unconfined (its network policy alone) under the same rlimits."""
-    env = ctx.command_env()
-    egress = ctx.egress
-    if ctx.sandbox is None:
-        inner = egress.wrap(argv) if egress is not None else argv
-        return unconfined_command(inner, ctx.limits), env
-    sandbox = ctx.sandbox
-    if egress is not None:
-        sandbox = replace(sandbox, network=egress.network, proxy_socket=egress.socket)
-        argv = egress.bridged(argv)
-    return sandbox.command(argv, ctx.checkout), sandbox.environment(env)
-
-
-def _run_step(
-    ctx: JobContext,
-    argv: list[str],
-    source: str,
-    timeout: float | None,
-    sink: LineSink | None = None,
-    stdin: bytes | None = None,
-) -> Completed:
-    """Run one command (`stdin`: what its standard input holds, else nothing); one that a
-    resource limit ended raises LimitReached naming it."""
-    wrapped, env = _confined(ctx, argv)
-    limits = ctx.limits
-    disk = DiskWatch(ctx.workspace, limits)
-    done = run_streaming(
-        wrapped,
-        cwd=ctx.checkout,
-        env=env,
-        source=source,
-        sink=sink or ctx.sink,
-        timeout=timeout,
-        should_stop=lambda: ctx.reporter.gone or disk.over(),
-        stdin=stdin,
-    )
-    reason = disk.message() or explain_end(done.exit_code, done.last_lines, limits)
-    if reason is not None:
-        raise LimitReached(f"{reason} ({source} exited with code {done.exit_code})")
-    return done
-
-
-def _write_shared(ctx: JobContext, name: str, text: str) -> Path:
-    path = ctx.workspace / name
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o644)  # for the agent, which a sandbox may run as another user
-    return path
-
-
-def _run_agent(ctx: JobContext) -> Completed | Outcome:
-    agent = ctx.job.agent
-    earlier = [EarlierStep(s["job_id"], s["spec"], s["summary"]) for s in ctx.job.earlier]
-    history = ctx.history or History(ctx.job.spec_content, earlier)
-    ctx.history = history
-    # A preset is given the history as its spec; another agent the instruction alone (it
-    # reads CKRV_HISTORY_FILE, and CKRV_VERIFY_OUTPUT_FILE in a fix round).
-    spec = history.text() if agent.name in PRESETS else ctx.job.spec_content
-    spec_file = _write_shared(ctx, "spec.md", spec)
-    history_file = _write_shared(ctx, "history.md", history.text())
-    argv = substitute(list(agent.command), spec_file, spec)
-    ctx.extra_env[launch_env.SPEC_FILE] = str(spec_file)
-    ctx.extra_env[launch_env.HISTORY_FILE] = str(history_file)
-    if history.failures:
-        failing = _write_shared(ctx, "verify-output.txt", history.failures[-1][1])
-        ctx.extra_env[launch_env.VERIFY_OUTPUT_FILE] = str(failing)
-    path = ctx.command_env().get("PATH")
-    if shutil.which(argv[0], path=path) is None:
-        hint = agent.install_hint or f"install {argv[0]} on the worker or fix [agents.{agent.name}]"
-        return _failure(
-            ctx,
-            f"agent {agent.name!r} needs the command {argv[0]!r}, which is not "
-            f"installed on the worker: {hint}",
-        )
-    ctx.reporter.event(phase="executing")
-    ctx.say(f"running agent {agent.name}")
-    stdin = spec.encode() if agent.stdin else None
-    return _run_step(ctx, argv, agent.name, agent.timeout, stdin=stdin)
-
-
-def verify_commands(job: JobDescription) -> list[list[str]]:
-    """The job's verify commands (shell), else the agent's verify argv, else none."""
-    if job.verify:
-        return [["sh", "-c", command] for command in job.verify]
-    return [list(job.agent.verify)] if job.agent.verify else []
-
-
-def _verify(ctx: JobContext) -> bool | None:
-    """Run the verify commands in order, up to the first that fails; None when there are
-    none. The run's transcript is kept for upload."""
-    commands = verify_commands(ctx.job)
-    if not commands:
-        return None
-    ctx.reporter.event(phase="verifying")
-    transcript = Transcript()
-    passed = True
-    for argv in commands:
-        transcript.command(argv)
-        ctx.say(f"verifying: {transcript.text().splitlines()[-1][2:]}")
-        done = _run_step(ctx, argv, "verify", None, transcript.sink(ctx.sink, ctx.masker.mask))
-        transcript.exited(done.exit_code)
-        if done.exit_code != 0:
-            passed = False
-            break
-    ctx.transcripts.append(ctx.masker.mask(transcript.text()))
-    ctx.say(f"verify {'passed' if passed else 'failed'}", "info" if passed else "warn")
-    return passed
-
-
-def _agent_failed(ctx: JobContext, ran: Completed | Outcome, base: str) -> Outcome | None:
-    """The failed Outcome when the agent could not run, ran past its timeout or failed."""
-    if isinstance(ran, Outcome):
-        return ran
-    if ran.timed_out:
-        return _failure(
-            ctx,
-            f"the agent ran past its timeout of {ctx.job.agent.timeout or 0:g} s",
-            agent_exit_code=ran.exit_code,
-            base_commit=base,
-        )
-    if ran.exit_code != 0:
-        tail = "\n".join(ctx.masker.mask(line) for line in list(ran.last_lines)[-10:])
-        return _failure(
-            ctx,
-            f"the agent exited with code {ran.exit_code}; its last lines:\n{tail}",
-            agent_exit_code=ran.exit_code,
-            base_commit=base,
-        )
-    return None
-
-
-@dataclass
-class AgentRun:
-    exit_code: int
-    verified: bool | None
-    rounds: int
-
-
-def _agent_until_verified(ctx: JobContext, base: str) -> AgentRun | Outcome:
-    """The agent, then verify; while verify fails and fix rounds are left, the agent again
-    (told the failing output), then verify again."""
-    ran = _run_agent(ctx)
-    failed = _agent_failed(ctx, ran, base)
-    if failed is not None:
-        return failed
-    assert isinstance(ran, Completed)
-    verified = _verify(ctx)
-    rounds = 0
-    while verified is False and rounds < ctx.job.fix_rounds:
-        rounds += 1
-        ctx.say(f"fix round {rounds} of {ctx.job.fix_rounds}: the agent gets the failing output")
-        assert ctx.history is not None
-        ctx.history.failures.append((rounds, ctx.transcripts[-1]))
-        ran = _run_agent(ctx)
-        failed = _agent_failed(ctx, ran, base)
-        if failed is not None:
-            failed.verified, failed.rounds = False, rounds
-            return failed
-        assert isinstance(ran, Completed)
-        verified = _verify(ctx)
-    return AgentRun(ran.exit_code, verified, rounds)
-
-
-def _rounds(run: AgentRun) -> int | None:
-    return run.rounds if run.verified is not None else None
-
-
-def _verify_note(run: AgentRun) -> str:
-    if run.verified is None:
-        return ""
-    after = f" after {run.rounds} fix round{'s' if run.rounds != 1 else ''}" if run.rounds else ""
-    return f"; verify {'passed' if run.verified else 'failed'}{after}"
-
-
 def _upload(
     ctx: JobContext,
     repo: OwnedRepo,
@@ -355,32 +75,32 @@ def _upload(
     start = ctx.job.start_commit or base
     commit = repo.commit_worktree(ctx.checkout, start, message) or start
     agent_code = run.exit_code
-    verify_note = _verify_note(run)
+    verified_note = verify_note(run)
     if commit == base:
         ctx.say("the agent made no changes")
         return Outcome(
             "succeeded",
-            summary=f"The agent made no changes (exit code {agent_code}){verify_note}.",
+            summary=f"The agent made no changes (exit code {agent_code}){verified_note}.",
             diff=b"",
             diff_stats={"files_changed": 0, "insertions": 0, "deletions": 0},
             agent_exit_code=agent_code,
             base_commit=base,
             transcripts=ctx.transcripts,
             verified=run.verified,
-            rounds=_rounds(run),
+            rounds=rounds_used(run),
             result_commit=base,
             delta=b"" if ctx.job.start_commit else None,
         )
     diff = repo.diff(base, commit)
     limit = ctx.job.max_diff_bytes
     if len(diff) > limit:
-        return _failure(
+        return failure(
             ctx,
             f"the diff is {len(diff)} bytes, over the server's limit of {limit} bytes",
             agent_exit_code=agent_code,
             base_commit=base,
             verified=run.verified,
-            rounds=_rounds(run),
+            rounds=rounds_used(run),
         )
     stats = repo.diff_stats(base, commit)
     delta = repo.diff(start, commit) if ctx.job.start_commit else None
@@ -388,7 +108,7 @@ def _upload(
     pushed, push_note = _push(ctx, repo, commit, credential_env, pin_flags)
     summary = (
         f"{title}: {diffstat_text(stats)}{step_note}; agent exit code {agent_code}"
-        f"{verify_note}{push_note}"
+        f"{verified_note}{push_note}"
     )
     ctx.say(summary)
     return Outcome(
@@ -401,7 +121,7 @@ def _upload(
         pushed_branch=pushed,
         transcripts=ctx.transcripts,
         verified=run.verified,
-        rounds=_rounds(run),
+        rounds=rounds_used(run),
         result_commit=commit,
         delta=delta,
         bundle=_kept_bundle(ctx, repo, base, commit),
@@ -470,12 +190,12 @@ def run_job(ctx: JobContext) -> Outcome:
         if setup:
             ctx.reporter.event(phase="setup")
             ctx.say(f"setup: {setup}")
-            done = _run_step(ctx, ["sh", "-c", setup], "setup", None)
+            done = run_step(ctx, ["sh", "-c", setup], "setup", None)
             if done.exit_code != 0:
-                return _failure(
+                return failure(
                     ctx, f"the setup command exited with code {done.exit_code}", base_commit=base
                 )
-        run = _agent_until_verified(ctx, base)
+        run = agent_until_verified(ctx, base)
         if isinstance(run, Outcome):
             return run
         end_leftovers()  # nothing the commands started may watch the push or outlive the job
@@ -483,7 +203,7 @@ def run_job(ctx: JobContext) -> Outcome:
             ctx.sandbox.leave([ctx.checkout])
         return _upload(ctx, repo, base, run, restore_credentials, pin.git_flags)
     except (GitError, WorkerError) as exc:
-        return _failure(ctx, exc.message)
+        return failure(ctx, exc.message)
     finally:
         end_leftovers()
         if ctx.egress is not None:
