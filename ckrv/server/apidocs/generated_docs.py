@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ckrv import settings as conf
 from ckrv.contracts.network import check_mode
 from ckrv.limits import human_size
 from ckrv.server.apidocs.openapi import document
 from ckrv.server.apidocs.reference import describe, markdown
 from ckrv.server.storage.schema_snapshot import schema_sql
 from ckrv.settings import SETTINGS_TABLE, address_list, allowed_hosts
+from ckrv.settings import values as conf
 
 DEFAULT_API_URL = "http://127.0.0.1:8420/v1"
 SCHEMA_SQL = Path("ckrv", "server", "storage", "schema.sql")
