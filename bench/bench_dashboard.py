@@ -7,7 +7,9 @@
    (target: under 150 KB before the log and diff content).
 3. The log page of a job printing 2,000 lines a second, in Debian's Chromium: the longest
    main-thread task (PerformanceObserver "longtask"; target: none over 50 ms) and whether
-   the page kept up; then the same page opened on a finished 100,000-line log.
+   the page kept up (the tasks counted until every line is shown, not the reload at the end);
+   then the same page opened on a finished 100,000-line log. On a machine shared with other
+   work, p99 and long tasks measure the neighbours too: read them with its load average.
 
 Run: .venv/bin/python bench/bench_dashboard.py [--requests 300] [--rate-lines 20000]"""
 
@@ -202,6 +204,7 @@ def log_page(srv: Server, repo: Path, lines: int) -> dict[str, Any]:
                 polling=200,
             )
             elapsed = time.monotonic() - started
+            streaming = page.evaluate("[window.__longest, window.__longtasks]")  # before reload
             if wait_live:
                 page.locator(".badge.s-succeeded").wait_for(timeout=120_000)
             # the page is usable: a search over every line, and a jump to it
@@ -213,8 +216,8 @@ def log_page(srv: Server, repo: Path, lines: int) -> dict[str, Any]:
             result[label] = {
                 "lines_shown": page.evaluate("window.ckrvLog.lines.length"),
                 "seconds_to_show_all": round(elapsed, 1),
-                "longest_task_ms": round(page.evaluate("window.__longest"), 1),
-                "tasks_over_50ms": page.evaluate("window.__longtasks"),
+                "longest_task_ms": round(streaming[0], 1),
+                "tasks_over_50ms": streaming[1],
                 "search_all_lines_ms": round(took, 1),
             }
             page.evaluate("window.__longest = 0; window.__longtasks = 0")
