@@ -8,7 +8,7 @@ import click
 
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
-from ckrv.cli.jobcard import card
+from ckrv.cli.submitted import report_queued
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,8 @@ class ContinueOptions:
 
 
 def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
-    from ckrv.cli.run import queued_card, read_spec
-    from ckrv.client.jobs import (
-        FollowUpRequest,
-        continue_job,
-        require_success,
-        resolve_job_id,
-        wait_for_job,
-    )
+    from ckrv.cli.run import read_spec
+    from ckrv.client.jobs import FollowUpRequest, continue_job, resolve_job_id
     from ckrv.errors import UsageError
 
     if (opts.message is None) == (opts.spec_path is None):
@@ -48,27 +42,7 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
     )
     with user_api(opts.api_url) as api:
         job = continue_job(api, resolve_job_id(api, opts.job), request)
-        if not (opts.wait or opts.follow):
-            if opts.as_json:
-                io.json(job)
-            else:
-                io.out(queued_card(job, io))
-            return
-        if not opts.as_json:
-            io.out(queued_card(job, io, waiting=True))
-        on_log = None
-        if opts.follow:
-            from ckrv.cli.logs import LinePrinter
-
-            stream = io.stderr if opts.as_json else io.stdout
-            on_log = LinePrinter(io, as_json=False, flush=True, stream=stream).line
-        final = wait_for_job(api, job["id"], on_log=on_log)
-    if opts.as_json:
-        io.json(final)
-    else:
-        io.out("")
-        io.out(card(final, io))
-    require_success(final)
+        report_queued(api, job, io, wait=opts.wait, follow=opts.follow, as_json=opts.as_json)
 
 
 @click.command(name="continue")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ckrv.cli.compare import FOLLOW_ONE, agent_list, run_group
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
-from ckrv.cli.jobcard import card, next_block, next_commands, status_word
+from ckrv.cli.jobcard import next_block, status_word
 from ckrv.cli.output import visible
+from ckrv.cli.submitted import report_queued
 from ckrv.contracts.jobmodel import short_id
 
 if TYPE_CHECKING:
@@ -320,54 +321,11 @@ def _cloud_target(
 
 
 def _run_cloud(opts: RunOptions, request: JobRequest, io: IOStreams) -> None:
-    from ckrv.client.jobs import create_job, require_success, wait_for_job
+    from ckrv.client.jobs import create_job
 
     with user_api(opts.api_url) as api:
         job = create_job(api, request)
-        if not (opts.wait or opts.follow):
-            if opts.as_json:
-                io.json(job)
-            else:
-                io.out(queued_card(job, io))
-            return
-        if not opts.as_json:
-            io.out(queued_card(job, io, waiting=True))
-        on_log = None
-        if opts.follow:  # the log as `ckrv logs -f` prints it; on stderr when stdout has JSON
-            from ckrv.cli.logs import LinePrinter
-
-            stream = io.stderr if opts.as_json else io.stdout
-            on_log = LinePrinter(io, as_json=False, flush=True, stream=stream).line
-        final = wait_for_job(api, job["id"], on_log=on_log)
-    if opts.as_json:
-        io.json(final)
-    else:
-        io.out("")
-        io.out(card(final, io))
-    require_success(final)
-
-
-def queued_card(job: dict[str, Any], io: IOStreams, *, waiting: bool = False) -> str:
-    sid = short_id(job["id"])
-    lines = [
-        f"Queued job {io.paint(sid, 'cyan', bold=True)} ({status_word(job, io)}): "
-        f"{visible(job.get('spec_title') or 'job')}",
-        f"  id          {job['id']}",
-        f"  repository  {job['git_repo_url']} @ {job['git_base_branch']}",
-        f"  agent       {job.get('agent')}",
-        f"  branch      {job.get('feature_branch_name') or '-'}",
-    ]
-    if waiting:
-        lines.append(
-            f"waiting for it to end (Ctrl-C stops waiting; the job keeps running: "
-            f"`ckrv cancel {sid}` stops it)"
-        )
-        return "\n".join(lines)
-    lines.append("")
-    lines += next_block(
-        [*next_commands(job), (f"ckrv pull {sid}", "apply its diff once it succeeds")], io
-    )
-    return "\n".join(lines)
+        report_queued(api, job, io, wait=opts.wait, follow=opts.follow, as_json=opts.as_json)
 
 
 def _run_local(opts: RunOptions, spec: str, io: IOStreams) -> None:

@@ -4,7 +4,6 @@ after); `?user_code=` only pre-fills the form; wrong codes and passwords are thr
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -16,12 +15,12 @@ from starlette.routing import Route
 from ckrv.errors import AccountDisabled
 from ckrv.server.identity import device_flow as device
 from ckrv.server.identity import sessions
-from ckrv.server.identity.users import authenticate, find_user
+from ckrv.server.identity.users import authenticate
 from ckrv.server.pages.render import page
+from ckrv.server.pages.session import SESSION_COOKIE, csrf_ok, signed_in
 from ckrv.server.web.request_auth import client_address, services
 from ckrv.timeutil import iso, utcnow
 
-SESSION_COOKIE = "ckrv_session"
 CSRF_COOKIE = "ckrv_csrf"
 _SESSION_TTL = timedelta(hours=1)
 DISABLED_MESSAGE = "This account is disabled. Ask an administrator of this server to enable it."
@@ -37,38 +36,21 @@ def _cookie_args(request: Request) -> dict[str, Any]:
     return {"httponly": True, "samesite": "strict", "secure": secure, "path": "/activate"}
 
 
-def _session(request: Request) -> tuple[Any, str] | None:
-    """(user row, csrf token) of the signed-in browser, if any."""
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    db = services(request).db
-    row = db.read_with(lambda c: sessions.find_session(c, raw))
-    if row is None:
-        return None
-    user = db.read_with(lambda c: find_user(c, row["user_id"]))
-    return (user, row["csrf_token"]) if user else None
-
-
 async def show(request: Request) -> Response:
     code = device.normalize_user_code(request.query_params.get("user_code", ""))[:9]
-    session = _session(request)
+    session = signed_in(request)
     if session:
         return _render(
             request,
             "activate.html",
-            user_email=session[0]["email"],
-            csrf_token=session[1],
+            user_email=session.user["email"],
+            csrf_token=session.csrf_token,
             user_code=code,
         )
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = _render(request, "activate.html", csrf_token=csrf, user_code=code, email="")
     response.set_cookie(CSRF_COOKIE, csrf, **_cookie_args(request))
     return response
-
-
-def _csrf_ok(form_token: str, expected: str | None) -> bool:
-    return bool(expected) and hmac.compare_digest(form_token.encode(), str(expected).encode())
 
 
 def _csrf_refused(request: Request) -> HTMLResponse:
@@ -104,25 +86,25 @@ async def submit(request: Request) -> Response:
     form = await request.form()
     svc = services(request)
     code = device.normalize_user_code(str(form.get("user_code", "")))
-    session = _session(request)
-    expected = session[1] if session else request.cookies.get(CSRF_COOKIE)
-    if not _csrf_ok(str(form.get("csrf_token", "")), expected):
+    session = signed_in(request)
+    expected = session.csrf_token if session else request.cookies.get(CSRF_COOKIE)
+    if not csrf_ok(str(form.get("csrf_token", "")), expected):
         return _csrf_refused(request)
-    email = session[0]["email"] if session else str(form.get("email", "")).strip()
+    email = session.user["email"] if session else str(form.get("email", "")).strip()
     addr = client_address(request)
     keys = (f"ip:{addr}", f"acct:{email.lower()}", f"form:{expected}")
     retry = {
         "csrf_token": expected,
         "user_code": code,
         "email": email,
-        "user_email": session[0]["email"] if session else None,
+        "user_email": session.user["email"] if session else None,
     }
     wait = svc.code_throttle.retry_after(*keys)
     if session is None:
         wait = max(wait, svc.login_throttle.retry_after(email, addr))
     if wait:
         return _too_many(request, wait, "activate.html", retry)
-    user = session[0] if session else None
+    user = session.user if session else None
     new_session: str | None = None
     if user is None:
         password = str(form.get("password", ""))
@@ -189,18 +171,18 @@ async def decide(request: Request) -> Response:
     """Approve or deny a code, only one this browser session confirmed through the throttled
     code form (a decision for any other code is a 403 that counts as a wrong guess)."""
     form = await request.form()
-    session = _session(request)
+    session = signed_in(request)
     if session is None:
         return RedirectResponse("/activate", status_code=303)
-    if not _csrf_ok(str(form.get("csrf_token", "")), session[1]):
+    if not csrf_ok(str(form.get("csrf_token", "")), session.csrf_token):
         return _csrf_refused(request)
     svc = services(request)
     raw_session = request.cookies.get(SESSION_COOKIE, "")
-    keys = (f"ip:{client_address(request)}", f"form:{session[1]}")
+    keys = (f"ip:{client_address(request)}", f"form:{session.csrf_token}")
     wait = svc.code_throttle.retry_after(*keys)
     if wait:
         return _too_many(request, wait, "done.html")
-    code, user_id = str(form.get("user_code", "")), session[0]["id"]
+    code, user_id = str(form.get("user_code", "")), session.user["id"]
     proof = str(form.get("confirmation", ""))
     if not sessions.confirmed(svc.form_key, raw_session, code, proof):
         svc.code_throttle.fail(*keys)
