@@ -1,7 +1,9 @@
 """The two-user matrix for the dashboard's routes, walked from the same list the app mounts
 (ckrv/server/pages/routes.py), so a page added later is covered without being named here:
-an anonymous browser is sent to /signin, B gets the very 404 a missing job gets for A's job
-pages and forms, and a form posted without its CSRF token is a 403 that changes nothing."""
+an anonymous browser is sent to /signin, B gets the very 404 a missing job or group gets for
+A's pages and forms, a form posted without its CSRF token is a 403 that changes nothing, every
+HTML page carries the strict Content-Security-Policy, and sign-in never sends anyone to
+another host."""
 
 from __future__ import annotations
 
@@ -164,3 +166,40 @@ def test_pages_list_no_one_elses_job(pages: Pages) -> None:
         assert pages.job not in b.get("/", params={"q": pages.job[:8]}).text
     with pages.browser("a") as a:
         assert pages.job[:8] in a.get("/").text
+
+
+def test_run_again_never_prefills_another_users_job(pages: Pages) -> None:
+    with pages.browser("b") as b:
+        form = b.get("/jobs/new", params={"from": pages.job})
+        assert form.status_code in (200, 404)
+        assert "Greet" not in form.text and "hello.txt" not in form.text
+    with pages.browser("a") as a:
+        assert "hello.txt" in a.get("/jobs/new", params={"from": pages.job}).text
+
+
+def test_signin_takes_no_post_without_its_form_token_and_never_leaves_the_server(
+    pages: Pages,
+) -> None:
+    with pages.browser(None) as outsider:
+        refused = outsider.post("/signin", data={"email": "a@example.com", "password": PASSWORD})
+        assert refused.status_code == 403  # no double-submit token
+        for target in ("//evil.example/", "/\t/evil.example/", "https://evil.example/", "/\\evil"):
+            form = outsider.get("/signin", params={"next": target})
+            assert 'name="next" value="/"' in form.text, target
+
+
+def test_every_html_page_carries_the_strict_policy(pages: Pages) -> None:
+    html = set()
+    with pages.browser("a") as a:
+        for method, template in PAGES:
+            if method != "GET" or template.endswith("/events"):
+                continue
+            answer = a.get(pages.path(template, pages.job))
+            if not answer.headers.get("content-type", "").startswith("text/html"):
+                continue  # a download, a stylesheet or JSON
+            html.add(template)
+            policy = answer.headers["content-security-policy"]
+            assert "default-src 'none'" in policy and "script-src 'self'" in policy, template
+            assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    pages_seen = {"/", "/jobs/new", "/jobs/{job_id}", "/settings", "/account", "/admin"}
+    assert pages_seen | {"/groups/{group_id}"} <= html
