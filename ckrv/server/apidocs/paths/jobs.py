@@ -205,6 +205,16 @@ _NOT_FOUND = {
         "content": {"application/json": {"schema": ref("Error")}},
     }
 }
+# The diff and the delta answer alike: the diff as text, or why there is none.
+_DIFF_RESPONSES = {
+    "200": {
+        "description": "git diff --binary",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    **_NOT_FOUND,
+    "410": ok(ref("Error"), "Expired"),
+    **AUTH_ERRORS,
+}
 
 openapi_paths = {
     "/jobs": {
@@ -322,15 +332,7 @@ openapi_paths = {
             "tags": ["Jobs"],
             "summary": "The job's diff (empty when it changed nothing)",
             "parameters": [_JOB_ID],
-            "responses": {
-                "200": {
-                    "description": "git diff --binary",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                },
-                **_NOT_FOUND,
-                "410": ok(ref("Error"), "Expired"),
-                **AUTH_ERRORS,
-            },
+            "responses": _DIFF_RESPONSES,
         }
     },
     "/jobs/{job_id}/artifacts/delta": {
@@ -339,15 +341,7 @@ openapi_paths = {
             "summary": "A follow-up's own step: the diff from its parent's result (any other "
             "job's diff)",
             "parameters": [_JOB_ID],
-            "responses": {
-                "200": {
-                    "description": "git diff --binary",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                },
-                **_NOT_FOUND,
-                "410": ok(ref("Error"), "Expired"),
-                **AUTH_ERRORS,
-            },
+            "responses": _DIFF_RESPONSES,
         }
     },
     "/jobs/{job_id}/artifacts/verify/{run}": {
