@@ -1,6 +1,6 @@
 """Jobs from creation to their end.
 
-store.py           the jobs table: insert with quota, listing, guarded status moves, the
+store/             the jobs table: insert with quota, listing, guarded status moves, the
                    queue, retention, the log's bookkeeping columns
 public.py          the Job object of the API, built from a row
 ids.py             job ids that carry their row number (UUIDv8)

@@ -5,7 +5,7 @@ The worker route calls `ingest` (worker batches); the engine calls `server_line`
 own last word: worker lost, timeout, cancelled), `status_changed` and `job_ended`; the
 Kubernetes executor's log sink calls `executor_lines`; the logs route calls `follow` and
 `json_body`. Storage rules live in store.py (the log's columns of the job row in
-jobs/store.py), fan-out in hub.py, the reading protocol in stream.py.
+jobs/store/), fan-out in hub.py, the reading protocol in stream.py.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ _WAL_KEEP_BYTES = 64 * 1024 * 1024
 
 class Connection(sqlite3.Connection):
     """A connection of ours: it remembers values read once that never change for its
-    database (the job-id key, jobs/store.py), so hot lookups do not read them again."""
+    database (the job-id key, jobs/store/rows.py), so hot lookups do not read them again."""
 
     job_id_key: int | None = None
 
