@@ -4,16 +4,19 @@ workers on a real server."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support import user_checkout
 from tests.support.helpers import Server, git, make_repo
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import submit, wait_status
+
+# A user in a checkout of `origin`: the shared fixtures (tests/support/user_checkout.py).
+api, checkout, ckrv = user_checkout.api, user_checkout.checkout, user_checkout.ckrv
 
 APP = "".join(f"line {i}\n" for i in range(1, 11))
 SPEC = (
@@ -29,28 +32,8 @@ def token(live: Server) -> str:
 
 
 @pytest.fixture
-def api(live: Server, token: str) -> Iterator[httpx.Client]:
-    with live.client(token) as client:
-        yield client
-
-
-@pytest.fixture
 def origin(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "remote", {"README.md": "# sample\n", "app.py": APP})
-
-
-@pytest.fixture
-def checkout(origin: Path, tmp_path: Path) -> Path:
-    git(tmp_path, "clone", "-q", str(origin), "work")
-    return tmp_path / "work"
-
-
-@pytest.fixture
-def ckrv(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
-    (tmp_path / "cli-config").mkdir()
-    return InProcessCli(
-        config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout
-    )
 
 
 def finished(api: httpx.Client, spec: str, origin: Path) -> tuple[dict[str, Any], str]:

@@ -9,16 +9,18 @@ import re
 import shutil
 import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import user_checkout
 from tests.support.helpers import Cli, Server, git, make_repo, wait_for
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import wait_status
 from tests.support.servers import write_config
+
+api = user_checkout.api  # the shared fixture (tests/support/user_checkout.py)
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 GREETING = (
@@ -29,12 +31,6 @@ GREETING = (
 @pytest.fixture(scope="module")
 def token(live: Server) -> str:
     return live.add_user("runner@example.com", tier="enterprise")
-
-
-@pytest.fixture
-def api(live: Server, token: str) -> Iterator[httpx.Client]:
-    with live.client(token) as client:
-        yield client
 
 
 @pytest.fixture

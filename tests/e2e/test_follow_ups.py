@@ -4,17 +4,20 @@ server as a bundle, pushed or not. Real server, real workers, the scripted agent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support import user_checkout
 from tests.support.githttp import GitHttpServer
 from tests.support.helpers import Server, git, make_repo
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import logs, submit, wait_status
+
+# A user in a checkout of `origin`: the shared fixtures (tests/support/user_checkout.py).
+api, checkout, ckrv = user_checkout.api, user_checkout.checkout, user_checkout.ckrv
 
 TOKEN = "ghp_FOLLOWUPtoken0123456789abcdefXYZ"
 
@@ -25,28 +28,8 @@ def token(live: Server) -> str:
 
 
 @pytest.fixture
-def api(live: Server, token: str) -> Iterator[httpx.Client]:
-    with live.client(token) as client:
-        yield client
-
-
-@pytest.fixture
 def origin(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "remote", {"README.md": "# sample\n", "notes.txt": "one\n"})
-
-
-@pytest.fixture
-def checkout(origin: Path, tmp_path: Path) -> Path:
-    git(tmp_path, "clone", "-q", str(origin), "work")
-    return tmp_path / "work"
-
-
-@pytest.fixture
-def ckrv(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
-    (tmp_path / "cli-config").mkdir()
-    return InProcessCli(
-        config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout
-    )
 
 
 def continued(api: httpx.Client, parent: str, spec: str, **extra: Any) -> dict[str, Any]:

@@ -4,15 +4,18 @@ scripted agent; `ckrv status` and `ckrv pull --require-verified` run in-process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.helpers import Server, git, make_repo
+from tests.support import user_checkout
+from tests.support.helpers import Server, make_repo
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import logs, submit, wait_status
+
+# A user in a checkout of `origin`: the shared fixtures (tests/support/user_checkout.py).
+api, checkout, ckrv = user_checkout.api, user_checkout.checkout, user_checkout.ckrv
 
 BROKEN_THEN_FIXED = (
     "# Make it pass\n"
@@ -29,28 +32,8 @@ def token(live: Server) -> str:
 
 
 @pytest.fixture
-def api(live: Server, token: str) -> Iterator[httpx.Client]:
-    with live.client(token) as client:
-        yield client
-
-
-@pytest.fixture
 def origin(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "remote", {"README.md": "# sample\n"})
-
-
-@pytest.fixture
-def checkout(origin: Path, tmp_path: Path) -> Path:
-    git(tmp_path, "clone", "-q", str(origin), "work")
-    return tmp_path / "work"
-
-
-@pytest.fixture
-def ckrv(live: Server, token: str, checkout: Path, tmp_path: Path) -> InProcessCli:
-    (tmp_path / "cli-config").mkdir()
-    return InProcessCli(
-        config_dir=tmp_path / "cli-config", api_url=live.api_url, token=token, cwd=checkout
-    )
 
 
 def test_a_failing_verify_passes_after_one_fix_round(
