@@ -226,7 +226,8 @@ def test_the_form_shows_the_apis_refusals(srv: Server, page: Any, repo: Path) ->
     page.get_by_label("Repository URL").fill(str(repo))
     page.get_by_label("Spec", exact=True).fill("# x\n")
     page.get_by_label("Base branch").fill("bad..branch")
-    page.get_by_role("button", name="Start job").click()
+    # Enter in a field submits as "Start job" does, not as the Preview button before it
+    page.get_by_label("Base branch").press("Enter")
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "branch" in alert.inner_text()

@@ -10,6 +10,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const spec = document.getElementById("spec");
   const file = document.getElementById("spec-file");
   if (!form || !button) return;
+  // With script the preview is fetched in place, so the button leaves the form's submit
+  // buttons: Enter in a field then starts the job instead of previewing (the first submit
+  // button is the one Enter presses).
+  button.type = "button";
   button.addEventListener("click", async (event) => {
     event.preventDefault();
     const body = new FormData();
