@@ -4,12 +4,12 @@ themselves."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.support.browser import chromium
 from tests.support.helpers import Server
 
 pytestmark = pytest.mark.browser
@@ -19,17 +19,8 @@ PHONE = {"width": 375, "height": 812}
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is not installed (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_docs_does_not_scroll_sideways_at_phone_width(live: Server, browser: Any) -> None:
