@@ -10,7 +10,6 @@ Run: .venv/bin/python bench/bench_followup.py [--runs 10]"""
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchkit import start_server as start_configured  # noqa: E402
+from bench.benchkit import write_results  # noqa: E402
 from tests.support.helpers import Server, make_repo  # noqa: E402
 
 CONFIG = """
@@ -37,10 +38,7 @@ TARGET_MS = 300.0
 
 
 def start_server(tmp: Path) -> Server:
-    config = tmp / "ckrv.toml"
-    config.write_text(CONFIG)
-    (tmp / "client").mkdir()
-    return Server(data_dir=tmp / "data", config_dir=tmp / "client", config=config).start()
+    return start_configured(tmp, CONFIG)
 
 
 def wait_done(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -108,9 +106,7 @@ def main() -> None:
         f"{result['follow_up_median_ms']} ms; overhead {result['overhead_ms']} ms "
         f"(target < {TARGET_MS:g})"
     )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_followup.json").write_text(json.dumps(result, indent=2))
+    write_results("bench_followup", result)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/bench_groups.py [--runs 8] [--attempts 4]"""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -23,7 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.helpers import Server, make_repo  # noqa: E402
+from bench.benchkit import start_server, write_results  # noqa: E402
+from tests.support.helpers import make_repo  # noqa: E402
 
 CONFIG = """
 [server]
@@ -64,10 +64,7 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(tmp: Path, runs: int, attempts: int) -> dict[str, object]:
     repo = make_repo(tmp / "repo", {f"src/file{i}.py": f"x = {i}\n" * 50 for i in range(50)})
-    config = tmp / "ckrv.toml"
-    config.write_text(CONFIG.format(capacity=attempts))
-    (tmp / "config").mkdir()
-    srv = Server(tmp / "data", tmp / "config", config).start()
+    srv = start_server(tmp, CONFIG.format(capacity=attempts))
     times: dict[int, list[float]] = {1: [], attempts: []}
     cpu: dict[int, list[float]] = {1: [], attempts: []}
     assert srv.proc is not None
@@ -127,9 +124,7 @@ def main() -> None:
         f"{args.attempts} attempts take {ratio:.2f}x one attempt's wall time "
         f"(target <= {TARGET_RATIO}x, capacity {args.attempts}, {args.runs} runs): {verdict}"
     )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_groups.json").write_text(json.dumps(result, indent=2))
+    write_results("bench_groups", result)
 
 
 if __name__ == "__main__":

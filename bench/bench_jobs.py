@@ -27,6 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchkit import start_server as start_configured  # noqa: E402
+from bench.benchkit import write_results  # noqa: E402
 from bench.loadgen import build, run  # noqa: E402
 from tests.support.helpers import PYTHON, Server, device_login, make_repo  # noqa: E402
 
@@ -41,10 +43,7 @@ command = ["true"]
 
 
 def start_server(tmp: Path, capacity: int, name: str = "srv") -> Server:
-    config = tmp / f"{name}.toml"
-    config.write_text(CONFIG.format(capacity=capacity))
-    (tmp / f"{name}-config").mkdir(exist_ok=True)
-    return Server(data_dir=tmp / name, config_dir=tmp / f"{name}-config", config=config).start()
+    return start_configured(tmp, CONFIG.format(capacity=capacity), name)
 
 
 def start_bare(body: dict[str, object]) -> tuple[subprocess.Popen[str], int]:
@@ -251,11 +250,7 @@ def main() -> None:
         f"drain: {drained['jobs']} jobs in {drained['seconds']} s = {drained['jobs_per_second']} jobs/s, "
         f"server peak RSS {drained['server_peak_rss_mb']} MB"
     )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_jobs.json").write_text(
-        json.dumps({"api": speed, "overhead": over, "drain": drained}, indent=2)
-    )
+    write_results("bench_jobs", {"api": speed, "overhead": over, "drain": drained})
 
 
 if __name__ == "__main__":

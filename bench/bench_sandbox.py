@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/bench_sandbox.py [--jobs 12] [--launches 40]"""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchkit import start_server, write_results  # noqa: E402
 from ckrv.limits import Limits  # noqa: E402
 from ckrv.sandbox import Sandbox, unconfined_command  # noqa: E402
 from tests.support.helpers import Server, make_repo  # noqa: E402
@@ -42,10 +42,7 @@ TARGET_MS = 50.0
 
 
 def start(tmp: Path, sandbox: str) -> Server:
-    config = tmp / f"{sandbox}.toml"
-    config.write_text(CONFIG.format(sandbox=sandbox))
-    (tmp / f"{sandbox}-config").mkdir()
-    return Server(tmp / f"{sandbox}-data", tmp / f"{sandbox}-config", config).start()
+    return start_server(tmp, CONFIG.format(sandbox=sandbox), sandbox)
 
 
 def one_job(client, repo: Path) -> float:  # type: ignore[no-untyped-def]
@@ -128,11 +125,7 @@ def main() -> None:
         print(f"sandbox = {mode:<15}{ms:>8}")
     verdict = "ok" if float(jobs["added_ms"]) <= TARGET_MS else "OVER"  # type: ignore[arg-type]
     print(f"sandbox adds {jobs['added_ms']} ms per job (target <= {TARGET_MS:g}): {verdict}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_sandbox.json").write_text(
-        json.dumps({"per_launch_ms": launches, "per_job": jobs}, indent=2)
-    )
+    write_results("bench_sandbox", {"per_launch_ms": launches, "per_job": jobs})
 
 
 if __name__ == "__main__":
