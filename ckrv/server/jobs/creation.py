@@ -14,7 +14,7 @@ from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.agents import choose_agent
 from ckrv.server.jobs.limits import job_limits
 from ckrv.server.jobs.network import job_layer, job_network
-from ckrv.server.jobs.validation import check_branch, check_repo_url, check_spec
+from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.jobs.verify import job_verify
 from ckrv.server.services import Services
 from ckrv.server.vault.credential_rules import check_credential_fits
@@ -24,6 +24,9 @@ from ckrv.settings import Settings
 from ckrv.timeutil import format_duration
 
 _MAX_SETUP = 16 * 1024
+# The body of a request that creates jobs (a job, a follow-up, a group): its spec, each byte up
+# to six as a JSON escape (\u00XX), and room for the other fields.
+MAX_CREATE_BODY = MAX_SPEC_BYTES * 6 + 65536
 
 
 def _credential(
