@@ -10,6 +10,7 @@ under a Content-Security-Policy without inline scripts or styles (render.py).
     jobpage.py    /jobs/<id>: the job card, phase timeline, live log, diff, actions
     diffview.py   a unified diff parsed into files and highlighted rows (Pygments)
     newjob.py     /jobs/new: the form that starts a job (the API's validation), spec preview
+    forms.py      a dashboard form's POST: CSRF check, the action, its outcome or refusal shown
     settings.py   /settings: credentials, secrets, API tokens, browser sessions
     account.py    /account: tier, jobs used and left this cycle, when it renews
     admin.py      /admin (administrators only): users, every user's queue, health, settings

@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ckrv.errors import CkrvError, NotFound, UsageError
+from ckrv.errors import NotFound, UsageError
 from ckrv.server import admin as admin_ops
 from ckrv.server.identity import users
 from ckrv.server.pages import adminview
-from ckrv.server.pages.render import csrf_refused, not_found, page
-from ckrv.server.pages.session import Browser, csrf_ok, signed_in_page
+from ckrv.server.pages.forms import Action, form_action
+from ckrv.server.pages.render import not_found, page
+from ckrv.server.pages.session import Browser, signed_in_page
 from ckrv.server.web.request_auth import services
 
 MIN_PASSWORD = 8
@@ -58,30 +59,9 @@ async def show(request: Request, browser: Browser) -> Response:
     return await _admin_page(request, browser)
 
 
-Action = Callable[[Request, Browser, Any], Awaitable[str | dict[str, Any]]]
-
-
 def admin_action(action: Action) -> Callable[[Request], Awaitable[Response]]:
-    """A POST of an admin form: a 404 for anyone but an administrator, then the CSRF check,
-    then `action`; its outcome (a message, or extra context) or refusal is shown on the page."""
-
-    async def handler(request: Request, browser: Browser) -> Response:
-        if not browser.is_admin:
-            return not_found(request, browser)
-        form = await request.form()
-        if not csrf_ok(form.get("csrf_token", ""), browser.csrf_token):
-            return csrf_refused(browser)
-        try:
-            outcome = await action(request, browser, form)
-        except NotFound:
-            return not_found(request, browser)
-        except CkrvError as exc:
-            return await _admin_page(request, browser, exc.status, error=exc.message)
-        extra = {"message": outcome} if isinstance(outcome, str) else outcome
-        return await _admin_page(request, browser, **extra)
-
-    handler.__name__ = action.__name__
-    return signed_in_page(handler)
+    """A POST of an admin form: a 404 for anyone but an administrator (pages/forms.py)."""
+    return form_action(action, _admin_page, admins_only=True)
 
 
 def _target_email(request: Request) -> str:

@@ -15,11 +15,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ckrv.contracts.credentials import CREDENTIAL_TYPES, PROVIDERS
-from ckrv.errors import CkrvError, NotFound
+from ckrv.errors import NotFound
 from ckrv.server.identity import sessions
 from ckrv.server.identity.tokens import create_api_token, list_api_tokens, revoke_api_token
-from ckrv.server.pages.render import csrf_refused, not_found, page
-from ckrv.server.pages.session import SESSION_COOKIE, Browser, csrf_ok, signed_in_page
+from ckrv.server.pages.forms import Action, form_action
+from ckrv.server.pages.render import page
+from ckrv.server.pages.session import SESSION_COOKIE, Browser, signed_in_page
 from ckrv.server.vault import store
 from ckrv.server.web.request_auth import services
 from ckrv.timeutil import parse_duration
@@ -62,29 +63,15 @@ async def show(request: Request, browser: Browser) -> Response:
     return _settings_page(request, browser)
 
 
-Action = Callable[[Request, Browser, Any], Awaitable[str | dict[str, Any]]]
+async def _settings_outcome(
+    request: Request, browser: Browser, status: int = 200, **extra: Any
+) -> Response:
+    return _settings_page(request, browser, status, **extra)
 
 
-def form_action(action: Action) -> Callable[[Request], Awaitable[Response]]:
-    """A POST of a settings form: CSRF checked, then `action` (what it returns is shown as the
-    outcome: a message, or the page's extra context); a refusal is shown on the page with its
-    status, and NotFound is the 404 page."""
-
-    async def handler(request: Request, browser: Browser) -> Response:
-        form = await request.form()
-        if not csrf_ok(form.get("csrf_token", ""), browser.csrf_token):
-            return csrf_refused(browser)
-        try:
-            outcome = await action(request, browser, form)
-        except NotFound:
-            return not_found(request, browser)
-        except CkrvError as exc:
-            return _settings_page(request, browser, exc.status, error=exc.message)
-        extra = {"message": outcome} if isinstance(outcome, str) else outcome
-        return _settings_page(request, browser, **extra)
-
-    handler.__name__ = action.__name__
-    return signed_in_page(handler)
+def settings_action(action: Action) -> Callable[[Request], Awaitable[Response]]:
+    """A POST of a settings form (pages/forms.py), shown on /settings."""
+    return form_action(action, _settings_outcome)
 
 
 async def add_credential(request: Request, browser: Browser, form: Any) -> str:
@@ -149,11 +136,13 @@ async def end_session(request: Request, browser: Browser, form: Any) -> str:
 
 routes: list[BaseRoute] = [
     Route("/settings", signed_in_page(show), methods=["GET"]),
-    Route("/settings/credentials", form_action(add_credential), methods=["POST"]),
-    Route("/settings/credentials/{name}/remove", form_action(remove_credential), methods=["POST"]),
-    Route("/settings/secrets", form_action(set_secret), methods=["POST"]),
-    Route("/settings/secrets/{name}/remove", form_action(remove_secret), methods=["POST"]),
-    Route("/settings/tokens", form_action(create_token), methods=["POST"]),
-    Route("/settings/tokens/{token_id}/revoke", form_action(revoke_token), methods=["POST"]),
-    Route("/settings/sessions/{session_id}/end", form_action(end_session), methods=["POST"]),
+    Route("/settings/credentials", settings_action(add_credential), methods=["POST"]),
+    Route(
+        "/settings/credentials/{name}/remove", settings_action(remove_credential), methods=["POST"]
+    ),
+    Route("/settings/secrets", settings_action(set_secret), methods=["POST"]),
+    Route("/settings/secrets/{name}/remove", settings_action(remove_secret), methods=["POST"]),
+    Route("/settings/tokens", settings_action(create_token), methods=["POST"]),
+    Route("/settings/tokens/{token_id}/revoke", settings_action(revoke_token), methods=["POST"]),
+    Route("/settings/sessions/{session_id}/end", settings_action(end_session), methods=["POST"]),
 ]
