@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import DESKTOP, RequestLog, audit, launch, sign_in
+from tests.support.browser import audit, checked_page, chromium, sign_in
 from tests.support.helpers import Server, make_repo
 from tests.support.servers import write_config
 
@@ -35,30 +35,14 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
-def requests(srv: Server) -> RequestLog:
-    return RequestLog(srv.url)
-
-
-@pytest.fixture
-def page(browser: Any, requests: RequestLog) -> Iterator[Any]:
-    """A page under the real Content-Security-Policy; afterwards, no request left the server
-    and nothing was refused by the policy."""
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    requests.watch(context)
-    yield context.new_page()
-    context.close()
-    assert requests.foreign() == [], "the pages asked another host"
-    assert requests.violations == [], "the Content-Security-Policy refused something"
+def page(browser: Any, srv: Server) -> Iterator[Any]:
+    with checked_page(browser, srv.url) as checked:
+        yield checked
 
 
 def test_sign_in_and_out(srv: Server, page: Any) -> None:

@@ -76,6 +76,22 @@ class RequestLog:
         return [u for u in self.urls if not u.startswith("data:") and urlsplit(u).netloc != own]
 
 
+@contextmanager
+def checked_page(browser: Any, base_url: str) -> Iterator[Any]:
+    """A page (desktop width) under the real Content-Security-Policy; when it closes, no
+    request may have left the server and the policy may have refused nothing."""
+    requests = RequestLog(base_url)
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    requests.watch(context)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+    assert requests.foreign() == [], "the pages asked another host"
+    assert requests.violations == [], "the Content-Security-Policy refused something"
+
+
 def sign_in(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
     page.goto(f"{base_url}/signin")
     page.get_by_label("Email").fill(email)
