@@ -28,6 +28,8 @@ One fixture vocabulary: a name means one type wherever a test module defines or 
     checkout    Path: a user's working tree
     sim         SimCluster: the simulated Kubernetes cluster
     kube        kubernetes ApiClient: talking to `sim`
+    browser     Any: a launched Chromium (tests/e2e/conftest.py)
+    page        Any: a page of `browser` (tests/e2e/conftest.py; a module may override it)
 
 Async tests are `async def` marked `pytest.mark.anyio` (anyio's pytest plugin), on asyncio.
 """

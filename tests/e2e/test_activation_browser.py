@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import chromium
 from tests.support.helpers import PASSWORD, PYTHON, ROOT, Cli, Server
 
 pytestmark = pytest.mark.browser
@@ -44,12 +43,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("browser-server"))
     yield server
     assert server.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import audit, checked_page, chromium, sign_in
+from tests.support.browser import audit, sign_in
 from tests.support.helpers import Server, make_repo
 from tests.support.servers import write_config
 
@@ -31,18 +31,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.add_user(BOB)
     yield server
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any, srv: Server) -> Iterator[Any]:
-    with checked_page(browser, srv.url) as checked:
-        yield checked
 
 
 def test_sign_in_and_out(srv: Server, page: Any) -> None:

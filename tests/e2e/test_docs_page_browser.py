@@ -4,23 +4,15 @@ themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.browser import chromium
 from tests.support.helpers import Server
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 375, "height": 812}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_docs_does_not_scroll_sideways_at_phone_width(live: Server, browser: Any) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ckrv.server import admin
-from tests.support.browser import DESKTOP, audit, checked_page, chromium, sign_in
+from tests.support.browser import DESKTOP, audit, sign_in
 from tests.support.helpers import PASSWORD, Server
 from tests.support.servers import write_config
 
@@ -33,18 +33,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     admin.add_user(server.data_dir, ROOT, "Root", "free", PASSWORD, admin=True)
     yield server
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any, srv: Server) -> Iterator[Any]:
-    with checked_page(browser, srv.url) as checked:
-        yield checked
 
 
 def test_create_and_revoke_a_token(srv: Server, page: Any) -> None:
