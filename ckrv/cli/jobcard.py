@@ -99,6 +99,7 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         ("changes", _diff_stats(job)),
         ("verify", verify_word(job, io)),
         ("thread", _thread(job)),
+        ("group", _group(job)),
         ("summary", _shown(job.get("result_summary"))),
         ("error", _red_lines(_shown(job.get("error_message")), io)),
     ]
@@ -122,6 +123,13 @@ def _thread(job: dict[str, Any]) -> str | None:
         f"continues {short_id(job['parent'])} (thread {short_id(job['thread'])}; "
         f"`ckrv jobs --thread {short_id(job['thread'])}`)"
     )
+
+
+def _group(job: dict[str, Any]) -> str | None:
+    """Which best-of-N group the job is an attempt of, and how to see them side by side."""
+    if not job.get("group"):
+        return None
+    return f"attempt {job.get('attempt')} of {job['group']} (`ckrv compare {job['group']}`)"
 
 
 def verify_word(job: dict[str, Any], io: IOStreams) -> str | None:

@@ -114,6 +114,9 @@ def test_three_agents_rank_the_small_verified_change_first_and_pull_applies_it(
     assert [row[5] for row in rows] == ["passed", "passed", "failed"]
     assert "pick: attempt 3" in compared.stdout and f"ckrv pull {group['id']}" in compared.stdout
 
+    status = ckrv.run("status", by_agent["small"]["job_id"])
+    assert f"group       attempt 3 of {group['id']} (`ckrv compare {group['id']}`)" in status.stdout
+
     pulled = ckrv.run("pull", group["id"])
     assert pulled.returncode == 0, pulled.stderr
     work = tmp_path / "work"
