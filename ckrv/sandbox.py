@@ -7,7 +7,8 @@ What a sandboxed command gets:
   in it, so nothing a command starts outlives it. `--die-with-parent` ends it with the worker.
 - its own mount view, built from nothing: system directories (/usr, /etc, /opt and the /bin,
   /lib links) and the Python the worker runs from (interpreter, ckrv and the PYTHONPATH
-  entries) plus the directories on PATH, all read-only; the job's own workspace read-write;
+  entries) plus the directories on PATH (and a version manager's root for its shims), all
+  read-only; the job's own workspace read-write;
   a private /proc, /dev and /tmp. The data dir (keys, database, other workspaces) and the
   server's home are never mounted, and hidden under an empty tmpfs if a bound directory
   contains them.
@@ -107,9 +108,24 @@ def _python_paths() -> list[Path]:
     found = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
     found += [Path(entry) for entry in sys.path if entry]
     found.append(Path(__file__).resolve().parent.parent)  # the ckrv package (editable installs)
-    found += [Path(entry) for entry in os.environ.get("PATH", "").split(os.pathsep) if entry]
+    found += _path_dirs()
     # A symlink (/bin -> usr/bin) is bound as what it points to: bwrap binds resolved paths.
     return [path.resolve() for path in found if path.is_absolute() and path.exists()]
+
+
+def _path_dirs() -> list[Path]:
+    """The directories on PATH; for a version manager's shims directory (pyenv, rbenv, nodenv:
+    `ROOT/shims/python3` execs `ROOT/libexec/...` and reads `ROOT/version`), its ROOT too, or
+    a shimmed `python3` in a verify command fails inside with "No such file or directory"."""
+    found: list[Path] = []
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry:
+            continue
+        path = Path(entry)
+        found.append(path)
+        if path.name == "shims" and path.parent.name.startswith("."):  # ~/.pyenv, not ~
+            found.append(path.parent)
+    return found
 
 
 def _under(path: Path, parents: Iterable[Path]) -> bool:
@@ -213,7 +229,8 @@ class Sandbox:
             args += [*_searchable_parents(path, made), "--perms", "0755", "--tmpfs", str(path)]
             made.add(path)
         data_dir = hidden[:1]  # nothing under the data dir but the job's workspace is shown
-        for path in _outermost(p for p in extra if _under(p, hidden) and not _under(p, data_dir)):
+        shown = (p for p in extra if _under(p, hidden) and p not in hidden)  # never all of one
+        for path in _outermost(p for p in shown if not _under(p, data_dir)):
             args += [*_searchable_parents(path, made), "--ro-bind", str(path), str(path)]
         workspace = self.workspace.absolute()
         args += [*_searchable_parents(workspace, made), "--bind", str(workspace), str(workspace)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ckrv.sandbox import Sandbox, probe
 from tests.support.githttp import GitHttpServer
 from tests.support.helpers import Server, make_repo
 from tests.support.jobhelpers import processes_with, submit, wait_phase, wait_status
+from tests.support.prerequisites import require
 from tests.support.servers import write_config
 
 TOKEN = "ghp_SANDBOXsentinel0123456789abcdefGH"
@@ -205,3 +208,39 @@ def test_a_server_that_cannot_confine_refuses_two_users(tmp_path: Path) -> None:
         assert "UNCONFINED" in "".join(srv.output)
     finally:
         srv.shutdown()
+
+
+def test_a_version_managers_shim_on_path_works_inside_while_the_home_stays_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyenv, rbenv and nodenv put ROOT/shims on PATH; a shim execs ROOT/libexec and reads
+    ROOT/version. A verify command's `python3` from such a shim runs in the sandbox; the rest
+    of the home the shims live in stays hidden."""
+    require(probe() == "", f"bubblewrap cannot run here: {probe()}")
+    home = tmp_path / "home"
+    root = home / ".fakeenv"
+    (root / "shims").mkdir(parents=True)
+    (root / "libexec").mkdir()
+    (root / "version").write_text("3.11.7\n")
+    (home / "token.txt").write_text("server-home-secret\n")
+    manager = root / "libexec" / "fakeenv"
+    manager.write_text(f'#!/bin/sh\necho "fakeenv $(cat {root}/version) runs $2"\n')
+    shim = root / "shims" / "python3"
+    shim.write_text(f'#!/bin/sh\nexec {manager} exec "${{0##*/}}" "$@"\n')
+    for script in (manager, shim):
+        script.chmod(0o755)
+    path = f"{root / 'shims'}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    monkeypatch.setenv("PATH", path)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    sandbox = Sandbox(workspace=workspace, hidden=(tmp_path / "data", home))  # as the server
+    sandbox.enter([])
+    ran = subprocess.run(
+        sandbox.command(["sh", "-c", f"python3 -V; cat {home}/token.txt"], cwd=workspace),
+        env=sandbox.environment({"PATH": path}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.stdout.splitlines() == ["fakeenv 3.11.7 runs python3"], ran.stderr
+    assert "server-home-secret" not in ran.stdout + ran.stderr
