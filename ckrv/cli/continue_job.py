@@ -19,18 +19,24 @@ class ContinueOptions:
     spec_path: str | None = None
     agent: str | None = None
     credential: str | None = None
-    push: bool = False
+    push: bool | None = None  # None: JOB's
     verify: tuple[str, ...] = ()
     fix_rounds: int | None = None
     wait: bool = False
     follow: bool = False
     as_json: bool = False
+    setup: str | None = None
+    timeout: str | None = None
+    network: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+    limits: tuple[tuple[str, str | int], ...] = ()  # memory, cpu_time, processes, disk
 
 
 def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
     from ckrv.cli.run import read_spec
     from ckrv.client.jobs import FollowUpRequest, continue_job, resolve_job_id
     from ckrv.errors import UsageError
+    from ckrv.timeutil import parse_duration
 
     if (opts.message is None) == (opts.spec_path is None):
         raise UsageError("give the next instruction with -m TEXT or --spec FILE (one of them)")
@@ -38,7 +44,17 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
     if not spec.strip():
         raise UsageError("the instruction is empty")
     request = FollowUpRequest(
-        spec, opts.agent, opts.credential, opts.push, opts.verify, opts.fix_rounds
+        spec,
+        agent=opts.agent,
+        credential=opts.credential,
+        push=opts.push,
+        verify=opts.verify,
+        fix_rounds=opts.fix_rounds,
+        timeout_seconds=parse_duration(opts.timeout) if opts.timeout else None,
+        setup=opts.setup,
+        network=opts.network,
+        allowed_hosts=opts.allow_hosts,
+        limits=opts.limits,
     )
     with user_api(opts.api_url) as api:
         job = continue_job(api, resolve_job_id(api, opts.job), request)
@@ -52,8 +68,30 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
 @click.option("--agent", metavar="NAME", help="Another agent [default: JOB's].")
 @click.option("--credential", metavar="NAME", help="Another git credential [default: JOB's].")
 @click.option(
-    "--push", is_flag=True, help="Push the thread's feature branch (a fast-forward) on success."
+    "--push/--no-push",
+    default=None,
+    help="Push the thread's feature branch (a fast-forward) on success [default: JOB's].",
 )
+@click.option("--setup", metavar="CMD", help="Setup command [default: JOB's].")
+@click.option("--timeout", metavar="DURATION", help="Timeout, e.g. 30m [default: JOB's].")
+@click.option(
+    "--network",
+    type=click.Choice(["open", "allowlist", "none"]),
+    help="What the job's commands may reach [default: JOB's].",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="A host the job may reach under allowlist; repeatable [default: JOB's].",
+)
+@click.option("--memory", metavar="SIZE", help="Memory per process, e.g. 2G [default: JOB's].")
+@click.option("--cpu-time", metavar="DURATION", help="CPU time per process [default: JOB's].")
+@click.option(
+    "--processes", type=click.IntRange(min=1), metavar="N", help="Processes [default: JOB's]."
+)
+@click.option("--disk", metavar="SIZE", help="Disk of the workspace [default: JOB's].")
 @click.option("--verify", multiple=True, metavar="CMD", help="Verify commands [default: JOB's].")
 @click.option(
     "--fix-rounds", type=click.IntRange(min=0), metavar="N", help="Fix rounds [default: JOB's]."
@@ -67,7 +105,15 @@ def continue_(
     spec_path: str | None,
     agent: str | None,
     credential: str | None,
-    push: bool,
+    push: bool | None,
+    setup: str | None,
+    timeout: str | None,
+    network: str | None,
+    allow_hosts: tuple[str, ...],
+    memory: str | None,
+    cpu_time: str | None,
+    processes: int | None,
+    disk: str | None,
     verify: tuple[str, ...],
     fix_rounds: int | None,
     wait: bool,
@@ -76,18 +122,32 @@ def continue_(
 ) -> None:
     """Follow up on a succeeded job: a new job that starts from its result.
 
-    It runs on JOB's repository, base branch, credential and agent (unless given), starts
-    from JOB's result commit whether or not JOB pushed, and works on the same feature branch
-    (--push fast-forwards it). The agent is told the earlier specs and summaries
-    ($CKRV_HISTORY_FILE; a preset gets them in its prompt). `ckrv pull` of the follow-up
-    applies the whole thread's change; `--delta` only this step.
+    It starts from JOB's result commit whether or not JOB pushed, and works on the same
+    feature branch (--push fast-forwards it). It inherits every option that shaped JOB's run:
+    repository and base branch (those cannot change), credential, agent, setup, push,
+    timeout, network and allowed hosts, limits (memory, CPU time, processes, disk), verify
+    commands and fix rounds. An option given here overrides JOB's, checked as `ckrv run
+    --cloud` checks it; a limit given replaces JOB's for that limit only. The agent is told
+    the earlier specs and summaries ($CKRV_HISTORY_FILE; a preset gets them in its prompt).
+    `ckrv pull` of the follow-up applies the whole thread's change; `--delta` only this step.
 
     \b
     Example:
       ckrv continue 3f8a9b2c -m "also keep the public API"
       ckrv continue 3f8a9b2c --spec specs/next.md --push --follow
+      ckrv continue 3f8a9b2c -m "now the docs" --network none --memory 1G
       ckrv jobs --thread 3f8a9b2c
     """
+    limits = tuple(
+        (key, value)
+        for key, value in (
+            ("memory", memory),
+            ("cpu_time", cpu_time),
+            ("processes", processes),
+            ("disk", disk),
+        )
+        if value is not None
+    )
     run_continue(
         ContinueOptions(
             api_url(),
@@ -102,6 +162,11 @@ def continue_(
             wait,
             follow,
             as_json,
+            setup,
+            timeout,
+            network,
+            allow_hosts,
+            limits,
         ),
         streams(),
     )

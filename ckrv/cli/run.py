@@ -11,7 +11,7 @@ import click
 from ckrv.cli.compare import FOLLOW_ONE, agent_list, run_group
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
-from ckrv.cli.jobcard import next_block, status_word
+from ckrv.cli.jobcard import next_block, status_word, verify_word
 from ckrv.cli.output import visible
 from ckrv.cli.submitted import report_queued
 from ckrv.contracts.jobmodel import short_id
@@ -99,8 +99,6 @@ def run_run(opts: RunOptions, io: IOStreams) -> None:
         ("--cpu-time", opts.cpu_time),
         ("--processes", opts.processes is not None),
         ("--disk", opts.disk),
-        ("--verify", opts.verify),
-        ("--fix-rounds", opts.fix_rounds is not None),
         ("--attempts", opts.attempts is not None),
         ("--agents", opts.agents),
     )
@@ -196,15 +194,15 @@ def _timeout(value: str | None) -> float | None:
     "verify",
     multiple=True,
     metavar="CMD",
-    help="[--cloud] Shell command run after the agent, in its sandbox; the result is verified "
-    "when each exits 0. Repeatable [default: the repository's or the agent's verify].",
+    help="Shell command run after the agent, in its sandbox; the result is verified when "
+    "each exits 0. Repeatable [default: the repository's (--cloud) or the agent's verify].",
 )
 @click.option(
     "--fix-rounds",
     type=click.IntRange(min=0),
     metavar="N",
-    help="[--cloud] After a failing verify, run the agent again with the failing output, up "
-    "to N times (the server's max_fix_rounds bounds it).",
+    help="After a failing verify, run the agent again with the failing output, up to N "
+    "times (max_fix_rounds bounds it: the server's, or config.toml's for a local run).",
 )
 @click.option(
     "--attempts",
@@ -267,7 +265,8 @@ def run(
 
     Without --cloud the same worker pipeline runs here, with no server: on a clone of this
     repository's --base-branch (its last commit; uncommitted changes are not included), the
-    log printed live; the result is left as a commit on a local branch ckrv/<slug>-<id>.
+    log printed live, --verify and --fix-rounds as on the server; the result is left as a
+    commit on a local branch ckrv/<slug>-<id>.
     Agents are the presets plus [agents.NAME] tables in $CKRV_CONFIG_DIR/config.toml.
 
     \b
@@ -278,6 +277,7 @@ def run(
       ckrv run --cloud --spec specs/add-retry.md --verify 'pytest -q' --fix-rounds 2
       ckrv run --cloud --spec specs/add-retry.md --agents claude-code,codex --attempts 2
       ckrv run --spec specs/add-retry.md --agent aider
+      ckrv run --spec specs/add-retry.md --verify 'pytest -q' --fix-rounds 2
     """
     run_run(
         RunOptions(
@@ -335,7 +335,13 @@ def _run_local(opts: RunOptions, spec: str, io: IOStreams) -> None:
 
     root = repo.find_root()
     request = localrun.LocalRequest(
-        spec, opts.base_branch, opts.agent, opts.setup, _timeout(opts.timeout)
+        spec,
+        opts.base_branch,
+        opts.agent,
+        opts.setup,
+        _timeout(opts.timeout),
+        opts.verify,
+        opts.fix_rounds,
     )
     job = localrun.describe_job(root, request, localrun.local_settings())
     if repo.divergence(root, job.git_base_branch).uncommitted:
@@ -363,6 +369,9 @@ def _local_card(result: LocalResult, io: IOStreams) -> str:
     job = result.job
     outcome = visible(job.get("result_summary") or job.get("error_message") or "")
     lines = [f"{status_word(job, io)}: {outcome}"]
+    verify = verify_word(job, io)
+    if verify is not None:
+        lines.append(f"verify: {verify}")
     if result.branch_created:
         branch, base = job["feature_branch_name"], job["base_commit"][:12]
         lines.append(f"the result is on branch {io.paint(branch, 'green')} (from {base})")

@@ -215,28 +215,36 @@ def continue_job(api: Api, job_id: str, request: FollowUpRequest) -> dict[str, A
 
 @dataclass(frozen=True)
 class FollowUpRequest:
-    """What `POST /jobs/{id}/continue` takes; None fields are the parent's."""
+    """What `POST /jobs/{id}/continue` takes; None (or empty) fields are the parent's."""
 
     spec_content: str
     agent: str | None = None
     credential: str | None = None
-    push: bool = False
+    push: bool | None = None
     verify: tuple[str, ...] = ()
     fix_rounds: int | None = None
     timeout_seconds: float | None = None
+    setup: str | None = None
+    network: str | None = None  # open | allowlist | none
+    allowed_hosts: tuple[str, ...] = ()
+    # memory, cpu_time, processes, disk as the user wrote them: each replaces the parent's
+    limits: tuple[tuple[str, str | int], ...] = ()
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"spec_content": self.spec_content}
         optional = {
             "agent": self.agent,
             "git_credential_name": self.credential,
+            "push": self.push,
             "verify": list(self.verify) or None,
             "fix_rounds": self.fix_rounds,
             "timeout_seconds": self.timeout_seconds,
+            "setup": self.setup,
+            "network": self.network,
+            "allowed_hosts": list(self.allowed_hosts) or None,
+            "limits": dict(self.limits) or None,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
-        if self.push:
-            body["push"] = True
         return body
 
 

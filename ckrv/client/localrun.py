@@ -109,6 +109,8 @@ class LocalRequest:
     agent: str | None = None
     setup: str | None = None
     timeout_seconds: float | None = None
+    verify: tuple[str, ...] = ()  # shell commands run after the agent (none: the agent's)
+    fix_rounds: int | None = None
 
 
 @dataclass
@@ -138,6 +140,7 @@ def describe_job(root: Path, request: LocalRequest, settings: Settings) -> JobDe
         AgentDescription.of(agent),
         timeout=min(agent.timeout, timeout) if agent.timeout else timeout,
     )
+    fix_rounds = _fix_rounds(request, settings)
     job_id = str(uuid.uuid4())
     title = spec_title(request.spec_content)
     return JobDescription(
@@ -156,7 +159,22 @@ def describe_job(root: Path, request: LocalRequest, settings: Settings) -> JobDe
         allow_local_repositories=True,
         ssh_known_hosts=settings.ssh_known_hosts,
         network=NetworkPolicy("open", (), "a local run (this machine, your own user)"),
+        verify=request.verify,
+        fix_rounds=fix_rounds,
     )
+
+
+def _fix_rounds(request: LocalRequest, settings: Settings) -> int:
+    """The run's fix rounds, bounded by `max_fix_rounds` as on a server."""
+    if any(not command.strip() for command in request.verify):
+        raise UsageError("a --verify command is empty")
+    rounds = request.fix_rounds or 0
+    if rounds > settings.max_fix_rounds:
+        raise UsageError(
+            f"--fix-rounds {rounds} is over max_fix_rounds ({settings.max_fix_rounds})",
+            hint=f"raise [server] max_fix_rounds in {config_file()} to allow more",
+        )
+    return rounds
 
 
 def run_locally(root: Path, job: JobDescription, on_log: LogSink) -> LocalResult:
@@ -206,6 +224,11 @@ def run_locally(root: Path, job: JobDescription, on_log: LogSink) -> LocalResult
         "result_summary": summary or None,
         "error_message": error,
         "diff_stats": outcome.diff_stats if status == "succeeded" else None,
+        "verify": list(job.verify) or None,
+        "fix_rounds": job.fix_rounds,
+        "verified": outcome.verified,
+        "rounds": outcome.rounds,
+        "verify_transcripts": [],  # each verify run is in the log above
         "duration_seconds": round((completed - started).total_seconds(), 3),
         "eta_seconds": None,
     }

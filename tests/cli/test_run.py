@@ -264,10 +264,7 @@ def test_network_options_reach_the_job_and_are_cloud_only(
     created = ckrv.json(
         "run", "--cloud", "--spec", spec, "--network", "allowlist", "--allow-host", "pypi.org"
     )
-    row = sqlite3.connect(live.data_dir / "ckrv.db").execute(
-        "SELECT network FROM jobs WHERE id = ?", (created["id"],)
-    )
-    assert json.loads(row.fetchone()[0]) == {
+    assert created["network"] == {
         "mode": "allowlist",
         "allowed_hosts": ["pypi.org"],
         "source": "the job's network option",
@@ -318,3 +315,31 @@ def test_limit_options_reach_the_job_and_are_cloud_only(
         return status not in ("pending", "running")
 
     wait_for(ended, timeout=60, what="the job to end")
+
+
+def test_a_local_run_verifies_and_uses_fix_rounds_like_a_cloud_run(
+    process_cli: Cli, checkout: Path, tmp_path: Path
+) -> None:
+    spec = spec_file(
+        tmp_path,
+        "# Make it pass\nwrite state.txt broken\\n\n"
+        "onfix show CKRV_VERIFY_OUTPUT_FILE\nonfix write state.txt fixed\\n\n",
+    )
+    check = "echo checking state.txt; grep -q fixed state.txt"
+    result = process_cli.run("run", "--spec", spec, "--verify", check, "--fix-rounds", "2")
+    assert result.returncode == 0, result.stderr
+    assert "fix round 1 of 2: the agent gets the failing output" in result.stdout
+    assert "[exit code 1]" in result.stdout  # the agent of the fix round was shown the failure
+    assert "verify: verified after 1 fix round (verify passed)" in result.stdout
+    assert "verify passed after 1 fix round" in result.stdout  # the summary
+    branch = git(checkout, "branch", "--list", "--format=%(refname:short)", "ckrv/*")
+    assert git(checkout, "show", f"{branch}:state.txt") == "fixed"
+
+    unfixed = process_cli.run("run", "--spec", spec, "--verify", check, "--json")
+    assert unfixed.returncode == 0, unfixed.stderr
+    job = json.loads(unfixed.stdout)
+    assert (job["verified"], job["rounds"], job["fix_rounds"]) == (False, 0, 0)
+    assert job["verify"] == [check]
+
+    over = process_cli.run("run", "--spec", spec, "--verify", check, "--fix-rounds", "9")
+    assert over.returncode == 2 and "--fix-rounds 9 is over max_fix_rounds (3)" in over.stderr

@@ -15,6 +15,7 @@ from tests.support.githttp import GitHttpServer
 from tests.support.helpers import Server, git, make_repo
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import logs, submit, wait_status
+from tests.support.origins import hello_servers
 
 # A user in a checkout of `origin`: the shared fixtures (tests/support/user_checkout.py).
 api, checkout, ckrv = user_checkout.api, user_checkout.checkout, user_checkout.ckrv
@@ -112,3 +113,47 @@ def test_only_a_succeeded_job_with_a_kept_result_can_be_continued(
     response = api.post(f"/jobs/{failed['id']}/continue", json={"spec_content": "more"})
     assert response.status_code == 409
     assert "only a succeeded job can be continued" in response.json()["message"]
+
+
+def test_a_follow_up_keeps_its_parents_network_and_limits_unless_overridden(
+    live: Server, api: httpx.Client, origin: Path, ckrv: InProcessCli
+) -> None:
+    with hello_servers(1) as (port,):
+        probe = f"fetch http://127.0.0.1:{port}/ok\nrlimit DATA\n"
+        first = wait_status(
+            api,
+            submit(
+                api,
+                f"# Offline\nappend notes.txt two\n{probe}",
+                origin,
+                network="none",
+                limits={"memory": "300M"},
+                timeout_seconds=600,
+            )["id"],
+        )
+        assert first["status"] == "succeeded", first["error_message"]
+        queued = ckrv.json("continue", first["id"][:8], "-m", f"# Still offline\n{probe}")
+        second = wait_status(api, queued["id"])
+        # an override, checked as job creation checks it
+        refused = ckrv.run("continue", first["id"][:8], "-m", "more", "--memory", "lots")
+        opened = ckrv.json(
+            "continue", first["id"][:8], "-m", f"# Online\n{probe}", "--network", "open"
+        )
+        third = wait_status(api, opened["id"])
+    assert second["status"] == "succeeded", second["error_message"]
+    assert second["network"] == {
+        "mode": "none",
+        "allowed_hosts": [],
+        "source": "the job's network option",
+    }
+    assert second["limits"] == {"memory": 300 * 1024 * 1024} == first["limits"]
+    assert second["timeout_seconds"] == 600
+    lines = logs(live.data_dir, second["id"])
+    assert "network: none, set by the job's network option" in lines
+    assert f"unreachable http://127.0.0.1:{port}/ok" in lines
+    assert f"DATA={300 * 1024 * 1024}" in lines
+
+    assert refused.returncode == 1, refused.stderr  # the server's 400, as for `ckrv run --cloud`
+    assert "limits.memory: invalid size 'lots'" in refused.stderr
+    assert third["network"]["mode"] == "open" and third["limits"] == first["limits"]
+    assert f"fetched http://127.0.0.1:{port}/ok" in logs(live.data_dir, third["id"])

@@ -4,7 +4,6 @@ timeout. Shared by the routes that create jobs (one job, or a group of attempts)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ckrv.contracts.agents import available_agents
@@ -13,7 +12,7 @@ from ckrv.server.identity.users import count_users
 from ckrv.server.jobs import store as jobs
 from ckrv.server.jobs.agents import choose_agent
 from ckrv.server.jobs.limits import job_limits
-from ckrv.server.jobs.network import job_layer, job_network
+from ckrv.server.jobs.network import stored_network
 from ckrv.server.jobs.validation import MAX_SPEC_BYTES, check_branch, check_repo_url, check_spec
 from ckrv.server.jobs.verify import job_verify
 from ckrv.server.services import Services
@@ -83,9 +82,7 @@ def parse_new_job(svc: Services, user_id: str, body: dict[str, Any]) -> jobs.New
     # A job's own network option is settled, and checked against the operator's, now; without
     # one the column stays NULL and the operator's policy is settled at dispatch, which keeps
     # a policy's JSON out of every job's row and its settling off the creation path.
-    network = None
-    if job_layer(body) is not None:
-        network = json.dumps(job_network(settings, known[agent], repo, body).as_dict())
+    network = stored_network(settings, known[agent], repo, body)
     limits = job_limits(settings, known[agent], body)
     verify, fix_rounds = job_verify(settings, body)
     credential_id, credential_name = _credential(

@@ -62,6 +62,32 @@ def job_network(
         raise InvalidRequest(str(exc)) from exc
 
 
+def stored_network(
+    settings: Settings, agent: AgentConfig, repo_url: str, body: dict[str, Any]
+) -> str | None:
+    """The network column of a new job: None when it gave no network option; else its settled
+    policy as JSON, with the option as asked (`asked`, which a follow-up inherits: the settled
+    hosts mix the operator's with the job's, and the agent's preset hosts may differ)."""
+    layer = job_layer(body)
+    if layer is None:
+        return None
+    policy = job_network(settings, agent, repo_url, body).as_dict()
+    asked = {"network": layer.mode, "allowed_hosts": list(layer.allowed_hosts) or None}
+    return json.dumps({**policy, "asked": asked})
+
+
+def asked_network(row: sqlite3.Row) -> dict[str, Any]:
+    """The network option the job was created with, as a request body holds it ({}: none).
+    A row from before `asked` was kept gives its mode when the job's option set it."""
+    if not row["network"]:
+        return {}
+    stored = json.loads(row["network"])
+    asked = stored.get("asked")
+    if isinstance(asked, dict):
+        return {k: v for k, v in asked.items() if v is not None}
+    return {"network": stored["mode"]} if stored.get("source") == JOB_SOURCE else {}
+
+
 def settled_policy(row: sqlite3.Row, settings: Settings, agent: AgentConfig) -> NetworkPolicy:
     """As settled when the job was created, for a job that gave its own network option;
     otherwise (and for jobs from before the column) the operator's policy now."""

@@ -58,6 +58,8 @@ def public_job(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
         "group": row["group_id"],
         "attempt": row["group_attempt"],
         "quota_refunded": bool(row["quota_refunded"]),
+        "network": _own_network(row["network"]),
+        "limits": json.loads(row["limits"]) if row["limits"] else None,
         **_verify_fields(row),
         "parent": row["parent_id"],
         "thread": row["thread_id"] or row["id"],
@@ -78,3 +80,12 @@ def _verify_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "rounds": row["rounds"],
         "verify_transcripts": [f"/v1/jobs/{row['id']}/artifacts/verify/{n}" for n in range(runs)],
     }
+
+
+def _own_network(raw: str | None) -> dict[str, Any] | None:
+    """The policy the job's own network option settled (null: it gave none, and the
+    operator's policy is settled when the job starts)."""
+    if not raw:
+        return None
+    stored = json.loads(raw)
+    return {k: stored.get(k) for k in ("mode", "allowed_hosts", "source")}

@@ -13,14 +13,19 @@ instructions, one per line, so every test can say exactly what the agent should 
     exit CODE              exit with CODE
     show NAME              print the file the environment variable NAME names
     onfix INSTRUCTION      do INSTRUCTION only in a fix round (CKRV_VERIFY_OUTPUT_FILE is set)
+    fetch URL              print `fetched URL` when an HTTP GET of URL answers, else `unreachable URL`
+    rlimit NAME            print NAME=<soft limit> for a resource (DATA, CPU, NPROC, FSIZE; -1: none)
+    cost TEXT              write TEXT to the file CKRV_COST_FILE names (what the run cost)
 Lines that match none of these are ignored (a spec's prose). The spec is the file its first
 argument names, or its standard input when that is `-`. Started with a second argument, ROLE
 (an [agents.NAME] command can give one), the agent also follows lines `@ROLE op ...`, and
 skips those of other roles: one spec makes several agents behave differently (a group)."""
 
 import os
+import resource
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 
@@ -73,6 +78,17 @@ def main() -> int:
             deadline = time.monotonic() + 60
             while not Path(args[0]).exists() and time.monotonic() < deadline:
                 time.sleep(0.02)
+        elif op == "fetch" and args:
+            try:
+                urllib.request.urlopen(args[0], timeout=5).read()
+                print(f"fetched {args[0]}", flush=True)
+            except OSError:
+                print(f"unreachable {args[0]}", flush=True)
+        elif op == "rlimit" and args:
+            soft = resource.getrlimit(getattr(resource, f"RLIMIT_{args[0]}"))[0]
+            print(f"{args[0]}={soft if soft != resource.RLIM_INFINITY else -1}", flush=True)
+        elif op == "cost" and args:
+            Path(os.environ["CKRV_COST_FILE"]).write_text(" ".join(args))
         elif op == "exit" and args:
             return int(args[0])
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, ok, path_param, ref
 
 _STATUS = ["pending", "running", "succeeded", "failed", "timeout", "cancelled"]
@@ -57,6 +59,23 @@ openapi_schemas = {
             "attempt": {
                 "type": ["integer", "null"],
                 "description": "Its attempt number in the group, from 1; null outside one.",
+            },
+            "network": {
+                "type": ["object", "null"],
+                "properties": {
+                    "mode": {"type": "string", "enum": ["open", "allowlist", "none"]},
+                    "allowed_hosts": {"type": "array", "items": {"type": "string"}},
+                    "source": {"type": "string"},
+                },
+                "description": "The policy the job's own `network` / `allowed_hosts` option "
+                "settled when it was created (null: it gave none; the server's policy for its "
+                "agent and repository applies)",
+            },
+            "limits": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "integer"},
+                "description": "The job's own resource limits (`memory` and `disk` in bytes, "
+                "`cpu_time` in seconds, `processes`); null: the server's",
             },
             "verify": {
                 "type": ["array", "null"],
@@ -198,6 +217,8 @@ openapi_schemas = {
     },
 }
 
+# The options a follow-up may override, described once (JobCreate's).
+_CREATE: dict[str, Any] = cast(dict[str, Any], openapi_schemas["JobCreate"])["properties"]
 _JOB_ID = path_param("job_id", "Job id (UUID)")
 _NOT_FOUND = {
     "404": {
@@ -275,9 +296,13 @@ openapi_paths = {
         "post": {
             "tags": ["Jobs"],
             "summary": "Follow up on a succeeded job: a new job starting from its result",
-            "description": "The new job runs on the job's repository, base branch, credential, "
-            "agent, setup and verify unless the body names its own (`git_repo_url` cannot "
-            "change), starts from the job's result commit (kept by the server as a git bundle "
+            "description": "The new job inherits every option that shaped the job's run: "
+            "its repository (`git_repo_url` cannot change), `git_base_branch`, "
+            "`git_credential_name`, `agent`, `setup`, `push`, `timeout_seconds`, `network` and "
+            "`allowed_hosts`, `limits`, `verify` and `fix_rounds`. A field of the body "
+            "overrides the inherited one (null or left out: inherited), checked as POST /jobs "
+            "checks it (the same errors); `limits` replaces the inherited limits one at a time "
+            "(a limit set to null drops the inherited one, leaving the server's). It starts from the job's result commit (kept by the server as a git bundle "
             "within artifact retention, so the job need not have pushed), keeps the thread's "
             "base commit and feature branch (its diff is the thread's whole change; "
             "`/artifacts/delta` is its own step; with `push` it fast-forwards the branch) and "
@@ -298,6 +323,9 @@ openapi_paths = {
                         "setup": _NSTR,
                         "push": {"type": ["boolean", "null"]},
                         "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        "network": _CREATE["network"],
+                        "allowed_hosts": _CREATE["allowed_hosts"],
+                        "limits": _CREATE["limits"],
                         "verify": {"type": ["array", "null"], "items": {"type": "string"}},
                         "fix_rounds": {"type": ["integer", "null"], "minimum": 0},
                     },

@@ -65,7 +65,7 @@ PUBLIC_COLUMNS = (
     "seq, id, status, phase, agent, spec_title, git_repo_url, git_base_branch,"
     " credential_name, base_commit, feature_branch_name, pushed_branch, setup, push,"
     " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
-    " diff_stats, group_id, group_attempt,"
+    " diff_stats, group_id, group_attempt, network, limits,"
     " verify, fix_rounds, verified, rounds,"
     " verify_runs, quota_refunded, parent_id, thread_id, start_commit, result_commit"
 )
