@@ -116,12 +116,13 @@ def serious_violations(page: Any) -> list[str]:
 def audit(browser: Any, storage_state: Any, url: str, name: str, ready: str = "main") -> list[str]:
     """Open `url` as the signed-in browser whose cookies are `storage_state`, in a context that
     lets axe's script in (bypass_csp: the real pages allow no injected script), at desktop and
-    phone width, once `ready` is on it: the screenshots are saved; what is wrong (axe's
+    phone width and in the dark colour scheme, once `ready` is on it: the screenshots are saved; what is wrong (axe's
     serious findings, a page wider than the phone) is returned."""
     found: list[str] = []
-    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+    looks = (("desktop", DESKTOP, "light"), ("phone", PHONE, "light"), ("dark", DESKTOP, "dark"))
+    for label, viewport, scheme in looks:
         context = browser.new_context(
-            viewport=viewport, bypass_csp=True, storage_state=storage_state
+            viewport=viewport, bypass_csp=True, storage_state=storage_state, color_scheme=scheme
         )
         try:
             page = context.new_page()
