@@ -11,10 +11,9 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
-import httpx
-
 from ckrv.errors import WorkerError
 from ckrv.timeutil import iso, utcnow
+from ckrv.worker.http import Connection, Response, Unreachable
 
 LINGER_SECONDS = 0.002
 MAX_BATCH = 2000
@@ -42,11 +41,7 @@ class Reporter(Protocol):
 
 class HttpReporter:
     def __init__(self, api_url: str, job_id: str, token: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(
-            base_url=api_url.rstrip("/"),
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        self._http = Connection(api_url, token, timeout=timeout)
         self._prefix = f"/worker/jobs/{job_id}"
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._lines = 0
@@ -140,7 +135,7 @@ class HttpReporter:
                     self._busy = False
                     self._cond.notify_all()
                 return
-            except (httpx.TransportError, _Retry):
+            except (Unreachable, _Retry):
                 with self._cond:
                     self._busy = False
                 time.sleep(backoff)
@@ -156,12 +151,11 @@ class HttpReporter:
                 self._busy = False
                 self._cond.notify_all()
 
-    def _post(self, path: str, body: Any) -> httpx.Response:
-        response = self._http.post(self._prefix + path, json=body)
-        return self._check(response)
+    def _post(self, path: str, body: Any) -> Response:
+        return self._check(self._http.request("POST", self._prefix + path, json=body))
 
     @staticmethod
-    def _check(response: httpx.Response) -> httpx.Response:
+    def _check(response: Response) -> Response:
         if response.status_code == 409:
             raise JobGone(response.text)
         if response.status_code >= 500 or response.status_code == 429:
@@ -203,20 +197,36 @@ class HttpReporter:
 
     # --- direct calls (retried until they land) ---
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Response:
         deadline = time.monotonic() + GIVE_UP_SECONDS
         backoff = 0.1
         while True:
             try:
-                return self._check(self._http.request(method, self._prefix + path, **kwargs))
-            except (httpx.TransportError, _Retry):
+                response = self._http.request(
+                    method,
+                    self._prefix + path,
+                    json=json,
+                    content=content,
+                    content_type=content_type,
+                )
+                return self._check(response)
+            except (Unreachable, _Retry):
                 if time.monotonic() > deadline:
                     raise WorkerError("the server stayed unreachable; giving up") from None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
     def describe(self) -> dict[str, Any]:
-        return self.request("GET", "").json()  # type: ignore[no-any-return]
+        description: dict[str, Any] = self.request("GET", "").json()
+        return description
 
     def parent_bundle(self) -> bytes:
         """The bundle of the parent's result (a follow-up's start)."""
@@ -224,11 +234,10 @@ class HttpReporter:
 
     def upload_result_files(self, delta: bytes | None, bundle: bytes | None) -> None:
         """A follow-up's own step, and the result's commits for the next one."""
-        octets = {"Content-Type": "application/octet-stream"}
         if delta is not None:
-            self.request("PUT", "/delta", content=delta, headers=octets)
+            self.request("PUT", "/delta", content=delta)
         if bundle is not None:
-            self.request("PUT", "/bundle", content=bundle, headers=octets)
+            self.request("PUT", "/bundle", content=bundle)
 
     def upload_transcripts(self, transcripts: list[str]) -> None:
         """Each verify run's transcript, in order (run 0 first)."""
@@ -241,7 +250,7 @@ class HttpReporter:
                 raise JobGone("job ended")
             raise WorkerError("could not deliver the log before giving up")
         if diff is not None:
-            self.request("PUT", "/diff", content=diff, headers={"Content-Type": "text/plain"})
+            self.request("PUT", "/diff", content=diff, content_type="text/plain")
         self.request("POST", "/result", json=result)
 
     def close(self) -> None:

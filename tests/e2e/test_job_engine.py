@@ -167,7 +167,7 @@ def test_sigkill_of_the_worker_fails_the_job_with_a_reason(api: httpx.Client, re
         p
         for p in processes_with(created["id"])
         # the worker itself, not a sandbox or agent process whose paths mention "worker"
-        if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[1:4] == [b"-m", b"ckrv", b"worker"]
+        if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[1:3] == [b"-m", b"ckrv.worker"]
     ]
     assert workers
     os.kill(workers[0], signal.SIGKILL)

@@ -47,11 +47,11 @@ def nothing_left_of(server: Server, job_id: str) -> None:
 
 
 def worker_pid(job_id: str) -> int:
-    """The `ckrv worker` process of a job (not its agent)."""
+    """The worker process of a job (`python -m ckrv.worker`, not its agent)."""
     (pid,) = [
         p
         for p in processes_with(job_id)
-        if b"ckrv\x00worker" in Path(f"/proc/{p}/cmdline").read_bytes()
+        if b"\x00-m\x00ckrv.worker\x00" in Path(f"/proc/{p}/cmdline").read_bytes()
     ]
     return pid
 

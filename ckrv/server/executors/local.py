@@ -1,7 +1,7 @@
-"""The local executor: one `ckrv worker` subprocess per job, in its own session and process
-group, with a scrubbed environment and a workspace under the data dir. Workers outlive a server
-restart; they are identified by pid plus the kernel's process start time, so a reused pid is
-never taken for a live worker."""
+"""The local executor: one worker subprocess (`python -m ckrv.worker`) per job, in its own
+session and process group, with a scrubbed environment and a workspace under the data dir.
+Workers outlive a server restart; they are identified by pid plus the kernel's process start
+time, so a reused pid is never taken for a live worker."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ _HANDOVER_SECONDS = 30.0  # a worker that has not read its secrets by then is st
 
 
 def worker_command() -> list[str]:
-    """The same interpreter and the same ckrv (from a zipapp too: its sys.path is passed on)."""
-    return [sys.executable, "-m", "ckrv", "worker"]
+    """The same interpreter and the same ckrv (from a zipapp too: its sys.path is passed on).
+    `-m ckrv.worker` is `ckrv worker` without the CLI's imports (paid once per job)."""
+    return [sys.executable, "-m", "ckrv.worker"]
 
 
 def _python_path() -> str:

@@ -21,12 +21,14 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ckrv.contracts.network import NetworkMode, NetworkPolicy
 from ckrv.errors import WorkerError
 from ckrv.worker.egress.namespace import isolated
-from ckrv.worker.egress.policy import Allowlist
-from ckrv.worker.egress.proxy import EgressProxy, ProxyThread, Say
+
+if TYPE_CHECKING:
+    from ckrv.worker.egress.proxy import ProxyThread, Say
 
 
 @dataclass
@@ -81,6 +83,10 @@ def start_egress(policy: NetworkPolicy, say: Say) -> Egress:
     the command as another user): only the sandbox that binds it in can reach it."""
     if policy.mode != "allowlist":
         return Egress(policy)
+    # Only here: the proxy runs on asyncio, which most jobs (open, none) never need.
+    from ckrv.worker.egress.policy import Allowlist
+    from ckrv.worker.egress.proxy import EgressProxy, ProxyThread
+
     # /tmp, not $TMPDIR: a unix socket's path may not be longer than 107 bytes
     short = "/tmp" if os.access("/tmp", os.W_OK | os.X_OK) else None
     egress = Egress(policy)
