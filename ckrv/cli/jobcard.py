@@ -98,6 +98,7 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
         ("eta", _eta(job)),
         ("changes", _diff_stats(job)),
         ("verify", verify_word(job, io)),
+        ("cost", cost_text(job)),
         ("thread", _thread(job)),
         ("group", _group(job)),
         ("summary", _shown(job.get("result_summary"))),
@@ -113,6 +114,14 @@ def card(job: dict[str, Any], io: IOStreams) -> str:
     lines.append("")
     lines.extend(next_block(next_commands(job), io))
     return "\n".join(lines)
+
+
+def cost_text(job: dict[str, Any]) -> str | None:
+    """What the agent's runs reported they cost; None when unknown."""
+    cost = job.get("cost_usd")
+    if not isinstance(cost, int | float) or isinstance(cost, bool):
+        return None
+    return f"${cost:.2f} (as the agent reported it)"
 
 
 def _thread(job: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ import click
 from ckrv.cli.compare import FOLLOW_ONE, agent_list, run_group
 from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
-from ckrv.cli.jobcard import next_block, status_word, verify_word
+from ckrv.cli.jobcard import cost_text, next_block, status_word, verify_word
 from ckrv.cli.output import visible
 from ckrv.cli.submitted import report_queued
 from ckrv.contracts.jobmodel import short_id
@@ -369,9 +369,11 @@ def _local_card(result: LocalResult, io: IOStreams) -> str:
     job = result.job
     outcome = visible(job.get("result_summary") or job.get("error_message") or "")
     lines = [f"{status_word(job, io)}: {outcome}"]
-    verify = verify_word(job, io)
+    verify, cost = verify_word(job, io), cost_text(job)
     if verify is not None:
         lines.append(f"verify: {verify}")
+    if cost is not None:
+        lines.append(f"cost: {cost}")
     if result.branch_created:
         branch, base = job["feature_branch_name"], job["base_commit"][:12]
         lines.append(f"the result is on branch {io.paint(branch, 'green')} (from {base})")

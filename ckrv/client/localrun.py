@@ -229,6 +229,7 @@ def run_locally(root: Path, job: JobDescription, on_log: LogSink) -> LocalResult
         "verified": outcome.verified,
         "rounds": outcome.rounds,
         "verify_transcripts": [],  # each verify run is in the log above
+        "cost_usd": outcome.cost_usd,
         "duration_seconds": round((completed - started).total_seconds(), 3),
         "eta_seconds": None,
     }

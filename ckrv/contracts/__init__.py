@@ -13,4 +13,5 @@ none imports `ckrv.server`, `ckrv.worker`, `ckrv.client` or `ckrv.cli`.
     masking.py          finding and masking secret values (and token shapes) in text
     jobmodel.py         job statuses and phases as `Literal`s, short ids, titles and branches
     network.py          a job's network policy: modes, host patterns, how the layers settle it
+    cost.py             what an agent run cost, as its agent reports it in CKRV_COST_FILE
 """

@@ -29,6 +29,9 @@ SPEC_FILE = "CKRV_SPEC_FILE"
 # in a fix round the file holding the failing verify run's transcript.
 HISTORY_FILE = "CKRV_HISTORY_FILE"
 VERIFY_OUTPUT_FILE = "CKRV_VERIFY_OUTPUT_FILE"
+# Set by the worker for each run of the agent: a file (absent at the start) where the agent may
+# write what the run cost (contracts/cost.py).
+COST_FILE = "CKRV_COST_FILE"
 # How the worker confines the job's commands (local executor): `bwrap`, else unconfined; and
 # a JSON list of paths the sandbox never shows (the data dir first, then the server's home).
 SANDBOX = "CKRV_SANDBOX"

@@ -36,13 +36,14 @@ class Outcome:
     result_commit: str | None = None
     delta: bytes | None = None  # a follow-up's own step (the diff is the thread's change)
     bundle: bytes | None = None  # the result's commits since the thread's base
+    cost_usd: float | None = None  # the agent runs' reported cost (None: unknown)
 
     def result(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "summary": self.summary}
         if self.transcripts:
             body["verify_runs"] = len(self.transcripts)
         keys = ("error_message", "diff_stats", "agent_exit_code", "pushed_branch", "verified")
-        for key in (*keys, "rounds", "result_commit"):
+        for key in (*keys, "rounds", "result_commit", "cost_usd"):
             if getattr(self, key) is not None:
                 body[key] = getattr(self, key)
         return body
@@ -64,6 +65,8 @@ class JobContext:
     sandbox: Sandbox | None = None  # None: commands run unconfined (sandbox = "none")
     history: History | None = None  # what the agent is told (set when the agent first runs)
     transcripts: list[str] = field(default_factory=list)  # each verify run's, masked
+    agent_runs: int = 0  # the agent's runs so far (the first, then each fix round)
+    cost_usd: float | None = None  # what they reported they cost (worker/cost.py)
 
     @property
     def limits(self) -> Limits:
@@ -96,5 +99,6 @@ def failure(ctx: JobContext, message: str, **extra: Any) -> Outcome:
         summary=message.splitlines()[0][:300],
         error_message=message,
         transcripts=ctx.transcripts,
+        cost_usd=ctx.cost_usd,
         **extra,
     )

@@ -90,6 +90,7 @@ def _upload(
             rounds=rounds_used(run),
             result_commit=base,
             delta=b"" if ctx.job.start_commit else None,
+            cost_usd=ctx.cost_usd,
         )
     diff = repo.diff(base, commit)
     limit = ctx.job.max_diff_bytes
@@ -125,6 +126,7 @@ def _upload(
         result_commit=commit,
         delta=delta,
         bundle=_kept_bundle(ctx, repo, base, commit),
+        cost_usd=ctx.cost_usd,
     )
 
 

@@ -1,5 +1,6 @@
 """The job's commands, each in its sandbox under its limits: the agent (given the spec and the
-thread's history), the verify commands, and the fix rounds between them."""
+thread's history, and a file for what the run cost: worker/cost.py), the verify commands, and
+the fix rounds between them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ckrv.errors import WorkerError
 from ckrv.limits import DiskWatch, explain_end
 from ckrv.sandbox import unconfined_command
 from ckrv.worker.context import JobContext, Outcome, failure
+from ckrv.worker.cost import add_cost, offer_cost_file
 from ckrv.worker.history import EarlierStep, History, Transcript
 from ckrv.worker.process import Completed, LineSink, run_streaming
 
@@ -117,7 +119,11 @@ def _run_agent(ctx: JobContext) -> Completed | Outcome:
     ctx.reporter.event(phase="executing")
     ctx.say(f"running agent {agent.name}")
     stdin = spec.encode() if agent.stdin else None
-    return run_step(ctx, argv, agent.name, agent.timeout, stdin=stdin)
+    cost_file = offer_cost_file(ctx)
+    try:
+        return run_step(ctx, argv, agent.name, agent.timeout, stdin=stdin)
+    finally:
+        add_cost(ctx, cost_file)
 
 
 def verify_commands(job: JobDescription) -> list[list[str]]:

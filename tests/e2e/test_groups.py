@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.helpers import Server, git, make_repo, wait_for
 from tests.support.inprocess import InProcessCli
-from tests.support.jobhelpers import processes_with, wait_status
+from tests.support.jobhelpers import logs, processes_with, wait_status
 from tests.support.servers import SCRIPTED_AGENT, write_config
 
 # Three agents, one scripted agent each in its own role (a second argument), all verified by
@@ -141,6 +141,43 @@ def test_three_agents_rank_the_small_verified_change_first_and_pull_applies_it(
     with signed_in_browser(srv, "stranger@example.com") as stranger:
         missing = stranger.get(f"/groups/{group['id']}")
         assert missing.status_code == 404 and "Greet" not in missing.text
+
+
+def test_compare_shows_the_cost_agents_report_summed_over_fix_rounds_and_ignores_garbage(
+    srv: Server, tmp_path: Path
+) -> None:
+    ckrv = user_cli(srv, tmp_path, "payer@example.com", "pro")
+    spec = spec_file(
+        tmp_path,
+        "# Greet the world\n"
+        "@breaker cost 0.25\n@breaker write greet.sh echo hello wrld\\n\n"
+        '@breaker onfix cost {"cost_usd": 0.5}\n'
+        "@breaker onfix write greet.sh echo hello world\\n\n"
+        '@small cost {"cost_usd": "lots"}\n@small write greet.sh echo hello world\\n\n',
+    )
+    group = ckrv.json(
+        "run", "--cloud", "--spec", spec, "--agents", "breaker,small", "--fix-rounds", "1", "--wait"
+    )
+    by_agent = {a["agent"]: a for a in group["attempts"]}
+    assert [a["status"] for a in group["attempts"]] == ["succeeded"] * 2, group
+    assert by_agent["breaker"]["job"]["rounds"] == 1
+    assert by_agent["breaker"]["cost_usd"] == 0.75  # both runs of the agent
+    assert by_agent["small"]["cost_usd"] is None  # what it wrote is not a cost
+
+    compared = ckrv.run("compare", group["id"])
+    assert compared.returncode == 0, compared.stderr
+    rows = [line.split() for line in compared.stdout.splitlines()]
+    costs = {row[2]: row[-1] for row in rows if row and row[0].isdigit()}
+    assert costs == {"breaker": "$0.75", "small": "-"}
+    warned = logs(srv.data_dir, by_agent["small"]["job_id"])
+    assert (
+        "ignored the agent's cost file (CKRV_COST_FILE): it is not a number or "
+        '{"cost_usd": NUMBER}' in warned
+    )
+    status = ckrv.run("status", by_agent["breaker"]["job_id"])
+    assert "cost        $0.75 (as the agent reported it)" in status.stdout
+    with signed_in_browser(srv, "payer@example.com") as browser:
+        assert "$0.75" in browser.get(f"/groups/{group['id']}").text
 
 
 def test_cancelling_a_group_cancels_every_job_and_ends_its_processes(

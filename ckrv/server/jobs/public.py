@@ -65,6 +65,7 @@ def public_job(row: JobRow, eta_median: float | None = None) -> dict[str, Any]:
         "thread": row["thread_id"] or row["id"],
         "start_commit": row["start_commit"],
         "result_commit": row["result_commit"],
+        "cost_usd": row["cost_usd"],
     }
 
 

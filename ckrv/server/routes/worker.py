@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ckrv.contracts.agents import available_agents
+from ckrv.contracts.cost import MAX_RUN_COST_USD, valid_total
 from ckrv.contracts.job_description import AgentDescription, CredentialLabel, JobDescription
 from ckrv.contracts.jobmodel import PHASES, TERMINAL, WORKER_RESULTS
 from ckrv.errors import InvalidRequest, JobEnded, NotFound, Superseded
@@ -221,6 +222,11 @@ async def report_result(request: Request) -> Response:
         raise InvalidRequest("result_commit must be a commit id (40 hexadecimal digits)")
     if rounds is not None and not 0 <= rounds <= row["fix_rounds"]:
         raise InvalidRequest("rounds must be between 0 and the job's fix_rounds")
+    cost = body.get("cost_usd")
+    if cost is not None and not valid_total(cost, row["fix_rounds"] + 1):
+        raise InvalidRequest(
+            f"cost_usd must be a number from 0 to {MAX_RUN_COST_USD:g} for each agent run"
+        )
     if stats:  # its names are text too
         names = await services(request).maskers.mask(row, list(stats))
         stats = dict(zip(names, stats.values(), strict=True))
@@ -238,6 +244,7 @@ async def report_result(request: Request) -> Response:
         rounds=rounds,
         verify_runs=runs,
         result_commit=result_commit if status == "succeeded" else None,
+        cost_usd=float(cost) if cost is not None else None,
     )
     return JSONResponse({"ok": True})
 

@@ -254,4 +254,6 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN result_commit TEXT;
     CREATE INDEX jobs_thread ON jobs(thread_id, seq) WHERE thread_id IS NOT NULL
     """,
+    # 13: what the job's agent runs cost (US dollars), as the agent reported it; NULL: unknown
+    "ALTER TABLE jobs ADD COLUMN cost_usd REAL",
 ]

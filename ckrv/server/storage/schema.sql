@@ -2,7 +2,7 @@
 -- Regenerate with scripts/gen-docs (tests/unit/test_schema_snapshot.py fails when stale).
 -- The schema of a database after every migration: tables by name, each followed by its
 -- indexes by name (SQLite's own tables and automatic indexes left out).
--- PRAGMA user_version = 12
+-- PRAGMA user_version = 13
 
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
@@ -88,7 +88,7 @@ CREATE TABLE jobs (
         log_bytes INTEGER NOT NULL DEFAULT 0,
         log_dropped INTEGER NOT NULL DEFAULT 0,
         last_log_seq INTEGER NOT NULL DEFAULT 0
-    , network TEXT, limits TEXT, group_id TEXT, group_attempt INTEGER, verify TEXT, fix_rounds INTEGER NOT NULL DEFAULT 0, verified INTEGER, rounds INTEGER, verify_runs INTEGER, phase_times TEXT, quota_refunded INTEGER NOT NULL DEFAULT 0, parent_id TEXT, thread_id TEXT, start_commit TEXT, result_commit TEXT);
+    , network TEXT, limits TEXT, group_id TEXT, group_attempt INTEGER, verify TEXT, fix_rounds INTEGER NOT NULL DEFAULT 0, verified INTEGER, rounds INTEGER, verify_runs INTEGER, phase_times TEXT, quota_refunded INTEGER NOT NULL DEFAULT 0, parent_id TEXT, thread_id TEXT, start_commit TEXT, result_commit TEXT, cost_usd REAL);
 
 CREATE INDEX jobs_active ON jobs(user_id)
     WHERE (status = 'running' OR (status = 'pending' AND attempt IS NOT NULL));

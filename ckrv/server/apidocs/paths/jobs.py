@@ -114,6 +114,11 @@ openapi_schemas = {
                 "description": "The commit of the job's result (kept by the server for "
                 "follow-ups, pushed or not)",
             },
+            "cost_usd": {
+                **_NNUM,
+                "description": "What the job's agent runs cost in US dollars, as the agent "
+                "reported it (`CKRV_COST_FILE`, summed over its runs); null: unknown",
+            },
         },
     },
     "JobCreate": {

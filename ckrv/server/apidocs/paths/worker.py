@@ -153,6 +153,12 @@ openapi_paths = {
                         "rounds": {"type": ["integer", "null"], "minimum": 0},
                         "verify_runs": {"type": ["integer", "null"], "minimum": 0},
                         "result_commit": {**_NSTR, "pattern": "^[0-9a-f]{40}$"},
+                        "cost_usd": {
+                            "type": ["number", "null"],
+                            "minimum": 0,
+                            "description": "What the agent's runs reported they cost (US "
+                            "dollars, summed; CKRV_COST_FILE); null or left out: unknown",
+                        },
                         "diff_stats": {
                             "type": ["object", "null"],
                             "additionalProperties": {"type": "integer"},

@@ -32,7 +32,7 @@ COLUMNS = (
     " log_dropped, last_log_seq, network, limits, group_id, group_attempt,"
     " verify, fix_rounds, verified, rounds,"
     " verify_runs, phase_times, quota_refunded,"
-    " parent_id, thread_id, start_commit, result_commit"
+    " parent_id, thread_id, start_commit, result_commit, cost_usd"
 )
 
 
@@ -67,7 +67,8 @@ PUBLIC_COLUMNS = (
     " timeout_seconds, created_at, started_at, completed_at, result_summary, error_message,"
     " diff_stats, group_id, group_attempt, network, limits,"
     " verify, fix_rounds, verified, rounds,"
-    " verify_runs, quota_refunded, parent_id, thread_id, start_commit, result_commit"
+    " verify_runs, quota_refunded, parent_id, thread_id, start_commit, result_commit,"
+    " cost_usd"
 )
 
 # What a new job's columns hold before anything happens to it (the schema's defaults).

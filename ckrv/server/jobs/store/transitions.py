@@ -83,6 +83,7 @@ def finish(
     rounds: int | None = None,
     verify_runs: int | None = None,
     result_commit: str | None = None,
+    cost_usd: float | None = None,
 ) -> bool:
     """Move a job to a terminal status; False when it already was terminal. A job that did
     not succeed and never got past cloning is refunded (`quota_refunded`) in the same write."""
@@ -92,7 +93,7 @@ def finish(
         f"UPDATE jobs SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?),"
         f" result_summary = COALESCE(?, result_summary), error_message = ?, diff_stats = ?,"
         f" diff_artifact = ?, agent_exit_code = COALESCE(?, agent_exit_code),"
-        f" verified = ?, rounds = ?, verify_runs = ?, result_commit = ?,"
+        f" verified = ?, rounds = ?, verify_runs = ?, result_commit = ?, cost_usd = ?,"
         f" quota_refunded = (? <> 'succeeded' AND {_UNSTARTED})"
         f" WHERE {BY_ID} AND {NOT_TERMINAL} RETURNING user_id, created_at, quota_refunded",
         (
@@ -108,6 +109,7 @@ def finish(
             rounds,
             verify_runs,
             result_commit,
+            cost_usd,
             status,
             *key(conn, job_id),
         ),
