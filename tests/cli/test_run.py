@@ -322,8 +322,8 @@ def test_a_local_run_verifies_and_uses_fix_rounds_like_a_cloud_run(
 ) -> None:
     spec = spec_file(
         tmp_path,
-        "# Make it pass\nwrite state.txt broken\\n\n"
-        "onfix show CKRV_VERIFY_OUTPUT_FILE\nonfix write state.txt fixed\\n\n",
+        "# Make it pass\nwrite state.txt broken\\n\ncost 0.1\n"
+        "onfix show CKRV_VERIFY_OUTPUT_FILE\nonfix write state.txt fixed\\n\nonfix cost 0.2\n",
     )
     check = "echo checking state.txt; grep -q fixed state.txt"
     result = process_cli.run("run", "--spec", spec, "--verify", check, "--fix-rounds", "2")
@@ -332,6 +332,7 @@ def test_a_local_run_verifies_and_uses_fix_rounds_like_a_cloud_run(
     assert "[exit code 1]" in result.stdout  # the agent of the fix round was shown the failure
     assert "verify: verified after 1 fix round (verify passed)" in result.stdout
     assert "verify passed after 1 fix round" in result.stdout  # the summary
+    assert "cost: $0.30 (as the agent reported it)" in result.stdout  # both runs
     branch = git(checkout, "branch", "--list", "--format=%(refname:short)", "ckrv/*")
     assert git(checkout, "show", f"{branch}:state.txt") == "fixed"
 
