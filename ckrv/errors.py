@@ -10,10 +10,13 @@ paths import this module.
     ├── InvalidRequest           1  400 invalid_request
     │   ├── UsageError           2      (the command line or a local file is wrong)
     │   ├── CredentialMismatch   1  400 credential_mismatch
+    │   ├── UnknownFields        1  400 unknown_fields (a JSON body's keys the route does not
+    │   │                               take, and the ones it does)
     │   └── Unprocessable        1  422 unprocessable (well-formed, but this server cannot
     │       │                               do it: a timeout over its maximum)
     │       └── AgentUnavailable 1  422 agent_unavailable
     ├── PayloadTooLarge          1  413 payload_too_large
+    ├── RequestTimeout           1  408 request_timeout (a request body arrived too slowly)
     ├── Conflict                 1  409 conflict, and superseded / job_ended for a worker,
     │                                   unconfined (jobs of one user only)
     ├── ConfigError              2  500 config_error
@@ -79,6 +82,39 @@ class CredentialMismatch(InvalidRequest):
     code = "credential_mismatch"
 
 
+class UnknownFields(InvalidRequest):
+    """A JSON body with keys the route does not take: a misspelt option (`netwrok`) would
+    otherwise be ignored and the request served with the default. `unknown` are the body's
+    keys the route does not take, `accepted` the ones it does."""
+
+    code = "unknown_fields"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        unknown: list[str] | None = None,
+        accepted: list[str] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.unknown = list(unknown or [])
+        self.accepted = list(accepted or [])
+
+    def fields(self) -> dict[str, Any]:
+        return {"unknown_fields": self.unknown, "accepted_fields": self.accepted}
+
+    @classmethod
+    def from_wire(cls, message: str, body: Mapping[str, Any], *, hint: str | None = None) -> Self:
+        def names(key: str) -> list[str]:
+            value = body.get(key)
+            return [str(n) for n in value] if isinstance(value, list) else []
+
+        return cls(
+            message, unknown=names("unknown_fields"), accepted=names("accepted_fields"), hint=hint
+        )
+
+
 class Unprocessable(InvalidRequest):
     """A well-formed request this server cannot carry out as asked (a limit of its own)."""
 
@@ -95,6 +131,14 @@ class AgentUnavailable(Unprocessable):
 class PayloadTooLarge(CkrvError):
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(CkrvError):
+    """The request's body did not arrive in time (the server's body_timeout and
+    body_min_rate); the server closes the connection after answering."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class Conflict(CkrvError):
@@ -349,9 +393,11 @@ WIRE_ERRORS: dict[str, type[CkrvError]] = {
     for cls in (
         InvalidRequest,
         CredentialMismatch,
+        UnknownFields,
         Unprocessable,
         AgentUnavailable,
         PayloadTooLarge,
+        RequestTimeout,
         Conflict,
         Superseded,
         JobEnded,

@@ -3,8 +3,8 @@
     app.py        the composition root: `create_app(settings)` builds every component
     services.py   the typed bundle of components a request handler reaches
     serving.py    starts uvicorn on a bound socket (only `ckrv serve` imports it)
-    connections.py  uvicorn's HTTP protocol with a request-head timeout and a connection cap,
-                  and the open-file limit raised at start (imported by serving.py only)
+    connections.py  uvicorn's HTTP protocol with request-head and body deadlines and a
+                  connection cap, and the open-file limit raised at start (serving.py only)
     banner.py     what `ckrv serve` says at start (the API, sign-in and docs URLs, first user)
     serverlog.py  the operator's log: requests, job life, logins, throttles; text or JSON
     admin.py      what `ckrv admin` does to a data dir, with or without a running server

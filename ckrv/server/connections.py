@@ -7,15 +7,30 @@ protocol closes a connection whose request head is not complete `header_timeout`
 it opened or after the request's first byte, and keeps at most `max_connections` open: past it,
 the connection that has waited longest for a request head is closed to make room (uvicorn's
 own `limit_concurrency` then answers 503 only when every connection is busy with a request).
-It also raises the open-file limit at start, so the cap, not the descriptors, is what binds."""
+It also raises the open-file limit at start, so the cap, not the descriptors, is what binds.
+
+A request's body gets a deadline too: `body_timeout` seconds from the end of its head, plus one
+second for every `body_min_rate` bytes that arrive (Apache's mod_reqtimeout rule), so a body
+trickled a byte at a time or stalled mid-way is cut off while an upload of any size keeps going
+at that pace. uvicorn hands body bytes to the request's task as they arrive (`on_body`) and
+waits forever for the rest; past the deadline the connection is answered 408 in the API's
+error shape (unless the response has started) and closed, which ends the waiting task.
+Time when the server itself is not reading (flow control paused it, or the client waits for
+`100 Continue`) is not held against the client."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import resource
 from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ckrv.errors import RequestTimeout
+from ckrv.limits import human_size
+from ckrv.server import serverlog
+from ckrv.server.web.errors import BODY_TIMED_OUT, error_response
 
 # Descriptors kept for everything but client connections: the database, artifacts, workers'
 # pipes and sockets, the listening socket.
@@ -41,21 +56,55 @@ def connection_cap(wanted: int, open_files: int) -> int:
     return max(1, min(wanted, open_files - RESERVED_DESCRIPTORS))
 
 
-def guarded_protocol(header_timeout: float, max_connections: int) -> type[GuardedHttpProtocol]:
+def guarded_protocol(
+    header_timeout: float, max_connections: int, body_timeout: float, body_min_rate: int
+) -> type[GuardedHttpProtocol]:
     """The protocol class uvicorn builds each connection from, with these bounds."""
-    bounds = {"header_timeout": header_timeout, "max_connections": max_connections}
+    bounds = {
+        "header_timeout": header_timeout,
+        "max_connections": max_connections,
+        "body_timeout": body_timeout,
+        "body_min_rate": body_min_rate,
+    }
     return type("GuardedHttpProtocol", (GuardedHttpProtocol,), bounds)
 
 
+def timeout_answer(body_timeout: float, body_min_rate: int) -> bytes:
+    """The whole 408 response, in the shape of every API error (web/errors.py renders it)."""
+    rendered = error_response(
+        RequestTimeout(
+            f"the request body arrived too slowly: this server allows {body_timeout:g} s, plus "
+            f"1 s for every {human_size(body_min_rate)} received (its body_timeout and "
+            "body_min_rate settings); the connection is closed"
+        )
+    )
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in rendered.raw_headers)
+    return b"HTTP/1.1 408 Request Timeout\r\n" + head + b"connection: close\r\n\r\n" + rendered.body
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
+        for name, value in headers
+    )
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a request-head timeout and a connection cap."""
+    """uvicorn's httptools protocol with request-head and body deadlines and a connection cap."""
 
     header_timeout = 10.0
     max_connections = 4096
+    body_timeout = 30.0
+    body_min_rate = 16 * 1024
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.head_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
+        # Loop time by which the body must be complete; each byte received pushes it on.
+        self.body_deadline = 0.0
+        self.body_started = 0.0
+        self.body_received = 0
         # Loop time since this connection has waited for a request head; None while a request
         # is being served. The longest waiter is the one shed when the cap is reached.
         self.waiting_since: float | None = None
@@ -76,6 +125,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._stop_head_timer()
         self.waiting_since = None
         super().on_headers_complete()
+        if _has_body(self.headers):
+            self._start_body_timer()
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self.body_received += len(body)
+        self.body_deadline += len(body) / self.body_min_rate
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._stop_body_timer()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -84,6 +144,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stop_body_timer()
         super().connection_lost(exc)
 
     def _start_head_timer(self) -> None:
@@ -98,6 +159,53 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head_timer = None
         if not self.transport.is_closing():
             self.transport.close()
+
+    def _start_body_timer(self) -> None:
+        self.body_started = self.loop.time()
+        self.body_received = 0
+        self.body_deadline = self.body_started + self.body_timeout
+        self.body_timer = self.loop.call_at(self.body_deadline, self._check_body)
+
+    def _stop_body_timer(self) -> None:
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def _check_body(self) -> None:
+        """Run at the deadline as it was when set: bytes that came since have pushed it on."""
+        self.body_timer = None
+        now = self.loop.time()
+        if self.flow.read_paused or self.cycle.waiting_for_100_continue:
+            # The server is not reading (the app has not taken what came, a pipelined request
+            # waits, or the app has not asked for the body yet): not the client's slowness.
+            self.body_deadline = max(self.body_deadline, now + self.body_timeout)
+        if now < self.body_deadline:
+            self.body_timer = self.loop.call_at(self.body_deadline, self._check_body)
+        elif not self.transport.is_closing():
+            self._body_timed_out(now)
+
+    def _body_timed_out(self, now: float) -> None:
+        cycle = self.cycle
+        method, path = cycle.scope["method"], cycle.scope["path"]
+        serverlog.event(
+            serverlog.access,
+            "body_timeout",
+            f"request body too slow: {method} {path}, {self.body_received} bytes in "
+            f"{now - self.body_started:.1f} s",
+            logging.WARNING,
+            method=method,
+            path=path,
+            received_bytes=self.body_received,
+            client=self.client[0] if self.client else "unknown",
+        )
+        if not cycle.response_started:
+            self.transport.write(timeout_answer(self.body_timeout, self.body_min_rate))
+            cycle.scope.setdefault("extensions", {})[BODY_TIMED_OUT] = {}
+        # The request's task, waiting for the rest of the body, gets a disconnect and ends;
+        # what it answers now is dropped (the 408 is on its way).
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self.transport.close()
 
     def _shed_longest_waiter(self) -> None:
         waiting = [

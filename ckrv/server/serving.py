@@ -158,7 +158,9 @@ def serve(options: ServeOptions) -> None:
         timeout_graceful_shutdown=5,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
-        http=guarded_protocol(settings.header_timeout, cap),
+        http=guarded_protocol(
+            settings.header_timeout, cap, settings.body_timeout, settings.body_min_rate
+        ),
         # Idle keep-alive connections outlive the device-flow poll interval, so a polling CLI
         # keeps its connection instead of racing the server's close.
         timeout_keep_alive=math.ceil(settings.keep_alive_timeout),

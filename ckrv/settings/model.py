@@ -53,6 +53,8 @@ class Settings:
     device_poll_interval: int = 5
     device_starts_per_minute: int = 20
     header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    body_min_rate: int = 16 * 1024
     keep_alive_timeout: float = 20.0
     max_connections: int = 4096
     kubernetes_namespace: str = "ckrv-jobs"

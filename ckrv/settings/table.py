@@ -11,6 +11,8 @@ from ckrv.contracts.network import check_mode
 from ckrv.settings.values import (
     address_list,
     allowed_hosts,
+    body_min_rate,
+    body_timeout,
     count,
     cpu_seconds,
     duration,
@@ -226,6 +228,27 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
         10.0,
         "How long a connection may take to send a request's head (line and headers) before "
         "it is closed: slow or silent connections cannot pile up.",
+    ),
+    (
+        "server",
+        "body_timeout",
+        body_timeout,
+        30.0,
+        "How long a request's body may take once its head has arrived, plus one second for "
+        "every `body_min_rate` bytes received (1s to 1h). A body trickled or stalled past it "
+        "is answered 408 and its connection closed, so slow senders cannot hold connections "
+        "and request memory.",
+    ),
+    (
+        "server",
+        "body_min_rate",
+        body_min_rate,
+        16 * 1024,
+        "The slowest pace a body may keep, in bytes per second (at least 1K). A rate besides "
+        "the deadline, because a fixed deadline would cut a worker's large artifact upload on a "
+        "slow link: at this pace an upload of any size goes through, and holding a connection "
+        "costs a client this much traffic a second (16K is 128 kbit/s; every one of 4096 "
+        "connections held so takes 512 Mbit/s).",
     ),
     (
         "server",

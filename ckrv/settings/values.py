@@ -57,6 +57,22 @@ def secrets_total(value: Any) -> int:
     return total
 
 
+def body_timeout(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 1 <= seconds <= 3600:
+        raise ValueError("expected a duration from 1s to 1h")
+    return seconds
+
+
+def body_min_rate(value: Any) -> int:
+    """Bytes per second. Below 1 KiB a client could hold a connection for the price of a few
+    bytes a second, which the deadline exists to prevent."""
+    rate = parse_size(value)
+    if rate < 1024:
+        raise ValueError("expected a size per second of at least 1K, e.g. 16K")
+    return rate
+
+
 def cpu_seconds(value: Any) -> int:
     seconds = parse_duration(value)
     if seconds < 0:

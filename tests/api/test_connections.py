@@ -1,6 +1,7 @@
 """Connections against a real `ckrv serve` on loopback, over raw sockets: a request head must
-arrive in time, idle connections cannot crowd out new clients, and a CLI polling the device
-flow on one keep-alive connection keeps it (docs/security.md item 33)."""
+arrive in time, and a body at a minimum pace; idle connections cannot crowd out new clients,
+and a CLI polling the device flow on one keep-alive connection keeps it (docs/security.md
+item 33)."""
 
 from __future__ import annotations
 
@@ -155,3 +156,99 @@ def test_a_cli_polling_at_the_interval_keeps_its_connection(default_server: Serv
             answer = _request(conn, "POST", "/v1/auth/token", poll)
             assert answer, "the server closed the connection between polls"
             assert b"authorization_pending" in answer
+
+
+# --- request bodies: body_timeout, stretched by body_min_rate ---
+
+
+@pytest.fixture
+def quick_bodies(tmp_path: Path) -> Iterator[Server]:
+    """A server giving a body 1 s plus 1 s per KiB received, holding at most 20 connections."""
+    settings = 'body_timeout = "1s"\nbody_min_rate = "1K"\nmax_connections = 20'
+    server = _server(tmp_path, settings)
+    yield server
+    assert server.stop() == 0
+
+
+_DEVICE_HEAD = (
+    "POST /v1/auth/device HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+)
+
+
+def _readable(sock: socket.socket) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def _json_of(response: bytes) -> dict[str, str]:
+    return dict(json.loads(response.partition(b"\r\n\r\n")[2]))
+
+
+def test_a_trickled_body_is_cut_off_with_408_while_others_are_served(
+    quick_bodies: Server,
+) -> None:
+    with _connect(quick_bodies) as trickler:
+        trickler.sendall(_DEVICE_HEAD.format(length=1000).encode() + b"{")
+        started = time.monotonic()
+        while not _readable(trickler):
+            assert time.monotonic() - started < 8, "a trickled body is never cut off"
+            with _connect(quick_bodies) as other:
+                assert _request(other, "GET", "/healthz", {}).startswith(b"HTTP/1.1 200")
+            trickler.sendall(b" ")  # JSON whitespace: 5 bytes a second earn next to nothing
+            time.sleep(0.2)
+        answer = _response(trickler)
+        elapsed = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert _json_of(answer)["error"] == "request_timeout"
+        assert "body_timeout" in _json_of(answer)["message"]
+        assert elapsed >= 1, "cut off before its deadline"
+        wait_for(lambda: _closed_by_server(trickler), timeout=5, what="the connection closed")
+
+    def logged() -> bool:
+        log = "".join(quick_bodies.output)
+        return "request body too slow: POST /v1/auth/device" in log and (
+            "POST /v1/auth/device 408" in log
+        )
+
+    wait_for(logged, timeout=5, what="the server log to record the slow body")
+    assert "Traceback" not in "".join(quick_bodies.output)
+
+
+def test_the_pace_of_a_body_decides_not_its_length(quick_bodies: Server) -> None:
+    """A body sent in small chunks at 1.5 KB a second is served though it takes longer than
+    body_timeout in all (each KiB earns a second), while one beside it at 10 bytes a second
+    is cut off."""
+    body = b'{"client_id": "slow-but-steady"' + b" " * 3000 + b"}"
+    with _connect(quick_bodies) as steady, _connect(quick_bodies) as slower:
+        steady.sendall(_DEVICE_HEAD.format(length=len(body)).encode())
+        slower.sendall(_DEVICE_HEAD.format(length=len(body)).encode())
+        started = time.monotonic()
+        for at in range(0, len(body), 150):
+            assert not _readable(steady), "answered before the whole body arrived"
+            steady.sendall(body[at : at + 150])
+            if not _readable(slower):
+                slower.sendall(b" ")
+            time.sleep(0.1)
+        answer = _response(steady)
+        assert time.monotonic() - started > 1.5
+        assert _response(slower).startswith(b"HTTP/1.1 408")
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert _json_of(answer)["device_code"]
+
+
+def test_stalled_bodies_end_their_requests(quick_bodies: Server) -> None:
+    """Bodies that stop half-way are cut off, and their requests end with them: 30 of them,
+    more than the 20 connections (and 21 requests) the server serves at once, then a new
+    request is served, not answered 503 for requests still waiting on the stalled bodies."""
+    for _ in range(2):
+        stalled = [_connect(quick_bodies) for _ in range(15)]
+        try:
+            for sock in stalled:
+                sock.sendall(_DEVICE_HEAD.format(length=100).encode() + b'{"client_id": ')
+            for sock in stalled:
+                assert _response(sock).startswith(b"HTTP/1.1 408")
+        finally:
+            for sock in stalled:
+                sock.close()
+    with _connect(quick_bodies) as later:
+        assert _request(later, "GET", "/healthz", {}).startswith(b"HTTP/1.1 200")

@@ -29,7 +29,17 @@ RENDERED: list[tuple[CkrvError, int, dict[str, Any]]] = [
     (errors.InvalidRequest("m"), 400, {"error": "invalid_request", "error_description": "m"}),
     (errors.UsageError("m"), 400, {"error": "invalid_request", "error_description": "m"}),
     (errors.CredentialMismatch("m"), 400, {"error": "credential_mismatch"}),
+    (
+        errors.UnknownFields("m", unknown=["netwrok"], accepted=["network", "spec_content"]),
+        400,
+        {
+            "error": "unknown_fields",
+            "unknown_fields": ["netwrok"],
+            "accepted_fields": ["network", "spec_content"],
+        },
+    ),
     (errors.PayloadTooLarge("m"), 413, {"error": "payload_too_large"}),
+    (errors.RequestTimeout("m"), 408, {"error": "request_timeout"}),
     (ArtifactTooLarge("m"), 413, {"error": "payload_too_large"}),
     (errors.Conflict("m"), 409, {"error": "conflict"}),
     (AlreadyExists("m"), 409, {"error": "conflict"}),

@@ -27,3 +27,23 @@ def test_a_keep_alive_not_longer_than_the_poll_interval_is_refused(tmp_path: Pat
     config.write_text('[server]\nkeep_alive_timeout = "5s"\ndevice_poll_interval = 5\n')
     with pytest.raises(ConfigError, match=r"keep_alive_timeout .* longer than device_poll"):
         resolve_settings(ServeOptions(data_dir=tmp_path / "data", config=config))
+
+
+def test_a_body_deadline_that_would_not_bound_slow_bodies_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from ckrv.errors import ConfigError
+    from ckrv.settings import load_settings
+
+    config = tmp_path / "ckrv.toml"
+    for setting, said in [
+        ('body_timeout = "0s"', r"body_timeout .*from 1s to 1h"),
+        ('body_timeout = "2h"', r"body_timeout .*from 1s to 1h"),
+        ("body_min_rate = 10", r"body_min_rate .*at least 1K"),
+    ]:
+        config.write_text(f"[server]\n{setting}\n")
+        with pytest.raises(ConfigError, match=said):
+            load_settings(tmp_path, config)
+    config.write_text('[server]\nbody_timeout = "2m"\nbody_min_rate = "64K"\n')
+    settings = load_settings(tmp_path, config)
+    assert (settings.body_timeout, settings.body_min_rate) == (120.0, 64 * 1024)

@@ -46,6 +46,7 @@ def _type_name(converter: Any) -> str:
         conf.sandbox_mode: "`bwrap` or `none`",
         conf.size: "size",
         conf.secrets_total: "size",
+        conf.body_min_rate: "size per second",
         conf.count: "integer",
         conf.cpu_seconds: "duration",
     }
@@ -53,7 +54,7 @@ def _type_name(converter: Any) -> str:
 
 
 def _default_text(converter: Any, value: Any) -> str:
-    if converter in (conf.size, conf.secrets_total):
+    if converter in (conf.size, conf.secrets_total, conf.body_min_rate):
         return f"`{human_size(value)}`" if value else "`0` (no limit)"
     if _type_name(converter) == "duration":
         if not value:

@@ -143,6 +143,8 @@ def notes(schema: S) -> str:
         out.append(limits[0][0].upper() + "; ".join(limits)[1:] + ".")
     if schema.get("writeOnly"):
         out.append("Write-only: never returned.")
+    if schema.get("additionalProperties") is False:
+        out.append("Other keys are refused.")
     if "default" in schema:
         out.append(f"Default `{schema['default']}`.")
     if "example" in schema:

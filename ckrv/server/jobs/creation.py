@@ -26,6 +26,25 @@ _MAX_SETUP = 16 * 1024
 # The body of a request that creates jobs (a job, a follow-up, a group): its spec, each byte up
 # to six as a JSON escape (\u00XX), and room for the other fields.
 MAX_CREATE_BODY = MAX_SPEC_BYTES * 6 + 65536
+# The keys of POST /v1/jobs: the cloud API contract's JobCreate (its first four), then ours.
+# Any other is refused (web/http.py), so a misspelt option is never run as its default.
+JOB_FIELDS = frozenset(
+    {
+        "spec_content",
+        "git_repo_url",
+        "git_base_branch",
+        "git_credential_name",
+        "agent",
+        "timeout_seconds",
+        "setup",
+        "push",
+        "network",
+        "allowed_hosts",
+        "limits",
+        "verify",
+        "fix_rounds",
+    }
+)
 
 
 def _credential(

@@ -40,6 +40,9 @@ INHERITED = (
     "verify",
     "fix_rounds",
 )
+# The keys of its request; any other is refused (web/http.py), `git_repo_url` too: a
+# follow-up's repository is its parent's.
+FOLLOW_UP_FIELDS = frozenset({"spec_content", *INHERITED})
 
 
 def follow_up(

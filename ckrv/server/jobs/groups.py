@@ -24,11 +24,12 @@ from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.errors import InvalidRequest
 from ckrv.server.identity.users import spend_quota
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.creation import parse_new_job
+from ckrv.server.jobs.creation import JOB_FIELDS, parse_new_job
 from ckrv.server.services import Services
 from ckrv.server.web.http import field
 
 MAX_ATTEMPTS = 10  # jobs in one group, all agents together
+GROUP_FIELDS = JOB_FIELDS | {"attempts", "agents"}  # the keys of its request
 _ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud and typed by hand
 _ID_LENGTH = 8
 GROUP_ID = re.compile(rf"^g-[{_ALPHABET}]{{{_ID_LENGTH}}}$")

@@ -26,6 +26,12 @@ from ckrv.server.web.http import FastJSONResponse, field, json_body
 from ckrv.server.web.request_auth import client_address, current_user, services
 from ckrv.server.web.throttle import Throttle
 
+# Unknown keys are ignored here, not refused as on the other routes: these are OAuth endpoints,
+# whose server "MUST ignore unrecognized request parameters" (RFC 6749 §3.2), and an OAuth
+# client may send standard ones this server does not use (`scope` to the device endpoint of
+# RFC 8628, `token_type_hint` to RFC 7009's revoke). A missing required key is still a 400.
+OAUTH_OPEN = None
+
 
 def _token_response(access: str, refresh: str, ttl: float) -> JSONResponse:
     return JSONResponse(
@@ -53,7 +59,7 @@ def _count_device_start(throttle: Throttle, addr: str) -> None:
 
 
 async def start_device_flow(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, accepted=OAUTH_OPEN)
     client_id = field(body, "client_id")
     if not 0 < len(client_id) <= 100:
         raise InvalidRequest("client_id must be 1 to 100 characters")
@@ -76,7 +82,7 @@ async def start_device_flow(request: Request) -> Response:
 
 
 async def exchange_device_code(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, accepted=OAUTH_OPEN)
     if field(body, "grant_type") != device.DEVICE_GRANT:
         raise UnsupportedGrantType(f"grant_type must be {device.DEVICE_GRANT}")
     device_code, client_id = field(body, "device_code"), field(body, "client_id")
@@ -97,7 +103,7 @@ async def exchange_device_code(request: Request) -> Response:
 
 
 async def refresh_tokens(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, accepted=OAUTH_OPEN)
     if field(body, "grant_type") != "refresh_token":
         raise UnsupportedGrantType("grant_type must be refresh_token")
     token = field(body, "refresh_token")
@@ -112,7 +118,7 @@ async def refresh_tokens(request: Request) -> Response:
 
 
 async def revoke_token(request: Request) -> Response:
-    body = await json_body(request)
+    body = await json_body(request, accepted=OAUTH_OPEN)
     token = field(body, "token")
     await services(request).db.write(lambda c: revoke_refresh_token(c, token))
     return JSONResponse({"revoked": True})  # RFC 7009: same answer for unknown tokens

@@ -11,10 +11,13 @@ from ckrv.server.vault import store
 from ckrv.server.web.http import field, json_body
 from ckrv.server.web.request_auth import current_user_id, services
 
+# The cloud API contract's CredentialCreate; any other key is refused.
+_CREDENTIAL_FIELDS = ("name", "provider", "credential_type", "value")
+
 
 async def add_credential(request: Request) -> Response:
     user_id = current_user_id(request)
-    body = await json_body(request)
+    body = await json_body(request, accepted=_CREDENTIAL_FIELDS)
     name, provider = field(body, "name"), field(body, "provider")
     kind, value = field(body, "credential_type"), field(body, "value")
     svc = services(request)

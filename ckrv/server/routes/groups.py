@@ -13,7 +13,13 @@ from starlette.routing import Route
 from ckrv.contracts.jobmodel import TERMINAL
 from ckrv.errors import Conflict, NotFound
 from ckrv.server.jobs.creation import MAX_CREATE_BODY, refuse_unconfined
-from ckrv.server.jobs.groups import group_members, insert_group, parse_new_group, public_group
+from ckrv.server.jobs.groups import (
+    GROUP_FIELDS,
+    group_members,
+    insert_group,
+    parse_new_group,
+    public_group,
+)
 from ckrv.server.jobs.lifecycle import log_queued
 from ckrv.server.services import Services
 from ckrv.server.web.http import FastJSONResponse, json_body
@@ -22,7 +28,7 @@ from ckrv.server.web.request_auth import current_user_id, services
 
 async def create_group(request: Request) -> Response:
     user_id = current_user_id(request)
-    body = await json_body(request, max_bytes=MAX_CREATE_BODY)
+    body = await json_body(request, accepted=GROUP_FIELDS, max_bytes=MAX_CREATE_BODY)
     svc = services(request)
     new_jobs = parse_new_group(svc, user_id, body)
     refuse_unconfined(svc)

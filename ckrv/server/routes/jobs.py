@@ -24,8 +24,13 @@ from ckrv.errors import (
     NotFound,
 )
 from ckrv.server.jobs import store as jobs
-from ckrv.server.jobs.creation import MAX_CREATE_BODY, parse_new_job, refuse_unconfined
-from ckrv.server.jobs.followups import DELTA, follow_up
+from ckrv.server.jobs.creation import (
+    JOB_FIELDS,
+    MAX_CREATE_BODY,
+    parse_new_job,
+    refuse_unconfined,
+)
+from ckrv.server.jobs.followups import DELTA, FOLLOW_UP_FIELDS, follow_up
 from ckrv.server.web.http import (
     FastJSONResponse,
     decode_cursor,
@@ -40,7 +45,7 @@ _ID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")
 
 async def create_job(request: Request) -> Response:
     user_id = current_user_id(request)
-    body = await json_body(request, max_bytes=MAX_CREATE_BODY)
+    body = await json_body(request, accepted=JOB_FIELDS, max_bytes=MAX_CREATE_BODY)
     svc = services(request)
     new_job = parse_new_job(svc, user_id, body)
     refuse_unconfined(svc)
@@ -83,7 +88,7 @@ async def continue_job(request: Request) -> Response:
     """A follow-up of the job: it starts from the job's result (followups.py)."""
     user_id = current_user_id(request)
     parent = owned_job(request, user_id)
-    body = await json_body(request, max_bytes=MAX_CREATE_BODY)
+    body = await json_body(request, accepted=FOLLOW_UP_FIELDS, max_bytes=MAX_CREATE_BODY)
     svc = services(request)
     new_job = follow_up(svc, user_id, parent, body)
     refuse_unconfined(svc)

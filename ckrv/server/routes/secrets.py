@@ -18,7 +18,7 @@ from ckrv.server.web.request_auth import current_user_id, services
 async def put_secret(request: Request) -> Response:
     user_id = current_user_id(request)
     name = request.path_params["name"]
-    value = field(await json_body(request), "value")
+    value = field(await json_body(request, accepted=("value",)), "value")
     svc = services(request)
 
     def put(conn: sqlite3.Connection) -> tuple[bool, dict[str, Any]]:

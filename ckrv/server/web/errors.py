@@ -1,11 +1,12 @@
 """The one error handler: any CkrvError a route lets through becomes its HTTP answer,
 `{"error": code, "message": ..., **fields}` with the error's status. Starlette's own 404 and
-405 get the same shape."""
+405 get the same shape. A client gone before its body arrived gets nothing (nobody reads it):
+its access log line says 408 when the server cut it off for a slow body, else 499."""
 
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ckrv.errors import CkrvError, RateLimited
@@ -22,6 +23,8 @@ OAUTH_CODES = (
     "invalid_client",
 )
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ckrv"'}
+# The scope extension connections.py sets on a request whose body it timed out and answered 408.
+BODY_TIMED_OUT = "ckrv.body_timeout"
 
 
 def error_response(exc: CkrvError) -> Response:
@@ -54,4 +57,16 @@ async def starlette_http_exception(request: Request, exc: Exception) -> Response
     )
 
 
-EXCEPTION_HANDLERS = {CkrvError: ckrv_error, HTTPException: starlette_http_exception}
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up while its body was being read, or connections.py cut off a slow
+    body (and answered 408 itself): not a server failure. The answer is never sent; its status
+    is what the access log records (499: nginx's "client closed request")."""
+    timed_out = BODY_TIMED_OUT in request.scope.get("extensions", {})
+    return Response(status_code=408 if timed_out else 499)
+
+
+EXCEPTION_HANDLERS = {
+    CkrvError: ckrv_error,
+    HTTPException: starlette_http_exception,
+    ClientDisconnect: client_gone,
+}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import re
+from collections.abc import Collection
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ckrv.errors import InvalidRequest, PayloadTooLarge
+from ckrv.errors import InvalidRequest, PayloadTooLarge, UnknownFields
 
 _MAX_JSON_BODY = 2 * 1024 * 1024
 
@@ -37,7 +39,12 @@ def header(request: Request, name: bytes) -> str | None:
     return None
 
 
-async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dict[str, Any]:
+async def json_body(
+    request: Request, *, accepted: Collection[str] | None, max_bytes: int = _MAX_JSON_BODY
+) -> dict[str, Any]:
+    """The request's JSON object. `accepted`: the keys the route takes, any other is refused
+    (a misspelt option would otherwise be served as its default); None only where a standard
+    says to ignore unknown keys (the OAuth endpoints)."""
     length = header(request, b"content-length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise _too_large(max_bytes)
@@ -55,7 +62,26 @@ async def json_body(request: Request, *, max_bytes: int = _MAX_JSON_BODY) -> dic
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if accepted is not None:
+        refuse_unknown_fields(body, accepted)
     return body
+
+
+def refuse_unknown_fields(body: dict[str, Any], accepted: Collection[str]) -> None:
+    unknown = [key for key in body if key not in accepted]
+    if not unknown:
+        return
+    known = sorted(accepted)
+    named = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1)
+        named.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise UnknownFields(
+        f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
+        f"this request takes {', '.join(known)}",
+        unknown=unknown,
+        accepted=known,
+    )
 
 
 def field(

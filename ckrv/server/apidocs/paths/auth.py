@@ -6,6 +6,12 @@ from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, json_cont
 from ckrv.server.identity.device_flow import DEVICE_GRANT
 
 _TOKEN_ERRORS = {"400": ok(ref("TokenErrorResponse"), "Pending, denied, expired or invalid")}
+# What routes/auth.py does with keys it does not know, unlike the other routes.
+_OAUTH_OPEN = (
+    "Other keys are ignored, as an OAuth server must (RFC 6749 §3.2): a client may send "
+    "standard ones this server does not use, such as `scope`."
+)
+
 openapi_paths = {
     "/auth/device": {
         "post": {
@@ -15,6 +21,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "description": _OAUTH_OPEN,
                     "required": ["client_id"],
                     "properties": {
                         "client_id": {"type": "string", "minLength": 1, "maxLength": 100}
@@ -41,6 +48,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "description": _OAUTH_OPEN,
                     "required": ["client_id", "device_code", "grant_type"],
                     "properties": {
                         "client_id": {"type": "string"},
@@ -60,6 +68,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "description": _OAUTH_OPEN,
                     "required": ["refresh_token", "grant_type"],
                     "properties": {
                         "refresh_token": {"type": "string"},
@@ -78,6 +87,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "description": _OAUTH_OPEN,
                     "required": ["token"],
                     "properties": {"token": {"type": "string"}},
                 }

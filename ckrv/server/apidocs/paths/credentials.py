@@ -21,6 +21,8 @@ openapi_schemas = {
     },
     "CredentialCreate": {
         "type": "object",
+        "description": "Other keys are refused (400 `unknown_fields`, naming them).",
+        "additionalProperties": False,
         "required": ["name", "provider", "credential_type", "value"],
         "properties": {
             "name": _NAME,

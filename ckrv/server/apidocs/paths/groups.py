@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ckrv.server.apidocs.paths.jobs import JOB_CREATE
 from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, ok, path_param, ref
 
 _NINT = {"type": ["integer", "null"]}
@@ -9,9 +10,11 @@ _NUM = {"type": ["number", "null"]}
 
 openapi_schemas = {
     "GroupCreate": {
-        "allOf": [ref("JobCreate")],
         "type": "object",
+        "additionalProperties": False,
+        "required": JOB_CREATE["required"],
         "properties": {
+            **JOB_CREATE["properties"],
             "attempts": {
                 "type": "integer",
                 "minimum": 1,
@@ -27,7 +30,8 @@ openapi_schemas = {
             },
         },
         "description": "A job's fields (JobCreate), run as several attempts: one job per "
-        "attempt, each with its own log, diff, quota and sandbox.",
+        "attempt, each with its own log, diff, quota and sandbox. Other keys are refused "
+        "(400 `unknown_fields`, naming them).",
     },
     "GroupAttempt": {
         "type": "object",

@@ -2,14 +2,91 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, body, ok, path_param, ref
+from ckrv.server.apidocs.paths.shared import AUTH_ERRORS, ERROR, S, body, ok, path_param, ref
 
 _STATUS = ["pending", "running", "succeeded", "failed", "timeout", "cancelled"]
 _NSTR = {"type": ["string", "null"]}
 _NTIME = {"type": ["string", "null"], "format": "date-time"}
 _NNUM = {"type": ["number", "null"]}
+
+# Any key not listed is refused (400 `unknown_fields`): a misspelt option is never run as its
+# default. The contract's four keys come first.
+JOB_CREATE: S = {
+    "type": "object",
+    "description": "Other keys are refused (400 `unknown_fields`, naming them).",
+    "additionalProperties": False,
+    "required": ["spec_content", "git_repo_url"],
+    "properties": {
+        "spec_content": {
+            "type": "string",
+            "description": "Full spec text (UTF-8, at most 1 MiB)",
+        },
+        "git_repo_url": {"type": "string", "description": "https:// or ssh:// repository URL"},
+        # Optional fields: null is the same as leaving the field out.
+        "git_base_branch": {"type": ["string", "null"], "default": "main"},
+        "git_credential_name": {"type": ["string", "null"]},
+        "agent": {
+            "type": ["string", "null"],
+            "description": "Agent preset or configured agent",
+        },
+        "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        "setup": {
+            "type": ["string", "null"],
+            "description": "Shell command run before the agent",
+        },
+        "push": {
+            "type": ["boolean", "null"],
+            "description": "Push the feature branch on success",
+        },
+        "network": {
+            "type": ["string", "null"],
+            "enum": ["open", "allowlist", "none", None],
+            "description": "What the job's commands may reach: `open`, `allowlist` (only "
+            "the allowed hosts, through the worker's filtering proxy) or `none`. Default: "
+            "the server's setting for the agent and repository. A job may only narrow it "
+            "unless the server sets `jobs_may_widen_network`.",
+        },
+        "allowed_hosts": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "description": "Hosts added to the allowlist: `name`, `*.name`, `name:port` "
+            "(ports 80 and 443 unless given) or an IP address. Without "
+            "`jobs_may_widen_network`, each must be covered by the server's allowlist "
+            "when that applies.",
+        },
+        "limits": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                "memory": {"type": ["string", "integer", "null"], "examples": ["2G"]},
+                "cpu_time": {"type": ["string", "integer", "null"], "examples": ["10m"]},
+                "processes": {"type": ["integer", "null"], "minimum": 1, "examples": [256]},
+                "disk": {"type": ["string", "integer", "null"], "examples": ["5G"]},
+            },
+            "description": "Resource limits of the job's commands, each optional: `memory` "
+            "and `disk` as sizes (512M, 2G, or bytes), `cpu_time` as a duration (90s, 10m, "
+            "or seconds) per process, `processes` a whole number. A job may only lower a "
+            "limit below what the operator's settings give it (`[server]`, then the "
+            "agent's table), never raise it: a higher value is a 400 naming the setting "
+            "an operator would change. Left out: the operator's limit.",
+        },
+        "verify": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "maxItems": 20,
+            "description": "Shell commands run in the job's sandbox after the agent, in "
+            "order; the result is verified when each exits 0. Left out: the first "
+            "matching `[repositories.\"URL-PATTERN\"]` table's `verify`, else the agent's.",
+        },
+        "fix_rounds": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "description": "After a failing verify, run the agent again with the failing "
+            "output (in `CKRV_VERIFY_OUTPUT_FILE` and the history file), then verify "
+            "again, up to this many times (at most the server's `max_fix_rounds`).",
+        },
+    },
+}
 
 openapi_schemas = {
     "Job": {
@@ -121,80 +198,7 @@ openapi_schemas = {
             },
         },
     },
-    "JobCreate": {
-        "type": "object",
-        "required": ["spec_content", "git_repo_url"],
-        "properties": {
-            "spec_content": {
-                "type": "string",
-                "description": "Full spec text (UTF-8, at most 1 MiB)",
-            },
-            "git_repo_url": {"type": "string", "description": "https:// or ssh:// repository URL"},
-            # Optional fields: null is the same as leaving the field out.
-            "git_base_branch": {"type": ["string", "null"], "default": "main"},
-            "git_credential_name": {"type": ["string", "null"]},
-            "agent": {
-                "type": ["string", "null"],
-                "description": "Agent preset or configured agent",
-            },
-            "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
-            "setup": {
-                "type": ["string", "null"],
-                "description": "Shell command run before the agent",
-            },
-            "push": {
-                "type": ["boolean", "null"],
-                "description": "Push the feature branch on success",
-            },
-            "network": {
-                "type": ["string", "null"],
-                "enum": ["open", "allowlist", "none", None],
-                "description": "What the job's commands may reach: `open`, `allowlist` (only "
-                "the allowed hosts, through the worker's filtering proxy) or `none`. Default: "
-                "the server's setting for the agent and repository. A job may only narrow it "
-                "unless the server sets `jobs_may_widen_network`.",
-            },
-            "allowed_hosts": {
-                "type": ["array", "null"],
-                "items": {"type": "string"},
-                "description": "Hosts added to the allowlist: `name`, `*.name`, `name:port` "
-                "(ports 80 and 443 unless given) or an IP address. Without "
-                "`jobs_may_widen_network`, each must be covered by the server's allowlist "
-                "when that applies.",
-            },
-            "limits": {
-                "type": ["object", "null"],
-                "additionalProperties": False,
-                "properties": {
-                    "memory": {"type": ["string", "integer", "null"], "examples": ["2G"]},
-                    "cpu_time": {"type": ["string", "integer", "null"], "examples": ["10m"]},
-                    "processes": {"type": ["integer", "null"], "minimum": 1, "examples": [256]},
-                    "disk": {"type": ["string", "integer", "null"], "examples": ["5G"]},
-                },
-                "description": "Resource limits of the job's commands, each optional: `memory` "
-                "and `disk` as sizes (512M, 2G, or bytes), `cpu_time` as a duration (90s, 10m, "
-                "or seconds) per process, `processes` a whole number. A job may only lower a "
-                "limit below what the operator's settings give it (`[server]`, then the "
-                "agent's table), never raise it: a higher value is a 400 naming the setting "
-                "an operator would change. Left out: the operator's limit.",
-            },
-            "verify": {
-                "type": ["array", "null"],
-                "items": {"type": "string"},
-                "maxItems": 20,
-                "description": "Shell commands run in the job's sandbox after the agent, in "
-                "order; the result is verified when each exits 0. Left out: the first "
-                "matching `[repositories.\"URL-PATTERN\"]` table's `verify`, else the agent's.",
-            },
-            "fix_rounds": {
-                "type": ["integer", "null"],
-                "minimum": 0,
-                "description": "After a failing verify, run the agent again with the failing "
-                "output (in `CKRV_VERIFY_OUTPUT_FILE` and the history file), then verify "
-                "again, up to this many times (at most the server's `max_fix_rounds`).",
-            },
-        },
-    },
+    "JobCreate": JOB_CREATE,
     "JobListResponse": {
         "type": "object",
         "properties": {"jobs": {"type": "array", "items": ref("Job")}, "next_cursor": _NSTR},
@@ -223,8 +227,19 @@ openapi_schemas = {
 }
 
 # The options a follow-up may override, described once (JobCreate's).
-_CREATE: dict[str, Any] = cast(dict[str, Any], openapi_schemas["JobCreate"])["properties"]
 _JOB_ID = path_param("job_id", "Job id (UUID)")
+# A follow-up takes a new job's keys but the repository (its parent's); null or left out: the
+# parent's value.
+_FOLLOW_UP: S = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["spec_content"],
+    "properties": {
+        **{k: v for k, v in JOB_CREATE["properties"].items() if k != "git_repo_url"},
+        "spec_content": {"type": "string", "description": "The next instruction"},
+        "git_base_branch": _NSTR,
+    },
+}
 _NOT_FOUND = {
     "404": {
         "description": "No such job (or not yours)",
@@ -316,26 +331,7 @@ openapi_paths = {
             "the parent is found like any job of the caller (another user's is a 404), and "
             "POST /jobs keeps the cloud API contract's shape.",
             "parameters": [_JOB_ID],
-            "requestBody": body(
-                {
-                    "type": "object",
-                    "required": ["spec_content"],
-                    "properties": {
-                        "spec_content": {"type": "string", "description": "The next instruction"},
-                        "agent": _NSTR,
-                        "git_credential_name": _NSTR,
-                        "git_base_branch": _NSTR,
-                        "setup": _NSTR,
-                        "push": {"type": ["boolean", "null"]},
-                        "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
-                        "network": _CREATE["network"],
-                        "allowed_hosts": _CREATE["allowed_hosts"],
-                        "limits": _CREATE["limits"],
-                        "verify": {"type": ["array", "null"], "items": {"type": "string"}},
-                        "fix_rounds": {"type": ["integer", "null"], "minimum": 0},
-                    },
-                }
-            ),
+            "requestBody": body(_FOLLOW_UP),
             "responses": {
                 "201": ok(ref("Job"), "Follow-up created and queued"),
                 "400": ERROR,

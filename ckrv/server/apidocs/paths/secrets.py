@@ -48,6 +48,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "additionalProperties": False,
                     "required": ["value"],
                     "properties": {"value": {"type": "string", "minLength": 1, "writeOnly": True}},
                 }

@@ -58,6 +58,16 @@ SCHEMAS: S = {
             "error": {"type": "string"},
             "message": {"type": "string"},
             "error_description": {"type": "string"},
+            "unknown_fields": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "`unknown_fields`: the body's keys the route does not take",
+            },
+            "accepted_fields": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "`unknown_fields`: the keys it takes",
+            },
         },
     },
     "DeviceCodeResponse": {

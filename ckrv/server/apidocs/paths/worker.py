@@ -31,6 +31,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "additionalProperties": False,
                     "properties": {  # null is the same as leaving a field out
                         "status": {"type": ["string", "null"], "enum": ["running", None]},
                         "phase": {
@@ -52,6 +53,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "additionalProperties": False,
                     "required": ["entries"],
                     "properties": {
                         "entries": {
@@ -94,7 +96,12 @@ openapi_paths = {
             "parameters": [_JOB_ID, path_param("run", "Verify run, from 0")],
             "summary": "Upload one verify run's transcript (masked again by the server)",
             "requestBody": body(
-                {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["text"],
+                    "properties": {"text": {"type": "string"}},
+                }
             ),
             "responses": {"200": _OK, "413": ERROR, **_ERRORS},
         }
@@ -142,6 +149,7 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
+                    "additionalProperties": False,
                     "required": ["status"],
                     "properties": {
                         "status": {"type": "string", "enum": ["succeeded", "failed"]},
