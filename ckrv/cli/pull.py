@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from ckrv.cli.context import api_url, streams, user_api
 from ckrv.cli.iostreams import IOStreams
 from ckrv.cli.output import visible
 from ckrv.contracts.jobmodel import short_id
+
+if TYPE_CHECKING:
+    from ckrv.client.api import Api
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,18 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
     from ckrv.client.groups import find_target
     from ckrv.client.jobs import fetch_diff, require_success, require_verified
 
+    rebuilt = False
     with user_api(opts.api_url) as api:
         found = find_target(api, opts.job, opts.attempt)
         require_success(found)
         if opts.require_verified:
             require_verified(found)
         patch = fetch_diff(api, found["id"], delta=opts.delta)
-    if opts.delta and found.get("start_commit"):  # the step starts from the parent's result
-        found = {**found, "base_commit": found["start_commit"]}
+        if opts.delta and found.get("start_commit"):  # the step starts from the parent's result
+            start = found["start_commit"]
+            if opts.branch is not None and patch.strip():
+                start, rebuilt = _parent_result(api, found)
+            found = {**found, "base_commit": start}
     sid = short_id(found["id"])
     if opts.no_apply:
         io.out_bytes(patch)
@@ -51,9 +58,20 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
     elif not patch.strip():
         io.out(f"job {sid} changed nothing; there is nothing to apply")
     elif opts.branch is not None:
-        _to_branch(io, found, patch, opts.branch, opts.three_way)
+        _to_branch(io, found, patch, opts.branch, opts.three_way, rebuilt)
     else:
         _to_worktree(io, found, patch, opts.three_way)
+
+
+def _parent_result(api: Api, job: dict[str, Any]) -> tuple[str, bool]:
+    """Where a follow-up's own step goes on a branch: its parent's result, rebuilt here from
+    the parent's diff when it was never pushed (client/apply.py `parent_result`)."""
+    from ckrv.client import apply, repo
+    from ckrv.client.jobs import fetch_diff
+
+    root = repo.find_root()
+    found = apply.parent_result(root, job, lambda: fetch_diff(api, job["parent"]))
+    return found.commit, found.rebuilt
 
 
 @click.command()
@@ -79,7 +97,7 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
     "--delta",
     is_flag=True,
     help="For a follow-up (ckrv continue): only its own step, not the thread's whole change "
-    "since its base.",
+    "since its base. With --branch the branch starts at its parent's result.",
 )
 @click.option(
     "--require-verified",
@@ -105,7 +123,12 @@ def pull(
     """Apply a succeeded job's diff to the repository in the current directory.
 
     A follow-up's diff (ckrv continue) is its thread's whole change since the thread's base
-    commit; --delta takes only its own step, from its parent's result.
+    commit; --delta takes only its own step, from its parent's result. `--delta --branch NAME`
+    starts NAME at the parent's result commit: from this repository, else fetched from the
+    job's repository (where a pushed thread has it), else, when the parent never pushed,
+    rebuilt here as one commit holding the parent's diff (its files, a different commit id)
+    on the thread's base commit. When even that cannot be done (the parent's diff expired, the
+    base commit is gone) it exits 4 and changes nothing.
 
     The diff is checked with `git apply --check` first, so when it does not fit nothing is
     changed. With --branch it is committed on a new branch at the job's base commit instead
@@ -122,6 +145,7 @@ def pull(
       ckrv pull 3f8a9b2c --require-verified
       ckrv pull g-7kq3m2xa --attempt 2
       ckrv pull 3f8a9b2c --delta     # a follow-up's last step only
+      ckrv pull 3f8a9b2c --delta --branch step-2   # ... on a branch at its parent's result
     """
     if sum((output is not None, no_apply, branch is not None)) > 1:
         raise click.UsageError("use only one of --output, --no-apply and --branch")
@@ -182,16 +206,26 @@ def _commit_steps(created: list[str], title: str, *, staged: bool) -> list[tuple
 
 
 def _to_branch(
-    io: IOStreams, job: dict[str, Any], patch: bytes, branch: str, three_way: bool
+    io: IOStreams,
+    job: dict[str, Any],
+    patch: bytes,
+    branch: str,
+    three_way: bool,
+    rebuilt: bool = False,
 ) -> None:
     from ckrv.client import apply, repo
 
     root = repo.find_root()
     _warn_other_repository(io, root, job)
     result = apply.apply_on_branch(root, job, patch, branch, three_way=three_way)
+    where = "the job's base commit"
+    if rebuilt:
+        where = "its parent's result, rebuilt from the parent's diff (it was never pushed),"
+    elif job.get("start_commit") == job["base_commit"]:
+        where = "its parent's result"
     io.out(
-        f"created branch {io.paint(branch, 'green')} at the job's base commit "
-        f"{result.base_commit[:12]} with its diff as commit {result.commit[:12]}"
+        f"created branch {io.paint(branch, 'green')} at {where} {result.base_commit[:12]} "
+        f"with its diff as commit {result.commit[:12]}"
     )
     io.out(apply.diffstat(root, patch).rstrip())
     _next(

@@ -1,15 +1,18 @@
 """Applying a job's diff: to the working tree (checked first with `git apply --check`, so a patch
-that does not fit changes nothing), or as a commit on a new branch at the job's base commit."""
+that does not fit changes nothing), or as a commit on a new branch at the job's base commit (for
+a follow-up's own step, at its parent's result: `parent_result`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ckrv.client import repo
-from ckrv.errors import CkrvError
+from ckrv.contracts.jobmodel import short_id
+from ckrv.errors import CkrvError, GitError, NotFound
 
 _PATCH_FAILED = re.compile(r"^error: patch failed: (.+):\d+$")
 _CANNOT_READ = re.compile(r"^error: cannot read the current contents of '(.+)'$")
@@ -135,3 +138,42 @@ def apply_on_branch(
     commit = repo.commit_patch(root, base, patch, commit_message(job), three_way=three_way)
     repo.create_branch(root, branch, commit)
     return BranchResult(branch, commit, base)
+
+
+@dataclass(frozen=True)
+class ParentResult:
+    commit: str
+    rebuilt: bool  # True: made here from the thread's base and the parent's diff
+
+
+def parent_result(
+    root: Path, job: dict[str, Any], parent_diff: Callable[[], bytes]
+) -> ParentResult:
+    """The commit the follow-up `job` started from (its parent's result) in `root`: there
+    already, else fetched from the repository (a pushed thread has it on its feature branch),
+    else rebuilt: the thread's base commit with the parent's diff (`parent_diff()`: the
+    thread's whole change up to the parent) committed on it, which has the parent's result's
+    files though not its commit id. NotFound (exit 4) when even that cannot be done."""
+    start, url = job["start_commit"], job["git_repo_url"]
+    try:
+        repo.fetch_commit(root, url, start, job["feature_branch_name"])
+        return ParentResult(start, rebuilt=False)
+    except GitError:
+        pass  # never pushed (or pushed over since): rebuild it
+    parent = short_id(job["parent"])
+    why = f"job {parent}'s result {start[:12]} (where this step starts) was never pushed"
+    try:
+        repo.fetch_commit(root, url, job["base_commit"], job["git_base_branch"])
+        patch = parent_diff()
+        message = (
+            f"ckrv: the thread up to job {parent}\n\nRebuilt from job {job['parent']}'s diff "
+            f"on the thread's base commit: its result commit {start} was never pushed.\n"
+        )
+        return ParentResult(repo.commit_patch(root, job["base_commit"], patch, message), True)
+    except (GitError, NotFound) as exc:
+        raise NotFound(
+            f"cannot start a branch at job {short_id(job['id'])}'s parent: {why}, and it "
+            f"cannot be rebuilt here: {exc.message}",
+            hint=f"take the thread's whole change instead: `ckrv pull {short_id(job['id'])} "
+            "--branch NAME` (without --delta)",
+        ) from exc

@@ -4,6 +4,7 @@ server as a bundle, pushed or not. Real server, real workers, the scripted agent
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,33 @@ def test_a_follow_up_keeps_its_parents_network_and_limits_unless_overridden(
     assert "limits.memory: invalid size 'lots'" in refused.stderr
     assert third["network"]["mode"] == "open" and third["limits"] == first["limits"]
     assert f"fetched http://127.0.0.1:{port}/ok" in logs(live.data_dir, third["id"])
+
+
+def test_pull_delta_to_a_branch_rebuilds_a_parent_that_was_never_pushed(
+    api: httpx.Client, origin: Path, checkout: Path, ckrv: InProcessCli, tmp_path: Path
+) -> None:
+    first = wait_status(api, submit(api, "# Add two\nappend notes.txt two\n", origin)["id"])
+    second = continued(api, first["id"], "# Add three\nappend notes.txt three\n")
+    assert second["status"] == "succeeded", second["error_message"]
+    head = git(checkout, "rev-parse", "HEAD")
+
+    pulled = ckrv.run("pull", second["id"][:8], "--delta", "--branch", "step-2")
+    assert pulled.returncode == 0, pulled.stderr
+    assert "at its parent's result, rebuilt from the parent's diff" in pulled.stdout
+    assert git(checkout, "show", "step-2:notes.txt") == "one\ntwo\nthree"
+    assert git(checkout, "show", "step-2~1:notes.txt") == "one\ntwo"  # the parent's result
+    assert git(checkout, "rev-parse", "step-2~2") == first["base_commit"]
+    step = git(checkout, "diff", "step-2~1", "step-2")
+    assert "+three" in step and "+two" not in step  # the branch's last commit is the delta
+    assert git(checkout, "rev-parse", "HEAD") == head and git(checkout, "status", "--short") == ""
+
+    # Where the thread's base commit cannot be had, nothing is created and it says why.
+    elsewhere = make_repo(tmp_path / "elsewhere", {"README.md": "# other\n"})
+    git(tmp_path, "clone", "-q", str(elsewhere), "other")
+    shutil.rmtree(origin)
+    ckrv.cwd = tmp_path / "other"
+    refused = ckrv.run("pull", second["id"][:8], "--delta", "--branch", "step-2")
+    assert refused.returncode == 4, refused.stderr
+    assert "was never pushed, and it cannot be rebuilt here" in refused.stderr
+    assert f"ckrv pull {second['id'][:8]} --branch NAME" in refused.stderr
+    assert git(tmp_path / "other", "branch", "--list", "step-2") == ""
