@@ -1,13 +1,13 @@
 """`python -m ckrv.worker`: the worker as executors start it. The same run as `ckrv worker`, with
-the same exit codes and error lines, without the CLI: the worker's start is paid once per job,
-and click (with what it imports) is most of what `ckrv worker` costs before the job starts."""
+the same exit codes and error lines, without the CLI (click and what it imports): the worker's
+start is paid on every job."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from ckrv.errors import CkrvError
-from ckrv.worker.main import run_worker
 
 # C0 controls and DEL shown as ^X (as the CLI shows errors): an error can hold what a job printed.
 _CONTROLS = {c: f"^{chr(c ^ 0x40)}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
@@ -21,6 +21,11 @@ def report(error: CkrvError) -> None:
 
 
 def main() -> int:
+    gc.disable()  # what the worker's imports make lives as long as it does: nothing to collect
+    from ckrv.worker.main import run_worker
+
+    gc.freeze()  # and later collections need not walk it
+    gc.enable()
     try:
         return run_worker()
     except CkrvError as exc:
