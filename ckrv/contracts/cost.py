@@ -36,16 +36,17 @@ def parse_cost(data: bytes) -> float:
         value = value.get("cost_usd")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CostRefused('it is not a number or {"cost_usd": NUMBER}')
-    if not math.isfinite(value) or not 0 <= value <= MAX_RUN_COST_USD:
+    if not valid_total(value, 1):
         raise CostRefused(f"the cost must be a number from 0 to {MAX_RUN_COST_USD:g}")
     return float(value)
 
 
 def valid_total(value: Any, runs: int) -> bool:
     """Whether `value` can be the summed cost of up to `runs` agent runs."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and 0 <= value <= MAX_RUN_COST_USD * runs
-    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        number = float(value)  # an integer JSON may hold is unbounded
+    except OverflowError:
+        return False
+    return math.isfinite(number) and 0 <= number <= MAX_RUN_COST_USD * runs

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 
+from ckrv.contracts.cost import valid_total
 from ckrv.worker.cost import add_cost
 
 
@@ -74,3 +75,9 @@ def test_a_long_file_a_symlink_and_a_fifo_are_refused_without_reading_them(
     assert reasons[0].endswith("it is longer than 256 bytes")
     assert "it cannot be opened" in reasons[1]
     assert reasons[2].endswith("it is not a regular file")
+
+
+def test_the_server_refuses_a_total_that_no_runs_could_cost() -> None:
+    assert valid_total(0.75, 2) and valid_total(20_000, 2) and not valid_total(20_001, 2)
+    for value in (-0.01, float("nan"), float("inf"), 10**400, True, "1", None):
+        assert not valid_total(value, 4)
