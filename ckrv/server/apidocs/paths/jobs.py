@@ -257,6 +257,18 @@ _DIFF_RESPONSES = {
     **AUTH_ERRORS,
 }
 
+# Why creating a job (POST /jobs, a follow-up) is refused, besides authentication.
+_CREATE_REFUSALS = {
+    "400": ERROR,
+    "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
+    "413": ok(ref("Error"), "Spec too large"),
+    "422": ok(
+        ref("Error"),
+        "An unknown credential (`credential_not_found`), an agent whose program is "
+        "not installed where jobs run, or a timeout over the server's maximum",
+    ),
+}
+
 openapi_paths = {
     "/jobs": {
         "get": {
@@ -292,14 +304,7 @@ openapi_paths = {
             "requestBody": body(ref("JobCreate")),
             "responses": {
                 "201": ok(ref("Job"), "Job created and queued"),
-                "400": ERROR,
-                "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
-                "413": ok(ref("Error"), "Spec too large"),
-                "422": ok(
-                    ref("Error"),
-                    "An unknown credential (`credential_not_found`), an agent whose program is "
-                    "not installed where jobs run, or a timeout over the server's maximum",
-                ),
+                **_CREATE_REFUSALS,
                 **AUTH_ERRORS,
             },
         },
@@ -334,8 +339,7 @@ openapi_paths = {
             "requestBody": body(_FOLLOW_UP),
             "responses": {
                 "201": ok(ref("Job"), "Follow-up created and queued"),
-                "400": ERROR,
-                "402": ok(ref("QuotaExceededError"), "Quota exceeded"),
+                **_CREATE_REFUSALS,
                 "409": ok(ref("Error"), "The job has not succeeded or kept no result"),
                 "410": ok(ref("Error"), "The job's result has expired"),
                 **_NOT_FOUND,
