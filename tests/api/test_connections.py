@@ -252,3 +252,18 @@ def test_stalled_bodies_end_their_requests(quick_bodies: Server) -> None:
                 sock.close()
     with _connect(quick_bodies) as later:
         assert _request(later, "GET", "/healthz", {}).startswith(b"HTTP/1.1 200")
+
+
+def test_a_client_hanging_up_mid_body_is_not_logged_as_a_server_error(
+    quick_bodies: Server,
+) -> None:
+    """Its request is logged 499 (nginx's "client closed request"), not 500 with a trace."""
+    with _connect(quick_bodies) as gone:
+        gone.sendall(_DEVICE_HEAD.format(length=100).encode() + b'{"client_id": ')
+    wait_for(
+        lambda: "POST /v1/auth/device 499" in "".join(quick_bodies.output),
+        timeout=5,
+        what="the access log line of the request its client left",
+    )
+    log = "".join(quick_bodies.output)
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
