@@ -215,17 +215,17 @@ def test_a_trickled_body_is_cut_off_with_408_while_others_are_served(
 
 
 def test_the_pace_of_a_body_decides_not_its_length(quick_bodies: Server) -> None:
-    """A body sent in small chunks at 1.5 KB a second is served though it takes longer than
+    """A body sent in small chunks at 3 KB a second is served though it takes longer than
     body_timeout in all (each KiB earns a second), while one beside it at 10 bytes a second
     is cut off."""
-    body = b'{"client_id": "slow-but-steady"' + b" " * 3000 + b"}"
+    body = b'{"client_id": "slow-but-steady"' + b" " * 6000 + b"}"
     with _connect(quick_bodies) as steady, _connect(quick_bodies) as slower:
         steady.sendall(_DEVICE_HEAD.format(length=len(body)).encode())
         slower.sendall(_DEVICE_HEAD.format(length=len(body)).encode())
         started = time.monotonic()
-        for at in range(0, len(body), 150):
+        for at in range(0, len(body), 300):
             assert not _readable(steady), "answered before the whole body arrived"
-            steady.sendall(body[at : at + 150])
+            steady.sendall(body[at : at + 300])
             if not _readable(slower):
                 slower.sendall(b" ")
             time.sleep(0.1)
