@@ -8,16 +8,15 @@ import gc
 import sys
 
 from ckrv.errors import CkrvError
-
-# C0 controls and DEL shown as ^X (as the CLI shows errors): an error can hold what a job printed.
-_CONTROLS = {c: f"^{chr(c ^ 0x40)}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
+from ckrv.terminal_text import visible
 
 
 def report(error: CkrvError) -> None:
     """`error: MESSAGE` and `hint: HINT` on stderr, as `ckrv worker` prints them."""
-    print(f"error: {error.message.translate(_CONTROLS)}", file=sys.stderr)
+    # (an error can hold what a job printed)
+    print(f"error: {visible(error.message)}", file=sys.stderr)
     if error.hint:
-        print(f"hint: {error.hint.translate(_CONTROLS)}", file=sys.stderr)
+        print(f"hint: {visible(error.hint)}", file=sys.stderr)
 
 
 def main() -> int:

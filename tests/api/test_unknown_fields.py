@@ -2,7 +2,9 @@
 option (`"netwrok": "none"`) is a 400 naming it and the keys the route takes, never a job run
 with the default. Every route with a JSON body is probed from the OpenAPI document, so what
 the document says (`additionalProperties: false` and the properties) is what the route does;
-the OAuth endpoints alone ignore unknown keys, as RFC 6749 §3.2 asks (docs/security.md item 40).
+the OAuth endpoints ignore unknown keys, as RFC 6749 §3.2 asks, and so do the worker routes,
+where a worker of another ckrv version may send a key this server does not know
+(docs/security.md item 40).
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from tests.support.servers import write_config
 DOCUMENT = document("http://127.0.0.1/v1")
 # Where unknown keys are ignored: the OAuth endpoints (routes/auth.py).
 OAUTH = {"/auth/device", "/auth/token", "/auth/refresh", "/auth/revoke"}
+# And the worker routes (routes/worker.py).
+WORKER = {
+    "/worker/jobs/{job_id}/events",
+    "/worker/jobs/{job_id}/logs",
+    "/worker/jobs/{job_id}/verify/{run}",
+    "/worker/jobs/{job_id}/result",
+}
+OPEN = OAUTH | WORKER
 
 
 @dataclass
@@ -75,12 +85,12 @@ def _call(target: Target, method: str, path: str, body: dict[str, Any]) -> httpx
         return api.request(method.upper(), url, json=body)
 
 
-def test_only_the_oauth_endpoints_ignore_unknown_keys(srv: Target) -> None:
+def test_only_the_oauth_and_worker_routes_ignore_unknown_keys(srv: Target) -> None:
     """There a standard key this server does not use (`scope`) changes nothing: the answer is
     what the same body without it gets."""
     open_routes = {path for _, path, schema in JSON_BODIES if "additionalProperties" not in schema}
-    assert open_routes == OAUTH
-    assert len(JSON_BODIES) > len(OAUTH)  # the job, group, credential, secret, worker routes
+    assert open_routes == OPEN
+    assert len(JSON_BODIES) > len(OPEN)  # the job, group, credential, secret routes
     with httpx.Client(base_url=srv.server.api_url, timeout=30) as http:
         for path in sorted(OAUTH):
             bare = http.post(path, json={"client_id": "typo-check"})
@@ -89,10 +99,23 @@ def test_only_the_oauth_endpoints_ignore_unknown_keys(srv: Target) -> None:
             assert extra.json().get("error") == bare.json().get("error") != "unknown_fields"
 
 
+def test_a_worker_of_a_newer_version_is_heard_with_the_keys_this_server_knows(
+    srv: Target,
+) -> None:
+    """Its report is taken (the phase moves on), the key this server does not know is dropped."""
+    newer = {"status": "running", "phase": "cloning", "from_a_newer_worker": {"x": 1}}
+    answer = _call(srv, "post", "/worker/jobs/{job_id}/events", newer)
+    assert answer.status_code == 200, answer.text
+    with srv.server.client(srv.token) as api:
+        job = api.get(f"/jobs/{srv.job_id}").json()
+    assert (job["status"], job["phase"]) == ("running", "cloning")
+    assert "from_a_newer_worker" not in job
+
+
 @pytest.mark.parametrize(
     ("method", "path", "schema"),
-    [case for case in JSON_BODIES if case[1] not in OAUTH],
-    ids=[f"{m.upper()} {p}" for m, p, _ in JSON_BODIES if p not in OAUTH],
+    [case for case in JSON_BODIES if case[1] not in OPEN],
+    ids=[f"{m.upper()} {p}" for m, p, _ in JSON_BODIES if p not in OPEN],
 )
 def test_an_unknown_key_is_refused_naming_it_and_the_documented_keys(
     srv: Target, method: str, path: str, schema: dict[str, Any]

@@ -43,8 +43,9 @@ async def json_body(
     request: Request, *, accepted: Collection[str] | None, max_bytes: int = _MAX_JSON_BODY
 ) -> dict[str, Any]:
     """The request's JSON object. `accepted`: the keys the route takes, any other is refused
-    (a misspelt option would otherwise be served as its default); None only where a standard
-    says to ignore unknown keys (the OAuth endpoints)."""
+    (a misspelt option would otherwise be served as its default); None only where unknown keys
+    must be ignored: the OAuth endpoints (RFC 6749 says so) and the worker routes (a worker of
+    another ckrv version)."""
     length = header(request, b"content-length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise _too_large(max_bytes)

@@ -31,7 +31,6 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
-                    "additionalProperties": False,
                     "properties": {  # null is the same as leaving a field out
                         "status": {"type": ["string", "null"], "enum": ["running", None]},
                         "phase": {
@@ -53,7 +52,6 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
-                    "additionalProperties": False,
                     "required": ["entries"],
                     "properties": {
                         "entries": {
@@ -98,7 +96,6 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
-                    "additionalProperties": False,
                     "required": ["text"],
                     "properties": {"text": {"type": "string"}},
                 }
@@ -149,7 +146,6 @@ openapi_paths = {
             "requestBody": body(
                 {
                     "type": "object",
-                    "additionalProperties": False,
                     "required": ["status"],
                     "properties": {
                         "status": {"type": "string", "enum": ["succeeded", "failed"]},
