@@ -12,7 +12,7 @@ from ckrv.settings.values import (
     address_list,
     allowed_hosts,
     body_min_rate,
-    body_timeout,
+    connection_timeout,
     count,
     cpu_seconds,
     duration,
@@ -224,15 +224,15 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     (
         "server",
         "header_timeout",
-        duration,
+        connection_timeout,
         10.0,
         "How long a connection may take to send a request's head (line and headers) before "
-        "it is closed: slow or silent connections cannot pile up.",
+        "it is closed (1s to 1h): slow or silent connections cannot pile up.",
     ),
     (
         "server",
         "body_timeout",
-        body_timeout,
+        connection_timeout,
         30.0,
         "How long a request's body may take once its head has arrived, plus one second for "
         "every `body_min_rate` bytes received (1s to 1h). A body trickled or stalled past it "
@@ -253,10 +253,10 @@ SETTINGS_TABLE: list[tuple[str, str, Any, Any, str]] = [
     (
         "server",
         "keep_alive_timeout",
-        duration,
+        connection_timeout,
         20.0,
-        "How long an idle keep-alive connection stays open between requests; keep it above "
-        "`device_poll_interval` so a polling CLI reuses its connection.",
+        "How long an idle keep-alive connection stays open between requests (1s to 1h); keep "
+        "it above `device_poll_interval` so a polling CLI reuses its connection.",
     ),
     (
         "server",

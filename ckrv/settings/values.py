@@ -57,7 +57,8 @@ def secrets_total(value: Any) -> int:
     return total
 
 
-def body_timeout(value: Any) -> float:
+def connection_timeout(value: Any) -> float:
+    """A connection's head, body or idle time: 0 would close every connection at once."""
     seconds = parse_duration(value)
     if not 1 <= seconds <= 3600:
         raise ValueError("expected a duration from 1s to 1h")

@@ -29,7 +29,9 @@ def test_a_keep_alive_not_longer_than_the_poll_interval_is_refused(tmp_path: Pat
         resolve_settings(ServeOptions(data_dir=tmp_path / "data", config=config))
 
 
-def test_a_body_deadline_that_would_not_bound_slow_bodies_is_refused(tmp_path: Path) -> None:
+def test_connection_deadlines_that_would_not_bound_slow_clients_or_close_all_are_refused(
+    tmp_path: Path,
+) -> None:
     import pytest
 
     from ckrv.errors import ConfigError
@@ -39,6 +41,8 @@ def test_a_body_deadline_that_would_not_bound_slow_bodies_is_refused(tmp_path: P
     for setting, said in [
         ('body_timeout = "0s"', r"body_timeout .*from 1s to 1h"),
         ('body_timeout = "2h"', r"body_timeout .*from 1s to 1h"),
+        ('header_timeout = "0s"', r"header_timeout .*from 1s to 1h"),
+        ('keep_alive_timeout = "0s"', r"keep_alive_timeout .*from 1s to 1h"),
         ("body_min_rate = 10", r"body_min_rate .*at least 1K"),
     ]:
         config.write_text(f"[server]\n{setting}\n")
