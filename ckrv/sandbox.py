@@ -113,6 +113,12 @@ def _python_paths() -> list[Path]:
     return [path.resolve() for path in found if path.is_absolute() and path.exists()]
 
 
+# Version managers whose shims exec their own root's libexec (and read ROOT/version): their
+# root is program files. Another `X/shims` is bound alone (`~/.config/shims` must not show
+# ~/.config, where tokens live).
+_SHIMMING_MANAGERS = (".pyenv", ".rbenv", ".nodenv", ".goenv", ".jenv", ".plenv", ".phpenv")
+
+
 def _path_dirs() -> list[Path]:
     """The directories on PATH; for a version manager's shims directory (pyenv, rbenv, nodenv:
     `ROOT/shims/python3` execs `ROOT/libexec/...` and reads `ROOT/version`), its ROOT too, or
@@ -123,8 +129,19 @@ def _path_dirs() -> list[Path]:
             continue
         path = Path(entry)
         found.append(path)
-        if path.name == "shims" and path.parent.name.startswith("."):  # ~/.pyenv, not ~
+        if path.name == "shims" and path.parent.name in _SHIMMING_MANAGERS:
             found.append(path.parent)
+    return found
+
+
+def _spellings(paths: Iterable[Path]) -> list[Path]:
+    """Each path as given and as it resolves: a home or data dir reached through a symlink
+    (/home -> /var/home) is hidden under both names, as what is bound is resolved."""
+    found: list[Path] = []
+    for path in paths:
+        for spelling in (path.absolute(), path.resolve()):
+            if spelling != Path("/") and spelling not in found:
+                found.append(spelling)
     return found
 
 
@@ -213,7 +230,7 @@ class Sandbox:
                 args += ["--symlink", os.readlink(path), str(path)]
             elif path.is_dir():
                 system.append(path)
-        hidden = [p.absolute() for p in self.hidden if p.absolute() != Path("/")]
+        hidden = _spellings(self.hidden)
         programs = [p.resolve() for p in self.programs if p.is_absolute() and p.exists()]
         extra = [
             p
@@ -231,7 +248,7 @@ class Sandbox:
         for path in hidden:  # an empty tmpfs: shows nothing but what is bound below it
             args += [*_searchable_parents(path, made), "--perms", "0755", "--tmpfs", str(path)]
             made.add(path)
-        data_dir = hidden[:1]  # nothing under the data dir but the job's workspace is shown
+        data_dir = _spellings(self.hidden[:1])  # nothing under it but the job's workspace
         shown = (p for p in extra if _under(p, hidden) and p not in hidden)  # never all of one
         for path in _outermost(p for p in shown if not _under(p, data_dir)):
             args += [*_searchable_parents(path, made), "--ro-bind", str(path), str(path)]

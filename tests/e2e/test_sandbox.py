@@ -218,13 +218,13 @@ def test_a_version_managers_shim_on_path_works_inside_while_the_home_stays_hidde
     of the home the shims live in stays hidden."""
     require(probe() == "", f"bubblewrap cannot run here: {probe()}")
     home = tmp_path / "home"
-    root = home / ".fakeenv"
+    root = home / ".pyenv"
     (root / "shims").mkdir(parents=True)
     (root / "libexec").mkdir()
     (root / "version").write_text("3.11.7\n")
     (home / "token.txt").write_text("server-home-secret\n")
-    manager = root / "libexec" / "fakeenv"
-    manager.write_text(f'#!/bin/sh\necho "fakeenv $(cat {root}/version) runs $2"\n')
+    manager = root / "libexec" / "pyenv"
+    manager.write_text(f'#!/bin/sh\necho "pyenv $(cat {root}/version) runs $2"\n')
     shim = root / "shims" / "python3"
     shim.write_text(f'#!/bin/sh\nexec {manager} exec "${{0##*/}}" "$@"\n')
     for script in (manager, shim):
@@ -242,5 +242,35 @@ def test_a_version_managers_shim_on_path_works_inside_while_the_home_stays_hidde
         text=True,
         timeout=60,
     )
-    assert ran.stdout.splitlines() == ["fakeenv 3.11.7 runs python3"], ran.stderr
+    assert ran.stdout.splitlines() == ["pyenv 3.11.7 runs python3"], ran.stderr
     assert "server-home-secret" not in ran.stdout + ran.stderr
+
+
+def test_a_home_reached_through_a_symlink_stays_hidden_under_both_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/home -> /var/home (Fedora Atomic) or a symlinked data dir: a PATH entry naming the home
+    itself, or a `shims` directory of something that is not a version manager, shows nothing
+    of the home under either name."""
+    require(probe() == "", f"bubblewrap cannot run here: {probe()}")
+    real = tmp_path / "var" / "home"
+    (real / ".config" / "shims").mkdir(parents=True)
+    (real / ".config" / "gh-token.txt").write_text("server-home-secret\n")
+    home = tmp_path / "home"
+    home.symlink_to(real)
+    path = os.pathsep.join([str(home), str(home / ".config" / "shims"), "/usr/bin", "/bin"])
+    monkeypatch.setenv("PATH", path)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    sandbox = Sandbox(workspace=workspace, hidden=(tmp_path / "data", home))
+    sandbox.enter([])
+    look = [f"cat {base}/.config/gh-token.txt; ls -a {base}" for base in (home, real)]
+    ran = subprocess.run(
+        sandbox.command(["sh", "-c", "; ".join(look)], cwd=workspace),
+        env=sandbox.environment({"PATH": path}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "server-home-secret" not in ran.stdout + ran.stderr
+    assert "gh-token.txt" not in ran.stdout
