@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -175,18 +176,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="load time per case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"cost": cost(args.seconds), "slow_bodies": slow_bodies(Path(tmp))}
+        result: dict[str, Any] = {
+            "cost": cost(args.seconds),
+            "slow_bodies": slow_bodies(Path(tmp)),
+        }
     print(f"{'case':<30}{'CPU us/req':>12}{'rps':>10}{'p99 ms':>10}")
-    for name, row in result["cost"]["rows"].items():  # type: ignore[index]
+    for name, row in result["cost"]["rows"].items():
         label = f"POST 1 KiB, {name} protocol"
         print(f"{label:<30}{row['cpu_us_per_request']:>12}{row['rps']:>10}{row['p99_ms']:>10}")
-    extra, ratio = result["cost"]["cpu_extra_us"], result["cost"]["cpu_ratio"]  # type: ignore[index]
+    extra, ratio = result["cost"]["cpu_extra_us"], result["cost"]["cpu_ratio"]
     print(f"ckrv's protocol costs {extra} us more per request ({ratio}x; target <= 10 us)")
     slow = result["slow_bodies"]
     print(
-        f"{slow['tricklers']} tricklers filling the server (body_timeout {BODY_TIMEOUT:g} s): "  # type: ignore[index]
-        f"/healthz {slow['healthz_while_full']} while full, 200 again after "  # type: ignore[index]
-        f"{slow['healthz_200_after_s']} s; {slow['tricklers_open_5s_later']} still open 5 s later"  # type: ignore[index]
+        f"{slow['tricklers']} tricklers filling the server (body_timeout {BODY_TIMEOUT:g} s): "
+        f"/healthz {slow['healthz_while_full']} while full, 200 again after "
+        f"{slow['healthz_200_after_s']} s; {slow['tricklers_open_5s_later']} still open 5 s later"
     )
     print(f"wrote {write_results('bench_bodies', result)}")
 
