@@ -30,6 +30,8 @@ class ContinueOptions:
     network: str | None = None
     allow_hosts: tuple[str, ...] = ()
     limits: tuple[tuple[str, str | int], ...] = ()  # memory, cpu_time, processes, disk
+    no_verify: bool = False  # JOB's verify commands dropped: the server's default
+    no_setup: bool = False
 
 
 def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
@@ -43,6 +45,10 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
     spec = opts.message if opts.message is not None else read_spec(str(opts.spec_path), io)
     if not spec.strip():
         raise UsageError("the instruction is empty")
+    if opts.no_verify and opts.verify:
+        raise UsageError("--no-verify drops the verify commands; give it or --verify, not both")
+    if opts.no_setup and opts.setup is not None:
+        raise UsageError("--no-setup drops the setup command; give it or --setup, not both")
     request = FollowUpRequest(
         spec,
         agent=opts.agent,
@@ -52,12 +58,16 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
         fix_rounds=opts.fix_rounds,
         timeout_seconds=parse_duration(opts.timeout) if opts.timeout else None,
         setup=opts.setup,
-        network=opts.network,
+        network="" if opts.network == "default" else opts.network,
         allowed_hosts=opts.allow_hosts,
         limits=opts.limits,
+        no_verify=opts.no_verify,
+        no_setup=opts.no_setup,
     )
     with user_api(opts.api_url) as api:
         job = continue_job(api, resolve_job_id(api, opts.job), request)
+        for notice in job.get("notices") or ():  # what it inherited was lowered, and why
+            io.warning(notice)
         report_queued(api, job, io, wait=opts.wait, follow=opts.follow, as_json=opts.as_json)
 
 
@@ -73,11 +83,13 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
     help="Push the thread's feature branch (a fast-forward) on success [default: JOB's].",
 )
 @click.option("--setup", metavar="CMD", help="Setup command [default: JOB's].")
+@click.option("--no-setup", is_flag=True, help="Run no setup command, not JOB's.")
 @click.option("--timeout", metavar="DURATION", help="Timeout, e.g. 30m [default: JOB's].")
 @click.option(
     "--network",
-    type=click.Choice(["open", "allowlist", "none"]),
-    help="What the job's commands may reach [default: JOB's].",
+    type=click.Choice(["open", "allowlist", "none", "default"]),
+    help="What the job's commands may reach; default: the server's policy, not JOB's "
+    "option [default: JOB's].",
 )
 @click.option(
     "--allow-host",
@@ -94,6 +106,11 @@ def run_continue(opts: ContinueOptions, io: IOStreams) -> None:
 @click.option("--disk", metavar="SIZE", help="Disk of the workspace [default: JOB's].")
 @click.option("--verify", multiple=True, metavar="CMD", help="Verify commands [default: JOB's].")
 @click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Drop JOB's verify commands (the repository's or agent's still apply, if any).",
+)
+@click.option(
     "--fix-rounds", type=click.IntRange(min=0), metavar="N", help="Fix rounds [default: JOB's]."
 )
 @click.option("--wait", is_flag=True, help="Wait for it to end: exit 0 if it succeeded, else 7.")
@@ -107,6 +124,7 @@ def continue_(
     credential: str | None,
     push: bool | None,
     setup: str | None,
+    no_setup: bool,
     timeout: str | None,
     network: str | None,
     allow_hosts: tuple[str, ...],
@@ -115,6 +133,7 @@ def continue_(
     processes: int | None,
     disk: str | None,
     verify: tuple[str, ...],
+    no_verify: bool,
     fix_rounds: int | None,
     wait: bool,
     follow: bool,
@@ -127,7 +146,10 @@ def continue_(
     repository and base branch (those cannot change), credential, agent, setup, push,
     timeout, network and allowed hosts, limits (memory, CPU time, processes, disk), verify
     commands and fix rounds. An option given here overrides JOB's, checked as `ckrv run
-    --cloud` checks it; a limit given replaces JOB's for that limit only. The agent is told
+    --cloud` checks it; a limit given replaces JOB's for that limit only. An inherited value
+    the server now allows less of (a lower maximum timeout, fix rounds or limit) is lowered
+    to it, with a warning. --no-verify, --no-setup and --network default drop JOB's option
+    for the server's default. The agent is told
     the earlier specs and summaries ($CKRV_HISTORY_FILE; a preset gets them in its prompt).
     `ckrv pull` of the follow-up applies the whole thread's change; `--delta` only this step.
 
@@ -167,6 +189,8 @@ def continue_(
             network,
             allow_hosts,
             limits,
+            no_verify,
+            no_setup,
         ),
         streams(),
     )

@@ -215,7 +215,8 @@ def continue_job(api: Api, job_id: str, request: FollowUpRequest) -> dict[str, A
 
 @dataclass(frozen=True)
 class FollowUpRequest:
-    """What `POST /jobs/{id}/continue` takes; None (or empty) fields are the parent's."""
+    """What `POST /jobs/{id}/continue` takes; None (or empty) fields are the parent's.
+    no_verify / no_setup / network "" drop the parent's, leaving the server's default."""
 
     spec_content: str
     agent: str | None = None
@@ -225,10 +226,12 @@ class FollowUpRequest:
     fix_rounds: int | None = None
     timeout_seconds: float | None = None
     setup: str | None = None
-    network: str | None = None  # open | allowlist | none
+    network: str | None = None  # open | allowlist | none, "": the server's
     allowed_hosts: tuple[str, ...] = ()
     # memory, cpu_time, processes, disk as the user wrote them: each replaces the parent's
     limits: tuple[tuple[str, str | int], ...] = ()
+    no_verify: bool = False
+    no_setup: bool = False
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"spec_content": self.spec_content}
@@ -236,10 +239,10 @@ class FollowUpRequest:
             "agent": self.agent,
             "git_credential_name": self.credential,
             "push": self.push,
-            "verify": list(self.verify) or None,
+            "verify": [] if self.no_verify else list(self.verify) or None,
             "fix_rounds": self.fix_rounds,
             "timeout_seconds": self.timeout_seconds,
-            "setup": self.setup,
+            "setup": "" if self.no_setup else self.setup,
             "network": self.network,
             "allowed_hosts": list(self.allowed_hosts) or None,
             "limits": dict(self.limits) or None,

@@ -4,6 +4,7 @@ server as a bundle, pushed or not. Real server, real workers, the scripted agent
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tests.support.helpers import Server, git, make_repo
 from tests.support.inprocess import InProcessCli
 from tests.support.jobhelpers import logs, submit, wait_status
 from tests.support.origins import hello_servers
+from tests.support.servers import write_config
 
 # A user in a checkout of `origin`: the shared fixtures (tests/support/user_checkout.py).
 api, checkout, ckrv = user_checkout.api, user_checkout.checkout, user_checkout.ckrv
@@ -188,3 +190,65 @@ def test_pull_delta_to_a_branch_rebuilds_a_parent_that_was_never_pushed(
     assert "was never pushed, and it cannot be rebuilt here" in refused.stderr
     assert f"ckrv pull {second['id'][:8]} --branch NAME" in refused.stderr
     assert git(tmp_path / "other", "branch", "--list", "step-2") == ""
+
+
+def test_inherited_options_the_server_now_allows_less_of_are_lowered_and_said(
+    tmp_path: Path,
+) -> None:
+    """An operator lowered the maximum timeout, fix rounds and memory since the parent ran:
+    its follow-up is not refused for values its user never typed, but an explicit one is."""
+    (tmp_path / "config").mkdir()
+    config = write_config(tmp_path, server_extra='job_timeout = "1h"')
+    srv = Server(data_dir=tmp_path / "data", config_dir=tmp_path / "config", config=config)
+    srv.start()
+    try:
+        token = srv.add_user("lowered@example.com", tier="enterprise")
+        origin = make_repo(tmp_path / "remote", {"notes.txt": "one\n"})
+        git(tmp_path, "clone", "-q", str(origin), "work")
+        (tmp_path / "cli-config").mkdir()
+        cli = InProcessCli(
+            config_dir=tmp_path / "cli-config",
+            api_url=srv.api_url,
+            token=token,
+            cwd=tmp_path / "work",
+        )
+        with srv.client(token) as api:
+            spec = "# Add two\nappend notes.txt two\n"
+            extra = {"verify": ["true"], "fix_rounds": 3, "limits": {"memory": "300M"}}
+            first = wait_status(api, submit(api, spec, origin, **extra)["id"])
+            assert first["status"] == "succeeded" and first["timeout_seconds"] == 3600
+            assert first["verified"] is True
+            server_extra = 'max_job_timeout = "30m"\nmax_fix_rounds = 1\nmemory = "200M"'
+            write_config(tmp_path, server_extra=server_extra)
+            srv.restart()
+
+            asked = cli.run("continue", first["id"][:8], "-m", "more", "--timeout", "2h")
+            lowered = cli.run(
+                "continue", first["id"][:8], "-m", "# Add three\nappend notes.txt three\n",
+                "--json",
+            )  # fmt: skip
+            assert lowered.returncode == 0, lowered.stderr
+            second = wait_status(api, json.loads(lowered.stdout)["id"])
+            dropped = cli.json("continue", second["id"][:8], "-m", "# Four\n", "--no-verify")
+            third = wait_status(api, dropped["id"])
+    finally:
+        srv.shutdown()
+    # what the user typed is checked as for a new job, with its error
+    assert asked.returncode == 1
+    assert "timeout_seconds = 7200 (2h00m) is over this server's maximum of 30m00s" in (
+        asked.stderr
+    )
+    notices = [
+        "inherited timeout 1h00m lowered to the server's maximum 30m00s (max_job_timeout)",
+        "inherited fix rounds 3 lowered to the server's maximum 1 (max_fix_rounds)",
+        "inherited limit memory 300 MiB lowered to the 200 MiB the server now gives scripted jobs",
+    ]
+    for notice in notices:
+        assert f"warning: {notice}" in lowered.stderr
+        assert notice in logs(tmp_path / "data", second["id"])
+    assert second["status"] == "succeeded", second["error_message"]
+    assert second["timeout_seconds"] == 1800 and second["fix_rounds"] == 1
+    assert second["limits"] == {"memory": 200 * 1024 * 1024} and second["verified"] is True
+    # --no-verify drops the verify commands it would inherit: nothing is verified
+    assert third["status"] == "succeeded", third["error_message"]
+    assert third["verified"] is None and third["verify_transcripts"] == []

@@ -8,6 +8,7 @@ validation.py      repository URLs, branch names, spec text of a new job
 creation.py        a new job's request body, checked and settled into a NewJob
 groups.py          best-of-N groups: attempts created whole (quota too), compared, ranked
 followups.py       follow-ups: a job continuing another's kept result (bundle), its history
+inheritance.py     what a follow-up inherits, within the server's current bounds
 verify.py          the verify gate: a job's verify commands and fix rounds, settled
 lifecycle.py       the engine: every status move goes through it (followers, artifacts,
                    waking the dispatcher through the callable it is given)

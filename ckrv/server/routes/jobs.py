@@ -90,12 +90,16 @@ async def continue_job(request: Request) -> Response:
     parent = owned_job(request, user_id)
     body = await json_body(request, accepted=FOLLOW_UP_FIELDS, max_bytes=MAX_CREATE_BODY)
     svc = services(request)
-    new_job = follow_up(svc, user_id, parent, body)
+    new_job, notices = follow_up(svc, user_id, parent, body)
     refuse_unconfined(svc)
     eng = svc.engine
     row = await eng.create(new_job)
+    for notice in notices:  # in its log too, for whoever reads it later
+        await svc.logs.server_line(row["id"], notice, "warn")
     return FastJSONResponse(
-        eng.public(row), status_code=201, headers={"Location": f"/v1/jobs/{row['id']}"}
+        {**eng.public(row), "notices": notices},
+        status_code=201,
+        headers={"Location": f"/v1/jobs/{row['id']}"},
     )
 
 

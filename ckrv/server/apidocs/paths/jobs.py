@@ -240,6 +240,10 @@ _FOLLOW_UP: S = {
         "git_base_branch": _NSTR,
     },
 }
+_FOLLOW_UP_JOB: S = {
+    "allOf": [ref("Job")],
+    "properties": {"notices": {"type": "array", "items": {"type": "string"}}},
+}
 _NOT_FOUND = {
     "404": {
         "description": "No such job (or not yours)",
@@ -326,8 +330,14 @@ openapi_paths = {
             "`git_credential_name`, `agent`, `setup`, `push`, `timeout_seconds`, `network` and "
             "`allowed_hosts`, `limits`, `verify` and `fix_rounds`. A field of the body "
             "overrides the inherited one (null or left out: inherited), checked as POST /jobs "
-            "checks it (the same errors); `limits` replaces the inherited limits one at a time "
-            "(a limit set to null drops the inherited one, leaving the server's). It starts from the job's result commit (kept by the server as a git bundle "
+            'checks it (the same errors); an empty value (`""` for `setup` and `network`, '
+            "`[]` for `verify` and `allowed_hosts`) drops the inherited one for the server's "
+            "default; `limits` replaces the inherited limits one at a time (a limit set to null "
+            "drops the inherited one). An inherited value the server now allows less of (a "
+            "timeout over `max_job_timeout`, fix rounds over `max_fix_rounds`, a limit over its "
+            "ceiling, a network option the policy refuses) is lowered to it (dropped, for the "
+            "network), and the answer's `notices` (also the job's first log lines) say so. It "
+            "starts from the job's result commit (kept by the server as a git bundle "
             "within artifact retention, so the job need not have pushed), keeps the thread's "
             "base commit and feature branch (its diff is the thread's whole change; "
             "`/artifacts/delta` is its own step; with `push` it fast-forwards the branch) and "
@@ -338,7 +348,7 @@ openapi_paths = {
             "parameters": [_JOB_ID],
             "requestBody": body(_FOLLOW_UP),
             "responses": {
-                "201": ok(ref("Job"), "Follow-up created and queued"),
+                "201": ok(_FOLLOW_UP_JOB, "Follow-up created and queued"),
                 **_CREATE_REFUSALS,
                 "409": ok(ref("Error"), "The job has not succeeded or kept no result"),
                 "410": ok(ref("Error"), "The job's result has expired"),
