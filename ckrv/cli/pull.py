@@ -36,7 +36,11 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
     from ckrv.client.groups import find_target
     from ckrv.client.jobs import fetch_diff, require_success, require_verified
 
-    rebuilt = False
+    rebuilt: str | None = None
+    if opts.branch is not None:  # before anything is fetched or made for it
+        from ckrv.client import repo
+
+        repo.check_new_branch(repo.find_root(), opts.branch)
     with user_api(opts.api_url) as api:
         found = find_target(api, opts.job, opts.attempt)
         require_success(found)
@@ -63,7 +67,7 @@ def run_pull(opts: PullOptions, io: IOStreams) -> None:
         _to_worktree(io, found, patch, opts.three_way)
 
 
-def _parent_result(api: Api, job: dict[str, Any]) -> tuple[str, bool]:
+def _parent_result(api: Api, job: dict[str, Any]) -> tuple[str, str | None]:
     """Where a follow-up's own step goes on a branch: its parent's result, rebuilt here from
     the parent's diff when it was never pushed (client/apply.py `parent_result`)."""
     from ckrv.client import apply, repo
@@ -125,8 +129,8 @@ def pull(
     A follow-up's diff (ckrv continue) is its thread's whole change since the thread's base
     commit; --delta takes only its own step, from its parent's result. `--delta --branch NAME`
     starts NAME at the parent's result commit: from this repository, else fetched from the
-    job's repository (where a pushed thread has it), else, when the parent never pushed,
-    rebuilt here as one commit holding the parent's diff (its files, a different commit id)
+    job's repository (where a pushed thread has it), else, when the parent never pushed or
+    the fetch failed (it says which, and why), rebuilt here as one commit holding the parent's diff (its files, a different commit id)
     on the thread's base commit. When even that cannot be done (the parent's diff expired, the
     base commit is gone) it exits 4 and changes nothing.
 
@@ -211,7 +215,7 @@ def _to_branch(
     patch: bytes,
     branch: str,
     three_way: bool,
-    rebuilt: bool = False,
+    rebuilt: str | None = None,
 ) -> None:
     from ckrv.client import apply, repo
 
@@ -220,7 +224,7 @@ def _to_branch(
     result = apply.apply_on_branch(root, job, patch, branch, three_way=three_way)
     where = "the job's base commit"
     if rebuilt:
-        where = "its parent's result, rebuilt from the parent's diff (it was never pushed),"
+        where = f"its parent's result, rebuilt from the parent's diff ({rebuilt}),"
     elif job.get("start_commit") == job["base_commit"]:
         where = "its parent's result"
     io.out(

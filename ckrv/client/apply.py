@@ -143,7 +143,9 @@ def apply_on_branch(
 @dataclass(frozen=True)
 class ParentResult:
     commit: str
-    rebuilt: bool  # True: made here from the thread's base and the parent's diff
+    # None: the parent's own result commit; else why it was rebuilt here from the thread's
+    # base and the parent's diff ("it was never pushed", "it could not be fetched: REASON")
+    rebuilt: str | None
 
 
 def parent_result(
@@ -155,25 +157,26 @@ def parent_result(
     thread's whole change up to the parent) committed on it, which has the parent's result's
     files though not its commit id. NotFound (exit 4) when even that cannot be done."""
     start, url = job["start_commit"], job["git_repo_url"]
-    try:
-        repo.fetch_commit(root, url, start, job["feature_branch_name"])
-        return ParentResult(start, rebuilt=False)
-    except GitError:
-        pass  # never pushed (or pushed over since): rebuild it
+    failed = repo.fetch_branch_commit(root, url, start, job["feature_branch_name"])
+    if failed is None:
+        return ParentResult(start, rebuilt=None)
+    # the remote has no such commit (never pushed, or pushed over since), or it was not reached
+    why = f"could not be fetched: {failed}" if failed else "was never pushed"
     parent = short_id(job["parent"])
-    why = f"job {parent}'s result {start[:12]} (where this step starts) was never pushed"
+    result = f"job {parent}'s result {start[:12]} (where this step starts)"
     try:
         repo.fetch_commit(root, url, job["base_commit"], job["git_base_branch"])
         patch = parent_diff()
         message = (
             f"ckrv: the thread up to job {parent}\n\nRebuilt from job {job['parent']}'s diff "
-            f"on the thread's base commit: its result commit {start} was never pushed.\n"
+            f"on the thread's base commit: its result commit {start} {why}.\n"
         )
-        return ParentResult(repo.commit_patch(root, job["base_commit"], patch, message), True)
+        commit = repo.commit_patch(root, job["base_commit"], patch, message)
+        return ParentResult(commit, rebuilt=f"it {why}")
     except (GitError, NotFound) as exc:
         raise NotFound(
-            f"cannot start a branch at job {short_id(job['id'])}'s parent: {why}, and it "
-            f"cannot be rebuilt here: {exc.message}",
+            f"cannot start a branch at job {short_id(job['id'])}'s parent: {result} {why}, and "
+            f"it cannot be rebuilt here: {exc.message}",
             hint=f"take the thread's whole change instead: `ckrv pull {short_id(job['id'])} "
             "--branch NAME` (without --delta)",
         ) from exc

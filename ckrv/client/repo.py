@@ -181,6 +181,35 @@ def fetch_commit(root: Path, url: str, commit: str, branch: str) -> None:
         )
 
 
+def fetch_branch_commit(root: Path, url: str, commit: str, branch: str) -> str | None:
+    """Make `commit`, pushed to `branch` of `url`, present at `root`. None when it is here;
+    else why not: "" when the remote has no such commit (no such branch, or one that moved
+    on without it), else the reason the fetch failed (unreachable, authentication, ...)."""
+    if has_commit(root, commit):
+        return None
+    git(root, "fetch", "--quiet", "--no-tags", "--", url, commit, check=False)
+    if has_commit(root, commit):
+        return None
+    ref = f"refs/heads/{branch}"
+    listed = git(root, "ls-remote", "--exit-code", "--", url, ref, check=False)
+    if listed.returncode == 2:  # reached the remote: it has no such branch
+        return ""
+    fetched = listed
+    if listed.returncode == 0:
+        fetched = git(root, "fetch", "--quiet", "--no-tags", "--", url, ref, check=False)
+        if fetched.returncode == 0:
+            return None if has_commit(root, commit) else ""
+    return _git_reason(fetched.stderr)
+
+
+def _git_reason(stderr: bytes) -> str:
+    """The line of git's complaint that says what went wrong (its first `fatal:` line)."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    fatal = [line.removeprefix("fatal: ") for line in lines if line.startswith("fatal: ")]
+    shown = fatal or [line for line in lines if line]
+    return shown[0] if shown else "git failed without saying why"
+
+
 def identity_env(root: Path) -> dict[str, str]:
     """A commit identity: the user's own when git knows one, else ckrv's."""
     if git(root, "var", "GIT_AUTHOR_IDENT", check=False).returncode == 0:

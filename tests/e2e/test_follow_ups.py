@@ -187,9 +187,32 @@ def test_pull_delta_to_a_branch_rebuilds_a_parent_that_was_never_pushed(
     ckrv.cwd = tmp_path / "other"
     refused = ckrv.run("pull", second["id"][:8], "--delta", "--branch", "step-2")
     assert refused.returncode == 4, refused.stderr
-    assert "was never pushed, and it cannot be rebuilt here" in refused.stderr
+    assert "could not be fetched: " in refused.stderr  # the repository is gone
+    assert "and it cannot be rebuilt here" in refused.stderr
     assert f"ckrv pull {second['id'][:8]} --branch NAME" in refused.stderr
     assert git(tmp_path / "other", "branch", "--list", "step-2") == ""
+    # the branch name is checked before anything is fetched: the same error as `--branch`
+    taken = ckrv.run("pull", second["id"][:8], "--delta", "--branch", "main")
+    assert taken.returncode == 2 and "branch main already exists" in taken.stderr
+
+
+def test_pull_delta_to_a_branch_says_when_the_parent_could_not_be_fetched(
+    api: httpx.Client, origin: Path, checkout: Path, ckrv: InProcessCli, tmp_path: Path
+) -> None:
+    """A fetch that fails (here: the repository moved away) is not taken for "never pushed":
+    the step is still put on the parent's result, rebuilt from its diff, and it says why."""
+    first = wait_status(api, submit(api, "# Add two\nappend notes.txt two\n", origin)["id"])
+    second = continued(api, first["id"], "# Add three\nappend notes.txt three\n")
+    assert second["status"] == "succeeded", second["error_message"]
+    shutil.move(origin, tmp_path / "moved")
+
+    pulled = ckrv.run("pull", second["id"][:8], "--delta", "--branch", "step-2")
+    assert pulled.returncode == 0, pulled.stderr
+    assert "rebuilt from the parent's diff (it could not be fetched: " in pulled.stdout
+    assert "does not appear to be a git repository" in pulled.stdout
+    assert "never pushed" not in pulled.stdout
+    assert git(checkout, "show", "step-2:notes.txt") == "one\ntwo\nthree"
+    assert git(checkout, "rev-parse", "step-2~2") == first["base_commit"]
 
 
 def test_inherited_options_the_server_now_allows_less_of_are_lowered_and_said(
