@@ -143,6 +143,9 @@ def test_a_follow_up_keeps_its_parents_network_and_limits_unless_overridden(
             "continue", first["id"][:8], "-m", f"# Online\n{probe}", "--network", "open"
         )
         third = wait_status(api, opened["id"])
+        # `--network default`: not the parent's option, the server's policy (open here)
+        default = ckrv.json("continue", first["id"][:8], "-m", probe, "--network", "default")
+        fourth = wait_status(api, default["id"])
     assert second["status"] == "succeeded", second["error_message"]
     assert second["network"] == {
         "mode": "none",
@@ -158,8 +161,15 @@ def test_a_follow_up_keeps_its_parents_network_and_limits_unless_overridden(
 
     assert refused.returncode == 1, refused.stderr  # the server's 400, as for `ckrv run --cloud`
     assert "limits.memory: invalid size 'lots'" in refused.stderr
+    # only "" drops the parent's setup; anything else given is checked as job creation does
+    for wrong in ({"setup": "  "}, {"agent": ["scripted"]}, {"network": "wide"}):
+        answer = api.post(f"/jobs/{first['id']}/continue", json={"spec_content": "x", **wrong})
+        assert answer.status_code == 400, answer.text
     assert third["network"]["mode"] == "open" and third["limits"] == first["limits"]
     assert f"fetched http://127.0.0.1:{port}/ok" in logs(live.data_dir, third["id"])
+    assert fourth["status"] == "succeeded", fourth["error_message"]
+    assert fourth["network"] is None and fourth["limits"] == first["limits"]
+    assert f"fetched http://127.0.0.1:{port}/ok" in logs(live.data_dir, fourth["id"])
 
 
 def test_pull_delta_to_a_branch_rebuilds_a_parent_that_was_never_pushed(
@@ -221,7 +231,8 @@ def test_inherited_options_the_server_now_allows_less_of_are_lowered_and_said(
     """An operator lowered the maximum timeout, fix rounds and memory since the parent ran:
     its follow-up is not refused for values its user never typed, but an explicit one is."""
     (tmp_path / "config").mkdir()
-    config = write_config(tmp_path, server_extra='job_timeout = "1h"')
+    widening = 'network = "none"\njobs_may_widen_network = true'
+    config = write_config(tmp_path, server_extra=f'job_timeout = "1h"\n{widening}')
     srv = Server(data_dir=tmp_path / "data", config_dir=tmp_path / "config", config=config)
     srv.start()
     try:
@@ -238,10 +249,12 @@ def test_inherited_options_the_server_now_allows_less_of_are_lowered_and_said(
         with srv.client(token) as api:
             spec = "# Add two\nappend notes.txt two\n"
             extra = {"verify": ["true"], "fix_rounds": 3, "limits": {"memory": "300M"}}
+            extra["network"] = "open"
             first = wait_status(api, submit(api, spec, origin, **extra)["id"])
             assert first["status"] == "succeeded" and first["timeout_seconds"] == 3600
             assert first["verified"] is True
             server_extra = 'max_job_timeout = "30m"\nmax_fix_rounds = 1\nmemory = "200M"'
+            server_extra += '\nnetwork = "none"'  # and jobs may no longer widen it
             write_config(tmp_path, server_extra=server_extra)
             srv.restart()
 
@@ -265,13 +278,17 @@ def test_inherited_options_the_server_now_allows_less_of_are_lowered_and_said(
         "inherited timeout 1h00m lowered to the server's maximum 30m00s (max_job_timeout)",
         "inherited fix rounds 3 lowered to the server's maximum 1 (max_fix_rounds)",
         "inherited limit memory 300 MiB lowered to the 200 MiB the server now gives scripted jobs",
+        "inherited network option (open) dropped, the server's policy applies: the job asks "
+        'for network = "open", wider than the "none" set by [server] network',
     ]
-    for notice in notices:
+    told = logs(tmp_path / "data", second["id"])
+    for notice in notices:  # on the terminal, and in the follow-up's log
         assert f"warning: {notice}" in lowered.stderr
-        assert notice in logs(tmp_path / "data", second["id"])
+        assert any(line.startswith(notice) for line in told)
     assert second["status"] == "succeeded", second["error_message"]
     assert second["timeout_seconds"] == 1800 and second["fix_rounds"] == 1
     assert second["limits"] == {"memory": 200 * 1024 * 1024} and second["verified"] is True
+    assert first["network"]["mode"] == "open" and second["network"] is None
     # --no-verify drops the verify commands it would inherit: nothing is verified
     assert third["status"] == "succeeded", third["error_message"]
     assert third["verified"] is None and third["verify_transcripts"] == []

@@ -81,9 +81,10 @@ def _bounded(settings: Settings, own: dict[str, Any], given: dict[str, Any]) -> 
         notices.append(
             f"inherited fix rounds {rounds} lowered to the server's maximum {cap} (max_fix_rounds)"
         )
-    agent = available_agents(settings.agents).get(given.get("agent") or own["agent"])
+    name = given.get("agent") or own["agent"]
+    agent = available_agents(settings.agents).get(name) if isinstance(name, str) else None
     if agent is None:
-        return notices  # refused as an unknown agent by the creation checks
+        return notices  # refused by the creation checks (an unknown agent, not a string)
     notices += _bounded_limits(settings, agent, own, given.get("limits"))
     if "network" not in given and "allowed_hosts" not in given:
         notices += _bounded_network(settings, agent, own)

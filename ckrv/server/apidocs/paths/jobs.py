@@ -336,7 +336,7 @@ openapi_paths = {
             "drops the inherited one). An inherited value the server now allows less of (a "
             "timeout over `max_job_timeout`, fix rounds over `max_fix_rounds`, a limit over its "
             "ceiling, a network option the policy refuses) is lowered to it (dropped, for the "
-            "network), and the answer's `notices` (also the job's first log lines) say so. It "
+            "network), and the answer's `notices` (also in the job's log) say so. It "
             "starts from the job's result commit (kept by the server as a git bundle "
             "within artifact retention, so the job need not have pushed), keeps the thread's "
             "base commit and feature branch (its diff is the thread's whole change; "
