@@ -30,21 +30,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchkit import start_server, write_results  # noqa: E402
+from bench.benchkit import noop_config, start_server, write_results  # noqa: E402
 from ckrv.client.api import Api  # noqa: E402
 from ckrv.client.groups import wait_for_group  # noqa: E402
 from ckrv.timeutil import parse_iso  # noqa: E402
 from tests.support.helpers import make_repo  # noqa: E402
 
-CONFIG = """
-[server]
-allow_local_repositories = true
-max_concurrent_jobs = {capacity}
-default_agent = "noop"
-[agents.noop]
-command = ["true"]
-verify = ["true"]
-"""
 TARGET_RATIO = 1.3
 
 
@@ -73,7 +64,7 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(tmp: Path, runs: int, attempts: int) -> dict[str, Any]:
     repo = make_repo(tmp / "repo", {f"src/file{i}.py": f"x = {i}\n" * 50 for i in range(50)})
-    srv = start_server(tmp, CONFIG.format(capacity=attempts))
+    srv = start_server(tmp, noop_config(attempts, verify=True))
     cores = os.cpu_count() or 1
     sizes = sorted({1, min(cores, attempts), attempts})
     times: dict[int, list[float]] = {size: [] for size in sizes}

@@ -27,23 +27,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchkit import noop_config, write_results  # noqa: E402
 from bench.benchkit import start_server as start_configured  # noqa: E402
-from bench.benchkit import write_results  # noqa: E402
 from bench.loadgen import build, run  # noqa: E402
 from tests.support.helpers import PYTHON, Server, device_login, make_repo  # noqa: E402
 
-CONFIG = """
-[server]
-allow_local_repositories = true
-max_concurrent_jobs = {capacity}
-default_agent = "noop"
-[agents.noop]
-command = ["true"]
-"""
-
 
 def start_server(tmp: Path, capacity: int, name: str = "srv") -> Server:
-    return start_configured(tmp, CONFIG.format(capacity=capacity), name)
+    return start_configured(tmp, noop_config(capacity), name)
 
 
 def start_bare(body: dict[str, object]) -> tuple[subprocess.Popen[str], int]:

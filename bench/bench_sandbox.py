@@ -23,26 +23,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchkit import start_server, write_results  # noqa: E402
+from bench.benchkit import noop_config, start_server, write_results  # noqa: E402
 from ckrv.limits import Limits  # noqa: E402
 from ckrv.sandbox import Sandbox, unconfined_command  # noqa: E402
 from tests.support.helpers import Server, make_repo  # noqa: E402
 
-CONFIG = """
-[server]
-allow_local_repositories = true
-max_concurrent_jobs = 1
-default_agent = "noop"
-sandbox = "{sandbox}"
-[agents.noop]
-command = ["true"]
-verify = ["true"]
-"""
 TARGET_MS = 50.0
 
 
 def start(tmp: Path, sandbox: str) -> Server:
-    return start_server(tmp, CONFIG.format(sandbox=sandbox), sandbox)
+    return start_server(
+        tmp, noop_config(1, verify=True, server_extra=f'sandbox = "{sandbox}"\n'), sandbox
+    )
 
 
 def one_job(client, repo: Path) -> float:  # type: ignore[no-untyped-def]

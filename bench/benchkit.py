@@ -19,6 +19,16 @@ def start_server(tmp: Path, config_text: str, name: str = "srv") -> Server:
     return Server(data_dir=tmp / name, config_dir=tmp / f"{name}-config", config=config).start()
 
 
+def noop_config(capacity: int, *, verify: bool = False, server_extra: str = "") -> str:
+    """A server config whose default agent does nothing (`true`), optionally verified by a
+    no-op too: what a bench of the job machinery itself runs."""
+    return (
+        f"[server]\nallow_local_repositories = true\nmax_concurrent_jobs = {capacity}\n"
+        f'default_agent = "noop"\n{server_extra}[agents.noop]\ncommand = ["true"]\n'
+        + ('verify = ["true"]\n' if verify else "")
+    )
+
+
 def write_results(script: str, result: object) -> Path:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
